@@ -1,0 +1,3 @@
+from wxpub.cli import main
+
+main()

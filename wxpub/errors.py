@@ -1,0 +1,88 @@
+"""Errors that wxpub reports to people: each builds its own one-line sentence and keeps its data.
+
+Exit codes live here, once, on the classes; nothing in this module depends on click.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+
+class WxpubError(Exception):
+    """Base of every error wxpub raises on purpose; `str()` is the one line shown to people."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.hint = hint
+        super().__init__(self.one_line())
+
+    def location(self) -> str:
+        if self.path is None:
+            return ""
+        return f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+
+    def one_line(self) -> str:
+        text = f"{self.location()}{self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "hint": self.hint,
+        }
+
+
+class UsageError(WxpubError):
+    """The command was called wrongly (an unknown theme, a bad option value)."""
+
+    exit_code = 2
+
+
+class PostError(WxpubError):
+    """A post cannot be read: not UTF-8, broken front matter, a value of the wrong type."""
+
+
+class ThemeError(WxpubError):
+    """A theme cannot be found or its CSS cannot be used."""
+
+
+class ImageError(WxpubError):
+    """An image cannot be read, is not an image, is outside the project, or cannot be made to fit."""
+
+
+class ConfigError(WxpubError):
+    """wxpub.toml / [tool.wxpub] / the environment hold something unusable."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning met while converting: something was dropped, changed or looks wrong, but output exists.
+
+    `code` is stable (scripts and `wxpub check` key on it); `line` is 1-based in the post file.
+    """
+
+    code: str
+    message: str
+    line: int | None = None
+
+    def one_line(self, path: str | Path | None = None) -> str:
+        where = f"{path}:{self.line}: " if path and self.line else (f"{path}: " if path else "")
+        return f"{where}{self.message}"
