@@ -86,3 +86,35 @@ class Notice:
     def one_line(self, path: str | Path | None = None) -> str:
         where = f"{path}:{self.line}: " if path and self.line else (f"{path}: " if path else "")
         return f"{where}{self.message}"
+
+
+class WeChatError(WxpubError):
+    """The WeChat API, or the way to it, refused or failed a call; the sentence says what it means.
+
+    `errcode` is WeChat's code (None for network and HTTP failures), `endpoint` the call that failed
+    (e.g. "draft/add"). `maybe_done` is true when the answer was lost after the request was sent, so
+    the server may have acted. Messages never hold the access token or the AppSecret.
+    """
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errcode: int | None = None,
+        endpoint: str | None = None,
+        errmsg: str | None = None,
+        maybe_done: bool = False,
+        path: str | Path | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.errcode = errcode
+        self.endpoint = endpoint
+        self.errmsg = errmsg
+        self.maybe_done = maybe_done
+        super().__init__(message, path=path, line=line, hint=hint)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "errcode": self.errcode, "endpoint": self.endpoint}

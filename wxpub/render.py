@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
+
+from .errors import Notice
+from .post import Post
 
 
 @dataclass(frozen=True)
@@ -23,3 +28,124 @@ class LinkRef:
     url: str
     text: str
     line: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What changes the Markdown -> HTML step (the theme is applied later, in inline.py)."""
+
+    code_style: str = "wxpub-light"
+    line_numbers: bool = False
+    caption: str = "title-alt"
+    font_size: float = 16.0  # px, for sizing math
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Plain HTML (classes still on, no styles yet) and the facts collected while rendering it."""
+
+    html: str
+    title: str | None
+    images: tuple[ImageRef, ...]
+    links: tuple[LinkRef, ...]
+    notices: tuple[Notice, ...]
+
+
+def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
+    """Markdown body -> HTML fragment, with images, links and the H1 title collected on the way."""
+    md, parts = _markdown(options)
+    md.reset()
+    given = post.meta.get("title")
+    parts.title.given = str(given) if given else None
+    html = md.convert(post.body)
+    offset = post.body_line - 1
+    images = _with_lines(post.body, [src for src, _, _ in parts.figures.images], offset)
+    links = _with_lines(post.body, [url for _, url, _ in parts.links.links], offset)
+    notices = [
+        Notice("math", f"formula not drawn: {why}", _line_of(post.body, tex, offset))
+        for why, tex in parts.math.warnings
+    ]
+    return Rendered(
+        html=html,
+        title=parts.title.title,
+        images=tuple(
+            ImageRef(src=src, line=line, alt=alt, title=title)
+            for (src, alt, title), line in zip(parts.figures.images, images)
+        ),
+        links=tuple(
+            LinkRef(number=number, url=url, text=text, line=line)
+            for (number, url, text), line in zip(parts.links.links, links)
+        ),
+        notices=tuple(notices),
+    )
+
+
+@dataclass
+class _Parts:
+    """The extensions of one Markdown instance whose collected facts `render` reads back."""
+
+    title: Any
+    figures: Any
+    links: Any
+    math: Any
+
+
+@functools.lru_cache(maxsize=8)
+def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
+    # Building a Markdown instance with its extensions costs more than converting a short post,
+    # so one instance is kept per set of options and reset before each document.
+    import markdown
+
+    from .mdext import callouts, cjk, codeblocks, figures, footnotes, links, lists, math, tables, title
+
+    parts = _Parts(
+        title=title.TitleExtension(),
+        figures=figures.FiguresExtension(caption=options.caption),
+        links=links.LinksExtension(),
+        math=math.MathExtension(font_size=options.font_size),
+    )
+    md = markdown.Markdown(
+        extensions=[
+            "mdx_truly_sane_lists",  # two-space nesting, as in CommonMark
+            "pymdownx.tilde",
+            codeblocks.CodeBlocksExtension(style=options.code_style, line_numbers=options.line_numbers),
+            callouts.CalloutsExtension(),
+            tables.TablesExtension(),
+            footnotes.FootnotesExtension(),
+            parts.math,
+            parts.title,
+            parts.links,
+            parts.figures,
+            lists.ListsExtension(),
+            cjk.CjkExtension(),
+        ],
+        extension_configs={
+            "mdx_truly_sane_lists": {"nested_indent": 2},
+            "pymdownx.tilde": {"subscript": False},
+        },
+        output_format="html",
+    )
+    # Pretty-printing adds a newline after every block; WeChat counts each one against its limit.
+    md.treeprocessors.deregister("prettify")
+    md.parser.blockprocessors["olist"].LAZY_OL = False  # keep the start number of an ordered list
+    return md, parts
+
+
+def _line_of(body: str, needle: str, offset: int) -> int | None:
+    found = body.find(needle)
+    return None if found < 0 else body.count("\n", 0, found) + 1 + offset
+
+
+def _with_lines(body: str, needles: list[str], offset: int) -> list[int | None]:
+    """The file line of each needle, searched in document order so repeats get their own line."""
+    lines: list[int | None] = []
+    position = 0
+    for needle in needles:
+        found = body.find(needle, position) if needle else -1
+        if found < 0:
+            found = body.find(needle) if needle else -1  # written as a reference definition, say
+            lines.append(None if found < 0 else body.count("\n", 0, found) + 1 + offset)
+            continue
+        lines.append(body.count("\n", 0, found) + 1 + offset)
+        position = found + len(needle)
+    return lines

@@ -1,0 +1,109 @@
+"""The offline pipeline: Markdown (with front matter) -> Converted, the WeChat-safe fragment.
+
+`convert_text` does no I/O; `convert_file` adds reading the file and finding a theme next to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import Notice, PostError
+from .post import Post, parse_post, read_post
+from .render import ImageRef, LinkRef, RenderOptions, render
+
+CONTENT_LIMIT = 20_000  # characters of HTML, tags and styles included (draft/add, 45002)
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A converted post: the fragment to send as `content`, and what the later steps need."""
+
+    html: str
+    title: str
+    meta: Mapping[str, Any]
+    images: tuple[ImageRef, ...]
+    links: tuple[LinkRef, ...]
+    warnings: tuple[Notice, ...]
+    post: Post = field(repr=False)
+    theme: str = "default"
+
+    @property
+    def content_length(self) -> int:
+        """Characters WeChat counts against its content limit."""
+        return len(self.html)
+
+    @property
+    def budget_left(self) -> int:
+        """Characters left before WeChat's 20,000-character limit (negative when over)."""
+        return CONTENT_LIMIT - len(self.html)
+
+
+def convert_post(
+    post: Post,
+    *,
+    theme: str | Path | None = None,
+    color: str | None = None,
+    font_size: float | None = None,
+    line_numbers: bool | None = None,
+    caption: str | None = None,
+    code_style: str | None = None,
+) -> Converted:
+    """Convert a parsed post; options given here win over the post's front matter."""
+    from . import themes
+    from .inline import inline
+
+    meta = post.meta
+    base = post.path.parent if post.path else None
+    chosen = themes.load_theme(theme or meta.get("theme"), base=base)
+    resolved = themes.resolve(
+        chosen,
+        color=color or _str(meta.get("color")),
+        font_size=font_size or meta.get("font_size"),
+    )
+    options = RenderOptions(
+        code_style=code_style or resolved.code_style,
+        line_numbers=bool(line_numbers if line_numbers is not None else meta.get("line_numbers", False)),
+        caption=caption or str(meta.get("caption", "title-alt")),
+        font_size=resolved.font_size,
+    )
+    _check_options(options, post)
+    rendered = render(post, options)
+    html, removed = inline(rendered.html, resolved)
+    title = str(meta.get("title") or rendered.title or "")
+    return Converted(
+        html=html,
+        title=title,
+        meta=dict(meta),
+        images=rendered.images,
+        links=rendered.links,
+        warnings=post.notices + resolved.notices + rendered.notices + removed,
+        post=post,
+        theme=resolved.name,
+    )
+
+
+def convert_text(markdown: str, **options: Any) -> Converted:
+    """Convert Markdown text (front matter allowed); no file is read or written."""
+    return convert_post(parse_post(markdown), **options)
+
+
+def convert_file(path: str | Path, **options: Any) -> Converted:
+    """Read a post file (UTF-8) and convert it; a user theme path is relative to the post."""
+    return convert_post(read_post(path), **options)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _check_options(options: RenderOptions, post: Post) -> None:
+    from .mdext.figures import CAPTION_MODES
+
+    if options.caption not in CAPTION_MODES:
+        raise PostError(
+            f"caption '{options.caption}' is not one of {', '.join(CAPTION_MODES)}",
+            path=post.path,
+            hint="set caption: title-alt (the default), title, alt or none",
+        )

@@ -1,0 +1,182 @@
+"""Rendered HTML + theme -> the WeChat-safe fragment: sanitised, styles inlined, then made compact.
+
+The only module that imports premailer (and lxml). Output: one `<section style=…>` with no
+`<style>`, `<script>`, class, id or `var()`, every style inline, byte-identical for the same input.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import lxml.html
+from lxml import etree
+from premailer import Premailer
+
+from .errors import Notice
+from .mdext.codeblocks import short_color
+from .themes import ResolvedTheme
+
+# Removed with their content: they run code, embed other pages, or WeChat strips them anyway.
+DROPPED_TAGS = frozenset(
+    "script style iframe frame frameset object embed applet form input button select textarea "
+    "option link meta base noscript template canvas audio video source track dialog".split()
+)
+# Properties a child takes from its parent: set once on the root, dropped where they repeat it.
+INHERITED = frozenset(
+    "color font font-family font-size font-style font-variant font-weight letter-spacing line-height "
+    "text-align text-indent text-transform white-space word-break word-spacing overflow-wrap "
+    "word-wrap visibility direction".split()
+)
+# Where the browser's own stylesheet sets an inherited property, the repeat is not redundant.
+UA_SETS = {
+    **{h: {"font-size", "font-weight", "font"} for h in ("h1", "h2", "h3", "h4", "h5", "h6")},
+    "strong": {"font-weight"},
+    "b": {"font-weight"},
+    "th": {"font-weight", "text-align"},
+    "em": {"font-style"},
+    "i": {"font-style"},
+    "a": {"color"},
+    "code": {"font-family", "font-size"},
+    "pre": {"font-family", "font-size", "white-space"},
+    "kbd": {"font-family", "font-size"},
+    "sup": {"font-size"},
+    "sub": {"font-size"},
+    "small": {"font-size"},
+    "figcaption": set(),
+}
+# Declarations that say what the element does anyway.
+DEFAULTS = {
+    "strong": {("font-weight", "bold"), ("font-weight", "700")},
+    "b": {("font-weight", "bold"), ("font-weight", "700")},
+    "em": {("font-style", "italic")},
+    "i": {("font-style", "italic")},
+    "del": {("text-decoration", "line-through")},
+    "s": {("text-decoration", "line-through")},
+}
+BLOCK_TAGS = frozenset(
+    "section p div h1 h2 h3 h4 h5 h6 pre figure figcaption table thead tbody tr th td blockquote hr ul ol li".split()
+)
+_INLINE_TAGS = frozenset("span strong b em i code del s sup sub a img small".split())
+_ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
+_LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
+_SPACES = re.compile(r"\s*([,/])\s*")
+_HEX6 = re.compile(r"#[0-9a-fA-F]{6}\b")
+_SVG_VIEWBOX = re.compile(r"(<svg\b[^>]*?) viewbox=")
+_RELATIVE = re.compile(r"(?:em|%|rem|ex)$|^(?:smaller|larger|bolder|lighter)$")
+
+
+def inline(html: str, theme: ResolvedTheme) -> tuple[str, tuple[Notice, ...]]:
+    """Apply `theme` to the rendered `html`; return the fragment and what was removed."""
+    root = lxml.html.fragment_fromstring(f'<section class="wxpub">{html}</section>')
+    notices = _sanitise(root)
+    premailer = Premailer(
+        css_text=theme.css,
+        allow_network=False,
+        disable_validation=True,
+        disable_leftover_css=True,
+        remove_classes=True,
+        strip_important=True,
+        keep_style_tags=False,
+        cssutils_logging_level="CRITICAL",
+        # premailer would otherwise copy widths and colours into old e-mail attributes
+        disable_basic_attributes=["align", "valign", "bgcolor", "width", "height"],
+        align_floating_images=False,
+    )
+    premailer.transform(root)
+    _compact(root, {})
+    fragment = lxml.html.tostring(root, encoding="unicode")
+    # lxml's HTML serialiser lower-cases attribute names; SVG's viewBox is case-sensitive.
+    fragment = _SVG_VIEWBOX.sub(r"\1 viewBox=", fragment)
+    return fragment, tuple(notices)
+
+
+def _sanitise(root: Any) -> list[Notice]:
+    notices: list[Notice] = []
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):  # comments and processing instructions
+            element.drop_tree()
+            continue
+        tag = element.tag.lower()
+        if tag in DROPPED_TAGS:
+            notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
+            element.drop_tree()
+            continue
+        for name in list(element.attrib):
+            lowered = name.lower()
+            value = element.attrib[name]
+            if lowered.startswith("on"):
+                notices.append(Notice("raw-html", f"removed {lowered}= from <{tag}>: scripts do not run in WeChat"))
+                del element.attrib[name]
+            elif lowered in ("href", "src") and value.strip().lower().startswith(("javascript:", "vbscript:")):
+                del element.attrib[name]
+            elif lowered == "id" or lowered.startswith("data-"):
+                del element.attrib[name]
+        if tag == "a" and element.get("href") and not _wechat(element.get("href")):
+            # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
+            notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
+            element.drop_tag()
+    return notices
+
+
+def _wechat(url: str) -> bool:
+    from .mdext.links import is_wechat_link
+
+    return is_wechat_link(url)
+
+
+def _compact(element: Any, inherited: dict[str, str]) -> None:
+    """Drop what repeats the parent or the default, and write the rest without spaces."""
+    style = element.get("style")
+    child_inherited = inherited
+    if style is not None:
+        tag = element.tag
+        kept: dict[str, str] = {}
+        for prop, value in _declarations(style):
+            if prop.startswith("--") or "var(" in value:
+                continue
+            value = _short(value)
+            if (prop, value) in DEFAULTS.get(tag, ()):
+                continue
+            if prop in INHERITED:
+                if inherited.get(prop) == value and prop not in UA_SETS.get(tag, ()) and not _RELATIVE.search(value):
+                    kept.pop(prop, None)
+                    continue
+            elif tag in _INLINE_TAGS and prop in ("margin", "padding") and value == "0":
+                continue
+            kept[prop] = value
+        inherited_here = {p: v for p, v in kept.items() if p in INHERITED}
+        if inherited_here:
+            child_inherited = {**inherited, **inherited_here}
+            for prop, value in inherited_here.items():
+                if _RELATIVE.search(value):
+                    child_inherited[prop] = "\0"  # relative sizes compound: never equal to a child's
+        if kept:
+            element.set("style", ";".join(f"{p}:{v}" for p, v in kept.items()))
+        else:
+            del element.attrib["style"]
+    if element.text and not element.text.strip() and len(element) and element[0].tag in BLOCK_TAGS:
+        element.text = None
+    for child in element:
+        if isinstance(child.tag, str):
+            _compact(child, child_inherited)
+            # Newlines between blocks are invisible but count against WeChat's limit.
+            if child.tail and not child.tail.strip() and child.tag in BLOCK_TAGS:
+                child.tail = None
+
+
+def _declarations(style: str) -> list[tuple[str, str]]:
+    out = []
+    for part in style.split(";"):
+        prop, sep, value = part.partition(":")
+        if sep and prop.strip() and value.strip():
+            out.append((prop.strip().lower(), value.strip()))
+    return out
+
+
+def _short(value: str) -> str:
+    value = _HEX6.sub(lambda m: short_color(m.group(0)), value)
+    value = _SPACES.sub(r"\1", value)
+    value = _ZERO.sub("0", value)
+    value = _LEADING_ZERO.sub(r".\1", value)
+    return value.replace("!important", "").strip()

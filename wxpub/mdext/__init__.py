@@ -1,0 +1,1 @@
+"""Python-Markdown extensions, one module per feature, each usable on its own."""

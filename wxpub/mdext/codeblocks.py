@@ -1,0 +1,212 @@
+"""Fenced and indented code: Pygments colours written inline, whitespace made to survive WeChat.
+
+The WeChat editor collapses runs of U+0020 and ignores `white-space: pre`, and it drops text nodes
+that hold only whitespace. So every space becomes U+00A0, every newline a `<br>`, and whitespace
+between two highlighted tokens is folded into the token after it. Only token types that the code
+style colours get a `<span>`; neighbours of one colour are merged, which keeps the HTML short
+(WeChat counts every character of it against its 20,000-character limit).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import xml.etree.ElementTree as etree
+from typing import Any
+
+from markdown import Markdown
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+from pygments.style import Style
+from pygments.token import Comment, Keyword, Name, Number, Operator, String, Token, _TokenType
+
+NBSP = "\u00a0"
+
+
+class WxpubLight(Style):
+    """The default code style: colours what a reader scans for, and leaves the rest in the text colour."""
+
+    styles = {
+        Comment: "#889",
+        Keyword: "#c24",
+        Operator.Word: "#c24",
+        Name.Builtin: "#73c",
+        Name.Function: "#73c",
+        Name.Class: "#a50",
+        Name.Decorator: "#a50",
+        String: "#036",
+        Number: "#05c",
+    }
+    line_number_color = "#bbb"
+
+
+class WxpubDark(Style):
+    """The same few colours for dark code blocks."""
+
+    styles = {
+        Comment: "#8b949e",
+        Keyword: "#f77",
+        Operator.Word: "#f77",
+        Name.Builtin: "#dbf",
+        Name.Function: "#dbf",
+        Name.Class: "#fa5",
+        Name.Decorator: "#fa5",
+        String: "#adf",
+        Number: "#7cf",
+    }
+    line_number_color = "#777"
+
+
+CODE_STYLES: dict[str, type[Style]] = {"wxpub-light": WxpubLight, "wxpub-dark": WxpubDark}
+
+
+@functools.lru_cache(maxsize=16)
+def _style_class(name: str) -> type[Style]:
+    if name in CODE_STYLES:
+        return CODE_STYLES[name]
+    from pygments.styles import get_style_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        return get_style_by_name(name)
+    except ClassNotFound:
+        raise ValueError(f"unknown code style '{name}'") from None
+
+
+def short_color(value: str) -> str:
+    """`#aabbcc` -> `#abc`, lower case; other colours are returned as they are."""
+    value = value.lower()
+    if len(value) == 7 and value[0] == "#" and value[1] == value[2] and value[3] == value[4] and value[5] == value[6]:
+        return "#" + value[1] + value[3] + value[5]
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _token_css(style_name: str, ttype: _TokenType) -> str | None:
+    """The inline style of one token type, or None when the style leaves it in the text colour."""
+    style = _style_class(style_name)
+    # Walk up to the nearest token type the style names itself: Pygments' style_for_token also
+    # reports inherited background colours, which we never want inline.
+    declared = style.styles
+    while ttype is not Token and ttype not in declared:
+        ttype = ttype.parent
+    if ttype is Token:
+        return None
+    info = style.style_for_token(ttype)
+    parts = []
+    if info["color"]:
+        parts.append(f"color:{short_color('#' + info['color'])}")
+    if info["italic"]:
+        parts.append("font-style:italic")
+    if info["bold"]:
+        parts.append("font-weight:700")
+    return ";".join(parts) or None
+
+
+def _lexer(lang: str | None) -> Any:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    options = {"stripnl": False, "ensurenl": False}
+    if lang:
+        try:
+            return get_lexer_by_name(lang, **options)
+        except ClassNotFound:
+            pass
+    return get_lexer_by_name("text", **options)
+
+
+def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False) -> str:
+    """Code -> `<pre><code>` HTML with inline colours, U+00A0 for spaces and `<br>` between lines."""
+    code = code.expandtabs(4).strip("\n")
+    lines: list[list[tuple[str | None, str]]] = [[]]
+    for ttype, value in _lexer(lang).get_tokens(code):
+        css = _token_css(style, ttype)
+        first = True
+        for part in value.split("\n"):
+            if not first:
+                lines.append([])
+            first = False
+            if part:
+                lines[-1].append((css, part))
+    if lines and not lines[-1]:
+        lines.pop()
+    rendered = [_render_line(runs) for runs in lines]
+    if line_numbers:
+        width = len(str(len(rendered)))
+        color = short_color(_style_class(style).line_number_color or "#999")
+        rendered = [
+            f'<span style="color:{color}">{str(n).rjust(width, NBSP)}{NBSP}{NBSP}</span>{text}'
+            for n, text in enumerate(rendered, start=1)
+        ]
+    body = "<br>".join(rendered)
+    return f'<pre class="code"><code>{body}</code></pre>'
+
+
+def _render_line(runs: list[tuple[str | None, str]]) -> str:
+    merged: list[tuple[str | None, str]] = []
+    pending_space = ""
+    for css, text in runs:
+        if not text.strip(" "):
+            pending_space += text  # a whitespace-only token joins the token after it
+            continue
+        text = pending_space + text
+        pending_space = ""
+        if merged and merged[-1][0] == css:
+            merged[-1] = (css, merged[-1][1] + text)
+        else:
+            merged.append((css, text))
+    # Trailing whitespace on a line is invisible; dropping it keeps the HTML short.
+    out = []
+    for css, text in merged:
+        text = html.escape(text, quote=False).replace(" ", NBSP)
+        out.append(f'<span style="{css}">{text}</span>' if css else text)
+    return "".join(out)
+
+
+class CodeBlockTreeprocessor(Treeprocessor):
+    """Indented code blocks (`<pre><code>` left in the tree) go through `highlight` too."""
+
+    def __init__(self, md: Markdown, ext: "CodeBlocksExtension") -> None:
+        super().__init__(md)
+        self.ext = ext
+
+    def run(self, root: etree.Element) -> None:
+        for pre in list(root.iter("pre")):
+            if len(pre) == 1 and pre[0].tag == "code" and pre[0].text is not None:
+                code = html.unescape(pre[0].text)
+                placeholder = self.md.htmlStash.store(self.ext.render(code, None))
+                pre.clear()
+                pre.tag = "p"  # the raw-HTML postprocessor swaps a `<p>` holding only a placeholder
+                pre.text = placeholder
+
+
+class CodeBlocksExtension(Extension):
+    """Fenced code (through pymdownx.superfences, so fences nest in lists and quotes) and indented code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.config = {
+            "style": ["wxpub-light", "Pygments style name, or wxpub-light / wxpub-dark"],
+            "line_numbers": [False, "Number the lines of every code block"],
+        }
+        super().__init__(**kwargs)
+
+    def render(self, code: str, lang: str | None) -> str:
+        return highlight(code, lang, style=self.getConfig("style"), line_numbers=self.getConfig("line_numbers"))
+
+    def _format_fence(self, source: str, language: str, class_name: str, options: Any, md: Any, **kwargs: Any) -> str:
+        return self.render(source, language or None)
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        from pymdownx.superfences import SuperFencesCodeExtension
+
+        # A catch-all custom fence ('*') routes every fenced block, whatever its language, to us.
+        fences = SuperFencesCodeExtension(custom_fences=[{"name": "*", "class": "code", "format": self._format_fence}])
+        fences.extendMarkdown(md)
+        # Priority 29: after the block parser has made `<pre><code>` (tree built before any
+        # treeprocessor) and before 'inline' (20), which must not touch code text.
+        md.treeprocessors.register(CodeBlockTreeprocessor(md, self), "wxpub-code", 29)
+
+
+def makeExtension(**kwargs: Any) -> CodeBlocksExtension:
+    return CodeBlocksExtension(**kwargs)

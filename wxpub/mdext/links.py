@@ -1,0 +1,96 @@
+"""Links: WeChat article links stay links; every other link becomes a numbered reference `[n]`.
+
+WeChat lets an article link only to mp.weixin.qq.com. Rather than lose the address, the link text
+stays in place with a superscript number and the URL is written out, as text, in a reference list
+at the end. A link whose text is its own URL is just text; in-page anchors are dropped.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as etree
+from typing import Any
+from urllib.parse import urlsplit
+
+from markdown import Markdown
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+
+from ._tree import parent_map, text_of, unwrap
+
+WECHAT_HOSTS = frozenset({"mp.weixin.qq.com"})
+
+
+def is_wechat_link(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and (parts.hostname or "") in WECHAT_HOSTS
+
+
+def _same_as_text(url: str, text: str) -> bool:
+    bare = url.split("://", 1)[-1].removeprefix("mailto:").rstrip("/")
+    return text.rstrip("/") in (url.rstrip("/"), bare)
+
+
+class LinksTreeprocessor(Treeprocessor):
+    """Turns external links into references and appends the reference list."""
+
+    def __init__(self, md: Markdown, ext: "LinksExtension") -> None:
+        super().__init__(md)
+        self.ext = ext
+
+    def run(self, root: etree.Element) -> None:
+        parents = parent_map(root)
+        numbers: dict[str, int] = {}
+        for link in list(root.iter("a")):
+            href = (link.get("href") or "").strip()
+            parent = parents[link]
+            if href and is_wechat_link(href):
+                link.attrib.pop("title", None)
+                continue
+            text = text_of(link)
+            if not href or href.startswith("#") or _same_as_text(href, text) or not text:
+                unwrap(link, parent)
+                continue
+            if href not in numbers:
+                numbers[href] = len(numbers) + 1
+                self.ext.links.append((numbers[href], href, text))
+            mark = etree.Element("sup", {"class": "ref-mark"})
+            mark.text = f"[{numbers[href]}]"
+            mark.tail = link.tail
+            link.tail = None
+            parent.insert(list(parent).index(link) + 1, mark)
+            unwrap(link, parent)
+        if self.ext.links:
+            root.append(self._reference_list())
+
+    def _reference_list(self) -> etree.Element:
+        section = etree.Element("section", {"class": "refs"})
+        title = etree.SubElement(section, "p", {"class": "refs-title"})
+        title.text = self.ext.getConfig("title")
+        for number, url, text in self.ext.links:
+            item = etree.SubElement(section, "p", {"class": "ref"})
+            item.text = f"[{number}] {text}: "
+            address = etree.SubElement(item, "span", {"class": "ref-url"})
+            address.text = url
+        return section
+
+
+class LinksExtension(Extension):
+    """Collects `(number, url, text)` of every reference in `links`, cleared per document."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.config = {"title": ["参考链接", "Heading of the reference list"]}
+        super().__init__(**kwargs)
+        self.links: list[tuple[int, str, str]] = []
+
+    def reset(self) -> None:
+        self.links = []
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        md.registerExtension(self)
+        # 12: after 'inline' (20) made the <a> elements and after the footnotes rewrite (13), so
+        # links inside footnotes are numbered too and the references come after the notes.
+        md.treeprocessors.register(LinksTreeprocessor(md, self), "wxpub-links", 12)
+
+
+def makeExtension(**kwargs: Any) -> LinksExtension:
+    return LinksExtension(**kwargs)

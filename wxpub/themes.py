@@ -1,0 +1,158 @@
+"""Themes: CSS files in `styles/` (or a user's CSS file) -> ResolvedTheme, CSS that can be inlined.
+
+Only what premailer can write into `style=""` reaches the article: custom properties are resolved
+here (`--primary` and `--font-size` can be overridden per post), and rules WeChat cannot keep
+(`@media`, `:hover`, `::before`, …) are dropped with a notice that names them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import Notice, ThemeError, UsageError
+
+DEFAULT_THEME = "default"
+
+_CUSTOM_PROPERTY = re.compile(r"(--[\w-]+)\s*:\s*([^;{}]+?)\s*(?:;|(?=}))")
+_VAR = re.compile(r"var\(\s*(--[\w-]+)\s*(?:,\s*([^()]*(?:\([^()]*\)[^()]*)*))?\)")
+_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+# Pseudo-classes and -elements that describe states or generated boxes: nothing in a static
+# article can carry them inline.
+_UNINLINABLE = re.compile(
+    r"::?(?:before|after|first-line|first-letter|marker|selection|placeholder|hover|focus"
+    r"|focus-within|focus-visible|active|visited|link|target|checked|disabled)\b"
+)
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A theme as written: its name and CSS text."""
+
+    name: str
+    css: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedTheme:
+    """Inlinable CSS with variables resolved, plus what the rest of the pipeline needs from it."""
+
+    name: str
+    css: str
+    code_style: str
+    background: str
+    font_size: float
+    notices: tuple[Notice, ...]
+
+
+def _styles_dir() -> Path:
+    # Installed: the wheel carries styles/ inside the package. From a checkout: ../styles.
+    packaged = resources.files("wxpub") / "styles"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "styles"
+
+
+def list_themes() -> list[Theme]:
+    """The built-in themes, default first."""
+    themes = [Theme(p.stem, p.read_text(encoding="utf-8"), p) for p in sorted(_styles_dir().glob("*.css"))]
+    return sorted(themes, key=lambda t: (t.name != DEFAULT_THEME, t.name))
+
+
+def load_theme(name_or_path: str | Path | None = None, *, base: Path | None = None) -> Theme:
+    """A built-in theme by name, or a user theme by path to a CSS file (relative to `base`)."""
+    name = str(name_or_path or DEFAULT_THEME)
+    if name.endswith(".css") or "/" in name or "\\" in name:
+        path = Path(name)
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        try:
+            return Theme(path.stem, path.read_text(encoding="utf-8"), path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ThemeError(f"cannot read theme '{name}': {exc}", path=path, hint="give a path to a UTF-8 CSS file") from None
+    path = _styles_dir() / f"{name}.css"
+    if not path.is_file():
+        known = ", ".join(t.name for t in list_themes())
+        raise UsageError(f"unknown theme '{name}'", hint=f"built-in themes: {known}; or give a path to a .css file")
+    return Theme(name, path.read_text(encoding="utf-8"), path)
+
+
+def resolve(theme: Theme, *, color: str | None = None, font_size: float | None = None) -> ResolvedTheme:
+    """Resolve `theme` with the per-post primary colour and base font size."""
+    if color is not None and not _HEX.match(color):
+        raise UsageError(f"colour '{color}' is not a hex colour", hint="write it like #0f7b6c or #c33")
+    if font_size is not None and not 10 <= float(font_size) <= 28:
+        raise UsageError(f"font size {font_size} is out of range", hint="give a size in px between 10 and 28")
+    return _resolve(theme, color, float(font_size) if font_size is not None else None)
+
+
+@functools.lru_cache(maxsize=32)
+def _resolve(theme: Theme, color: str | None, font_size: float | None) -> ResolvedTheme:
+    css = _COMMENT.sub("", theme.css)
+    variables = dict(_CUSTOM_PROPERTY.findall(css))
+    if color:
+        variables["--primary"] = color
+    if font_size:
+        variables["--font-size"] = f"{font_size:g}px"
+    css = _CUSTOM_PROPERTY.sub("", css)
+    css = _substitute(css, variables)
+    css, notices = _inlinable(css, theme.name)
+    size = _substitute(variables.get("--font-size", "16px"), variables)
+    return ResolvedTheme(
+        name=theme.name,
+        css=css,
+        code_style=variables.get("--code-style", "wxpub-light").strip("\"'"),
+        background=_substitute(variables.get("--background", "#fff"), variables),
+        font_size=float(size.removesuffix("px")) if size.endswith("px") else 16.0,
+        notices=tuple(notices),
+    )
+
+
+def _substitute(text: str, variables: dict[str, str]) -> str:
+    for _ in range(10):  # variables may refer to variables; ten levels is more than any theme needs
+        new = _VAR.sub(lambda m: variables.get(m.group(1)) or (m.group(2) or "").strip() or "initial", text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def _inlinable(css: str, theme_name: str) -> tuple[str, list[Notice]]:
+    """Keep the style rules premailer can inline; name each rule dropped."""
+    notices: list[Notice] = []
+    kept: list[str] = []
+    for block in _blocks(css):
+        head, _, body = block.partition("{")
+        head = head.strip()
+        if head.startswith("@"):
+            notices.append(Notice("theme-rule", f"theme {theme_name}: dropped '{head}' (WeChat keeps only inline styles)"))
+            continue
+        selectors = [s.strip() for s in head.split(",") if s.strip()]
+        good = [s for s in selectors if not _UNINLINABLE.search(s)]
+        for bad in set(selectors) - set(good):
+            notices.append(Notice("theme-rule", f"theme {theme_name}: dropped '{bad}' (pseudo-classes and ::before/::after cannot be inlined)"))
+        if good and body.strip(" \n\t}"):
+            kept.append(f"{','.join(good)}{{{body.strip()}")
+    return "\n".join(kept), notices
+
+
+def _blocks(css: str) -> list[str]:
+    """Top-level `selector { … }` and `@rule { … { … } }` blocks, braces balanced."""
+    blocks, depth, start = [], 0, 0
+    for index, char in enumerate(css):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                blocks.append(css[start : index + 1].strip())
+                start = index + 1
+        elif char == ";" and depth == 0:  # @import …; and similar one-line at-rules
+            blocks.append(css[start : index + 1].strip())
+            start = index + 1
+    return [b for b in blocks if b]
