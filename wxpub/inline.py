@@ -57,7 +57,10 @@ DEFAULTS = {
 BLOCK_TAGS = frozenset(
     "section p div h1 h2 h3 h4 h5 h6 pre figure figcaption table thead tbody tr th td blockquote hr ul ol li".split()
 )
-_INLINE_TAGS = frozenset("span strong b em i code del s sup sub a img small".split())
+# Initial values: saying them changes nothing (unless the browser's own sheet says otherwise,
+# hence the list of elements where a zero margin or padding is already the default).
+INITIAL = frozenset({("background", "none"), ("background", "transparent"), ("border-radius", "0")})
+_NO_UA_BOX = frozenset("span strong b em i code del s sup sub a img small kbd section div figcaption svg tr thead tbody".split())
 _ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
 _LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
 _SPACES = re.compile(r"\s*([,/])\s*")
@@ -112,6 +115,8 @@ def _sanitise(root: Any) -> list[Notice]:
                 del element.attrib[name]
             elif lowered == "id" or lowered.startswith("data-"):
                 del element.attrib[name]
+        if tag == "div":
+            element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
         if tag == "a" and element.get("href") and not _wechat(element.get("href")):
             # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
             notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
@@ -136,13 +141,13 @@ def _compact(element: Any, inherited: dict[str, str]) -> None:
             if prop.startswith("--") or "var(" in value:
                 continue
             value = _short(value)
-            if (prop, value) in DEFAULTS.get(tag, ()):
+            if (prop, value) in DEFAULTS.get(tag, ()) or (prop, value) in INITIAL:
                 continue
             if prop in INHERITED:
                 if inherited.get(prop) == value and prop not in UA_SETS.get(tag, ()) and not _RELATIVE.search(value):
                     kept.pop(prop, None)
                     continue
-            elif tag in _INLINE_TAGS and prop in ("margin", "padding") and value == "0":
+            elif tag in _NO_UA_BOX and prop in ("margin", "padding") and value == "0":
                 continue
             kept[prop] = value
         inherited_here = {p: v for p, v in kept.items() if p in INHERITED}

@@ -32,6 +32,8 @@ KNOWN_KEYS = frozenset(
 COMMENT_MODES = ("open", "fans-only", "closed")
 
 _FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_KEY_LINE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,14 @@ def parse_post(text: str, path: Path | None = None) -> Post:
     """Split front matter from the body; raise PostError naming the line when the YAML is broken."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    # Control characters are invisible, HTML cannot carry them, and Markdown uses two of them.
+    text = _CONTROL.sub("", text)
     meta: dict[str, Any] = {}
     body, body_line = text, 1
     notices: list[Notice] = []
-    first = text.split("\n", 1)[0]
-    if _FENCE.match(first):
+    first, _, rest = text.partition("\n")
+    # A leading '---' opens front matter only when a 'key:' follows; otherwise it is a rule.
+    if _FENCE.match(first) and _KEY_LINE.match(rest.lstrip("\n")):
         closing = _FENCE.search(text, len(first) + 1)
         if closing is None:
             raise PostError(

@@ -96,7 +96,7 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
     # so one instance is kept per set of options and reset before each document.
     import markdown
 
-    from .mdext import callouts, cjk, codeblocks, figures, footnotes, links, lists, math, tables, title
+    from .mdext import callouts, cjk, codeblocks, figures, footnotes, links, listindent, lists, math, tables, title
 
     parts = _Parts(
         title=title.TitleExtension(),
@@ -106,7 +106,8 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
     )
     md = markdown.Markdown(
         extensions=[
-            "mdx_truly_sane_lists",  # two-space nesting, as in CommonMark
+            "mdx_truly_sane_lists",  # nesting in steps of two spaces ...
+            listindent.ListIndentExtension(),  # ... to which any CommonMark indent is brought
             "pymdownx.tilde",
             codeblocks.CodeBlocksExtension(style=options.code_style, line_numbers=options.line_numbers),
             callouts.CalloutsExtension(),

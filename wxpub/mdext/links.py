@@ -7,6 +7,7 @@ at the end. A link whose text is its own URL is just text; in-page anchors are d
 
 from __future__ import annotations
 
+import html
 import xml.etree.ElementTree as etree
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,10 +15,15 @@ from urllib.parse import urlsplit
 from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
+from markdown.util import AMP_SUBSTITUTE
 
 from ._tree import parent_map, text_of, unwrap
 
 WECHAT_HOSTS = frozenset({"mp.weixin.qq.com"})
+
+
+def _plain(value: str) -> str:
+    return html.unescape(value.replace(AMP_SUBSTITUTE, "&")) if AMP_SUBSTITUTE in value else value
 
 
 def is_wechat_link(url: str) -> bool:
@@ -41,7 +47,9 @@ class LinksTreeprocessor(Treeprocessor):
         parents = parent_map(root)
         numbers: dict[str, int] = {}
         for link in list(root.iter("a")):
-            href = (link.get("href") or "").strip()
+            href = _plain((link.get("href") or "").strip())
+            if link.text and AMP_SUBSTITUTE in link.text:
+                link.text = _plain(link.text)  # an <address@example.com> autolink, entity-encoded
             parent = parents[link]
             if href and is_wechat_link(href):
                 link.attrib.pop("title", None)

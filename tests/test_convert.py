@@ -1,0 +1,214 @@
+"""Conversion: golden HTML for every feature, the output contract, and what the API reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import wxpub
+from contract import assert_contract
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = sorted(p.stem for p in GOLDEN.glob("*.md"))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str, update_golden: bool) -> None:
+    converted = wxpub.convert_file(GOLDEN / f"{case}.md")
+    expected_path = GOLDEN / f"{case}.html"
+    actual = converted.html + "\n"
+    if update_golden or not expected_path.exists():
+        expected_path.write_text(actual, encoding="utf-8")
+    assert actual == expected_path.read_text(encoding="utf-8")
+    assert_contract(converted.html)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_output_is_deterministic(case: str) -> None:
+    text = (GOLDEN / f"{case}.md").read_text(encoding="utf-8")
+    assert wxpub.convert_text(text).html == wxpub.convert_text(text).html
+
+
+def test_emphasis_next_to_cjk_punctuation_is_bold() -> None:
+    html = wxpub.convert_text("**“引号”**后文，**粗体，**后文").html
+    assert ">“引号”</strong>后文" in html
+    assert ">粗体，</strong>后文" in html
+
+
+def test_soft_breaks_join_cjk_lines_and_keep_spaces_between_words() -> None:
+    html = wxpub.convert_text("中文\n继续，\n下一行 English\nwords").html
+    assert "中文继续，下一行 English words" in html
+
+
+def test_code_whitespace_survives_wechat() -> None:
+    html = wxpub.convert_text("```python\nif x:\n\n\treturn  'a  b'\n```").html
+    code = html[html.index("<code") : html.index("</code>")]
+    assert "\u00a0\u00a0\u00a0\u00a0" in code  # the tab, as four no-break spaces
+    assert "<br><br>" in code  # the blank line
+    assert "  " not in code.split(">", 1)[1]  # no plain-space runs for WeChat to collapse
+    assert "white-space:pre" not in html
+    assert "&nbsp;" not in html
+    assert "overflow-x:auto" in html
+
+
+def test_no_whitespace_only_text_between_highlight_spans() -> None:
+    import lxml.html
+
+    html = wxpub.convert_text("```python\nx = call(a, b)  # note\n```").html
+    code = lxml.html.fragment_fromstring(html).find(".//code")
+    texts = [code.text] + [child.tail for child in code]
+    assert all(t is None or t.strip("\u00a0 ") for t in texts), texts
+
+
+def test_only_coloured_tokens_get_spans_and_neighbours_merge() -> None:
+    html = wxpub.convert_text("```python\nfoo.bar.baz(qux)\n```").html
+    assert "<span" not in html[html.index("<code") : html.index("</code>")]
+
+
+def test_title_comes_from_the_first_h1_and_leaves_the_body() -> None:
+    converted = wxpub.convert_text("# 我的标题\n\n正文")
+    assert converted.title == "我的标题"
+    assert "我的标题" not in converted.html
+
+
+def test_h1_repeating_the_front_matter_title_is_dropped() -> None:
+    converted = wxpub.convert_text("---\ntitle: 标题\n---\n# 标题\n\n正文\n\n# 另一个\n")
+    assert converted.title == "标题"
+    assert ">标题<" not in converted.html
+    assert "另一个" in converted.html
+
+
+def test_images_are_recorded_with_their_lines_and_src_is_kept() -> None:
+    converted = wxpub.convert_file(GOLDEN / "images.md")
+    assert [(i.src, i.line) for i in converted.images] == [
+        ("images/photo.jpg", 5),
+        ("images/diagram.png", 7),
+        ("images/no-caption.png", 9),
+        ("images/icon.png", 11),
+        ("https://example.com/remote.png", 13),
+    ]
+    assert converted.images[0].alt == "替代文字"
+    assert converted.images[0].title == "图 1：标题作为图注"
+    assert 'src="images/photo.jpg"' in converted.html
+
+
+def test_links_are_numbered_references_with_lines() -> None:
+    converted = wxpub.convert_file(GOLDEN / "links.md")
+    assert [(l.number, l.url, l.text, l.line) for l in converted.links] == [
+        (1, "https://example.com/a", "变成编号引用", 5),
+        (2, "https://example.org/b", "另一个地址", 6),
+        (3, "mailto:hi@example.com", "联系我们", 11),
+    ]
+    html = converted.html
+    assert 'href="https://mp.weixin.qq.com/s/AbCdEf"' in html
+    assert html.count("<a ") == 1
+    assert "[3] 联系我们: " in html
+
+
+def test_raw_html_removal_is_reported() -> None:
+    converted = wxpub.convert_file(GOLDEN / "raw_html.md")
+    messages = [n.message for n in converted.warnings if n.code == "raw-html"]
+    for tag in ("script", "style", "iframe", "form"):
+        assert any(f"<{tag}>" in m for m in messages), (tag, messages)
+    assert any("onclick" in m for m in messages)
+    assert "steal" not in converted.html and "alert" not in converted.html
+
+
+def test_unknown_front_matter_key_is_a_warning_with_its_line() -> None:
+    converted = wxpub.convert_text("---\ntitle: t\nautor: me\n---\n正文\n")
+    [notice] = [n for n in converted.warnings if n.code == "unknown-key"]
+    assert notice.line == 3 and "author" in notice.message
+
+
+def test_content_length_and_budget() -> None:
+    converted = wxpub.convert_text("正文")
+    assert converted.content_length == len(converted.html)
+    assert converted.budget_left == 20_000 - len(converted.html)
+
+
+@pytest.mark.parametrize("theme", ["default", "ink", "geek", "warm"])
+def test_every_builtin_theme_keeps_the_contract(theme: str) -> None:
+    text = (Path(__file__).parents[1] / "examples" / "posts" / "python-async.md").read_text(encoding="utf-8")
+    converted = wxpub.convert_text(text, theme=theme)
+    assert_contract(converted.html)
+    assert not [n for n in converted.warnings if n.code == "theme-rule"]
+
+
+def test_themes_look_different() -> None:
+    text = "## 标题\n\n正文 **强调**\n\n```py\nx = 1\n```\n"
+    outputs = {t: wxpub.convert_text(text, theme=t).html for t in ("default", "ink", "geek", "warm")}
+    assert len(set(outputs.values())) == 4
+
+
+def test_color_and_font_size_options() -> None:
+    html = wxpub.convert_text("## 标题", color="#c33", font_size=18).html
+    assert "font-size:18px" in html
+    assert "border-bottom:2px solid #c33" in html
+
+
+def test_bad_color_is_a_usage_error() -> None:
+    with pytest.raises(wxpub.WxpubError, match="not a hex colour"):
+        wxpub.convert_text("x", color="red;}")
+
+
+def test_user_theme_variables_resolved_and_uninlinable_rules_dropped(tmp_path: Path) -> None:
+    css = tmp_path / "mine.css"
+    css.write_text(
+        ":root { --primary: #123456; --gap: var(--missing, 3px); }\n"
+        ".wxpub { color: var(--primary); }\n"
+        "p { margin: var(--gap) 0; }\n"
+        "h2::before { content: '#'; }\n"
+        "a:hover { color: red; }\n"
+        "@media (max-width: 600px) { p { font-size: 14px; } }\n",
+        encoding="utf-8",
+    )
+    converted = wxpub.convert_text("## 标题\n\n段落", theme=str(css))
+    assert "color:#123456" in converted.html
+    assert "margin:3px 0" in converted.html
+    assert_contract(converted.html)
+    dropped = " ".join(n.message for n in converted.warnings if n.code == "theme-rule")
+    assert "h2::before" in dropped and "a:hover" in dropped and "@media (max-width: 600px)" in dropped
+
+
+def test_inherited_styles_are_set_once_on_the_root() -> None:
+    html = wxpub.convert_text("段落一\n\n段落二\n\n- 列表").html
+    assert html.count("font-family") == 1
+    assert html.count("line-height:1.75") == 1
+
+
+def test_a_prose_article_is_compact() -> None:
+    import re
+
+    import lxml.html
+
+    paragraph = "这是一段普通的中文正文，讲述一个故事，其中有一些**强调**的内容和一些标点符号。" + "后面还有更多的叙述和细节，" * 5
+    text = "\n\n".join([paragraph] * 15 + ["## 小标题", "> 一段引用的话。"] + [paragraph] * 15)
+    converted = wxpub.convert_text(text)
+    visible = len(re.sub(r"\s", "", "".join(lxml.html.fragment_fromstring(converted.html).itertext())))
+    assert converted.content_length / visible <= 2.0
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "- a\n  - b\n    - c\n",  # two spaces, as in CommonMark
+        "- a\n    - b\n        - c\n",  # four spaces
+        "1. a\n   - b\n     - c\n",  # three, under an ordered marker
+    ],
+)
+def test_nested_lists_at_any_commonmark_indent(source: str) -> None:
+    import lxml.html
+
+    root = lxml.html.fragment_fromstring(wxpub.convert_text(source).html)
+    depth_of_c = next(
+        len([a for a in el.iterancestors() if a.get("style", "").startswith("display:flex")])
+        for el in root.iter()
+        if el.text == "c"
+    )
+    assert depth_of_c == 3
+
+
+def test_fenced_code_inside_a_list_item_keeps_its_indentation() -> None:
+    html = wxpub.convert_text("1. step\n\n   ```sh\n   make\n     indented\n   ```\n").html
+    assert "make<br>\u00a0\u00a0indented" in html

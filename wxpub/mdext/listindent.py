@@ -1,0 +1,94 @@
+"""Nested lists by CommonMark's rule: a child belongs to the item whose content column it reaches.
+
+Python-Markdown nests only by fixed steps; `mdx_truly_sane_lists` makes the step two spaces. Writers
+indent by two, three (under `1. `) or four, so before parsing, each list line is re-indented to
+two spaces per level of nesting, and the lines inside an item (paragraphs, fences) move with it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from markdown import Markdown
+from markdown.extensions import Extension
+from markdown.preprocessors import Preprocessor
+
+STEP = 2  # the indent per level that the list parser is configured for
+_MARKER = re.compile(r"^( *)([*+-]|\d{1,9}[.)])( +|$)")
+_FENCE = re.compile(r"^ *(`{3,}|~{3,})")
+
+
+@dataclass
+class _Item:
+    written: int  # the column where the item's content starts, as written
+    depth: int
+
+
+def normalise(lines: list[str]) -> list[str]:
+    """Re-indent list items to STEP spaces per level; everything else keeps its shape."""
+    out: list[str] = []
+    stack: list[_Item] = []
+    fence: str | None = None
+    fence_shift = 0
+    previous_blank = True
+    for line in lines:
+        if fence is not None:
+            out.append(_shift(line, fence_shift))
+            if re.match(rf"^ *{re.escape(fence[0])}{{{len(fence)},}} *$", line):
+                fence = None
+            continue
+        if not line.strip():
+            out.append(line)
+            previous_blank = True
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        marker = _MARKER.match(line)
+        while stack and indent < stack[-1].written and (previous_blank or marker):
+            stack.pop()
+        if marker and (stack or indent < 4) and (not stack or indent < stack[-1].written + 4):
+            depth = len(stack)
+            spaces = len(marker.group(3)) or 1
+            new_indent = depth * STEP
+            stack.append(_Item(written=indent + len(marker.group(2)) + spaces, depth=depth))
+            out.append(" " * new_indent + line[indent:])
+        elif stack and indent >= stack[-1].written:
+            shift = (stack[-1].depth + 1) * STEP - stack[-1].written
+            out.append(_shift(line, shift))
+            opened = _FENCE.match(line)
+            if opened:
+                fence, fence_shift = opened.group(1), shift
+        else:
+            out.append(line)  # a lazy continuation line, or text outside any list
+            opened = _FENCE.match(line)
+            if opened and not stack:
+                fence, fence_shift = opened.group(1), 0
+        previous_blank = False
+    return out
+
+
+def _shift(line: str, shift: int) -> str:
+    if shift >= 0:
+        return " " * shift + line
+    indent = len(line) - len(line.lstrip(" "))
+    return line[min(indent, -shift) :]
+
+
+class ListIndentPreprocessor(Preprocessor):
+    """Runs `normalise` over the document's lines."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        return normalise(lines)
+
+
+class ListIndentExtension(Extension):
+    """Registers the re-indenting step."""
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        # 28: after 'normalize_whitespace' (30) has expanded tabs, before fenced code (25) is cut out.
+        md.preprocessors.register(ListIndentPreprocessor(md), "wxpub-list-indent", 28)
+
+
+def makeExtension(**kwargs: Any) -> ListIndentExtension:
+    return ListIndentExtension(**kwargs)
