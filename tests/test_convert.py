@@ -43,7 +43,7 @@ def test_soft_breaks_join_cjk_lines_and_keep_spaces_between_words() -> None:
 
 def test_code_whitespace_survives_wechat() -> None:
     html = wxpub.convert_text("```python\nif x:\n\n\treturn  'a  b'\n```").html
-    code = html[html.index("<code") : html.index("</code>")]
+    code = html[html.index("<pre") : html.index("</pre>")]
     assert "\u00a0\u00a0\u00a0\u00a0" in code  # the tab, as four no-break spaces
     assert "<br><br>" in code  # the blank line
     assert "  " not in code.split(">", 1)[1]  # no plain-space runs for WeChat to collapse
@@ -56,14 +56,14 @@ def test_no_whitespace_only_text_between_highlight_spans() -> None:
     import lxml.html
 
     html = wxpub.convert_text("```python\nx = call(a, b)  # note\n```").html
-    code = lxml.html.fragment_fromstring(html).find(".//code")
+    code = lxml.html.fragment_fromstring(html).find(".//pre")
     texts = [code.text] + [child.tail for child in code]
     assert all(t is None or t.strip("\u00a0 ") for t in texts), texts
 
 
 def test_only_coloured_tokens_get_spans_and_neighbours_merge() -> None:
     html = wxpub.convert_text("```python\nfoo.bar.baz(qux)\n```").html
-    assert "<span" not in html[html.index("<code") : html.index("</code>")]
+    assert "<span" not in html[html.index("<pre") : html.index("</pre>")]
 
 
 def test_title_comes_from_the_first_h1_and_leaves_the_body() -> None:

@@ -35,10 +35,295 @@ def main() -> None:
 
 
 # --- convert ------------------------------------------------------------------------------------
-# (written next)
+
+
+@main.command("convert")
+@click.argument("post", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@click.option("--theme", metavar="NAME|PATH", help="A built-in theme (see 'wxpub themes') or a CSS file.")
+@click.option("--color", metavar="HEX", help="Primary colour of the theme, e.g. '#c33'.")
+@click.option("--font-size", type=float, metavar="PX", help="Base font size in px (default: the theme's).")
+@click.option("--line-numbers/--no-line-numbers", default=None, help="Number the lines of code blocks.")
+@click.option("--page", is_flag=True, help="Write a standalone page showing the article in a 375 px phone column.")
+@click.option("--json", "as_json", is_flag=True, help="Print title, HTML, images, links and warnings as JSON.")
+def convert_command(
+    post: Path,
+    output: Path | None,
+    theme: str | None,
+    color: str | None,
+    font_size: float | None,
+    line_numbers: bool | None,
+    page: bool,
+    as_json: bool,
+) -> None:
+    """Convert POST (Markdown with front matter) to HTML that survives the WeChat editor."""
+    from .convert import convert_file
+
+    converted = _run(
+        lambda: convert_file(post, theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
+    )
+    for notice in converted.warnings:
+        click.echo(f"warning: {notice.one_line(post)}", err=True)
+    if as_json:
+        text = json.dumps(_converted_json(converted), ensure_ascii=False, indent=2)
+    elif page:
+        from .preview import phone_page
+
+        text = phone_page(converted)
+    else:
+        text = converted.html
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output} ({converted.content_length:,} characters, {converted.budget_left:,} left of WeChat's 20,000)", err=True)
+    else:
+        click.echo(text)
+
+
+def _converted_json(converted: Any) -> dict[str, Any]:
+    return {
+        "path": str(converted.post.path),
+        "title": converted.title,
+        "theme": converted.theme,
+        "content_length": converted.content_length,
+        "budget_left": converted.budget_left,
+        "images": [{"src": i.src, "line": i.line, "alt": i.alt, "title": i.title} for i in converted.images],
+        "links": [{"number": l.number, "url": l.url, "text": l.text, "line": l.line} for l in converted.links],
+        "warnings": [{"code": n.code, "message": n.message, "line": n.line} for n in converted.warnings],
+        "meta": {k: str(v) if not isinstance(v, (str, int, float, bool, type(None), list)) else v for k, v in converted.meta.items()},
+        "html": converted.html,
+    }
+
+
+@main.command("themes")
+def themes_command() -> None:
+    """List the built-in themes."""
+    from .themes import list_themes
+
+    for theme in list_themes():
+        first = theme.css.lstrip().splitlines()[0] if theme.css.strip() else ""
+        about = first.removeprefix("/*").removesuffix("*/").strip()
+        about = about.split(":", 1)[1].strip() if ":" in about else about
+        click.echo(f"{theme.name:<10} {about}")
+
 
 # --- images -------------------------------------------------------------------------------------
 
+
+@main.command("images")
+@click.argument("post", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Write the prepared images here.")
+@click.option("--max-width", type=click.IntRange(16, 10_000), default=1080, show_default=True, help="Widest image, px.")
+@click.option("--background", default="#ffffff", show_default=True, metavar="HEX", help="What transparency is flattened onto.")
+@click.option("--no-cache", is_flag=True, help="Prepare everything again instead of reusing .wxpub-cache/images.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image, for scripts.")
+def images_command(post: Path, out: Path | None, max_width: int, background: str, no_cache: bool, as_json: bool) -> None:
+    """Prepare the images of POST as WeChat will get them, without an account: a table, or files with --out."""
+    from . import images
+    from .convert import convert_file
+
+    converted = _run(lambda: convert_file(post))
+    options = images.ImageOptions(max_width=max_width, background=background)
+
+    def progress(done: int, total: int, src: str) -> None:
+        click.echo(f"\r[{done}/{total}] {src[:60]:<60}", err=True, nl=done == total)
+
+    result = _run(
+        lambda: images.prepare_images(
+            converted.images, post, meta=converted.meta, options=options,
+            cache_dir=None if no_cache else "default", progress=progress,
+        )
+    )
+    written = _run(lambda: images.write_prepared(result, out)) if out else []
+    rows = [*result.images, *([result.cover] if result.cover else [])]
+    if as_json:
+        click.echo(json.dumps([_image_json(image) for image in rows], ensure_ascii=False, indent=2))
+    else:
+        _image_table(rows)
+    if result.cover is None:
+        click.echo(f"warning: {post}: {images.NO_COVER} ({images.NO_COVER_HINT})", err=True)
+    if out:
+        click.echo(f"wrote {len(written)} files to {out}", err=True)
+
+
+def _image_json(image: Any) -> dict[str, Any]:
+    return {
+        "source": image.source, "line": image.line, "role": image.role, "route": image.route,
+        "format": image.format, "width": image.width, "height": image.height, "bytes": len(image.data),
+        "sha256": image.sha256, "original_format": image.original_format,
+        "original_width": image.original_width, "original_height": image.original_height,
+        "original_bytes": image.original_bytes, "warnings": list(image.warnings),
+        "pic_crop_235_1": image.pic_crop_235_1, "pic_crop_1_1": image.pic_crop_1_1,
+    }
+
+
+def _image_table(rows: list[Any]) -> None:
+    def size(n: int) -> str:
+        return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n / 1000:.0f} KB" if n >= 1000 else f"{n} B"
+
+    table = [("source", "format", "pixels", "bytes", "warnings")]
+    for image in rows:
+        name = ("cover: " if image.role == "cover" else "") + (image.source if len(image.source) <= 40 else image.source[:39] + "…")
+        table.append((
+            name,
+            f"{image.original_format.lower()} → {image.format}",
+            f"{image.original_width}×{image.original_height} → {image.width}×{image.height}",
+            f"{size(image.original_bytes)} → {size(len(image.data))}",
+            "; ".join(image.warnings) or "-",
+        ))
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    for image in rows:
+        if image.role == "cover":
+            click.echo(f"cover crops: pic_crop_235_1={image.pic_crop_235_1}  pic_crop_1_1={image.pic_crop_1_1}")
+
+
 # --- publish / sandbox --------------------------------------------------------------------------
 
+
+@main.command("publish")
+@click.argument("posts", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--submit", is_flag=True, help="Publish the draft (freepublish/submit) and report its status.")
+@click.option("--preview-to", metavar="WXNAME", help="Send a preview of the draft to this WeChat ID.")
+@click.option("--dry-run", is_flag=True, help="Do everything that needs no network; show what would be sent.")
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Publish into a local sandbox (started if none runs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, as_json: bool) -> None:
+    """Save POSTS as one draft (one article each) in the account named by WXPUB_APPID / WXPUB_SECRET.
+
+    Images are uploaded once per account (the ledger, wxpub-ledger.json, remembers them); a rerun
+    updates the same draft. Progress goes to stderr.
+    """
+    from .publish import PublishOptions, PublishRefused, publish_paths, publish_to_sandbox
+
+    options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run)
+
+    def progress(message: str) -> None:
+        click.echo(message, err=True)
+
+    server = None
+    try:
+        if use_sandbox:
+            result, base, server = _run(lambda: publish_to_sandbox(posts, options, progress=progress))
+        else:
+            result, base = _run(lambda: publish_paths(posts, options, progress=progress)), None
+    except PublishRefused as refused:
+        for problem in refused.problems:
+            click.echo(f"error: {problem.one_line()}", err=True)
+        click.echo(f"nothing was uploaded: {len(refused.problems)} problem(s) to fix first", err=True)
+        sys.exit(refused.exit_code)
+    try:
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        else:
+            _publish_summary(result)
+        if base is not None and result.media_id and not dry_run:
+            click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
+        if server is not None and sys.stdin.isatty() and not as_json:
+            click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
+            try:
+                while True:
+                    import time
+
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _publish_summary(result: Any) -> None:
+    if result.plan:
+        for step in result.plan:
+            body = step.get("body")
+            if body is None:
+                click.echo(f"would call {step['call']}: " + ", ".join(f"{k}={v}" for k, v in step.items() if k != "call"))
+                continue
+            articles = body["articles"] if isinstance(body["articles"], list) else [body["articles"]]
+            click.echo(f"would call {step['call']}" + (f" (draft {body['media_id']}, index {body['index']})" if "media_id" in body else ""))
+            for article in articles:
+                shown = {k: v for k, v in article.items() if k != "content"}
+                click.echo(f"  {json.dumps(shown, ensure_ascii=False)}")
+                click.echo(f"  content: {len(article['content']):,} characters: {article['content'][:160]}…")
+        return
+    for post in result.posts:
+        click.echo(f"{post.action}: {post.path} -> draft {result.media_id} article {post.index + 1} ({post.uploaded} uploaded, {post.reused} reused)")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    if result.preview_msg_id:
+        click.echo(f"preview sent (msg_id {result.preview_msg_id})")
+    if result.publish_id:
+        click.echo(f"publish {result.publish_id}: {result.publish_words}")
+        for url in result.article_urls:
+            click.echo(f"  {url}")
+
+
+@main.command("sandbox")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="Folder for its state (default: in the user cache).")
+def sandbox_command(port: int, state: Path | None) -> None:
+    """Run a local stand-in for the WeChat API on 127.0.0.1 until Ctrl-C.
+
+    It keeps drafts and images in --state and shows them at its address. Faults are injected with
+    POST /sandbox/faults, e.g. {"kind": "errcode", "endpoint": "draft/add", "errcode": 45009},
+    {"kind": "supersede-token"}, {"kind": "http", "status": 500}, {"kind": "drop-after"},
+    {"kind": "latency", "seconds": 0.1}; DELETE /sandbox/faults clears them.
+    """
+    from .errors import UsageError
+    from .publish import sandbox_state_dir
+    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox
+
+    server = Sandbox(state or sandbox_state_dir(), port=port)
+    try:
+        server.bind()
+    except OSError as exc:
+        _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
+    click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir})", err=True)
+    click.echo(f"  drafts: {server.url}", err=True)
+    click.echo(f"  use it: WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
+    click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
 # --- check --------------------------------------------------------------------------------------
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--fix", is_flag=True, help="Rewrite what can be fixed safely (typography, front matter formatting) in place.")
+@click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing.")
+@click.option("--select", metavar="CODES", help="Run only these codes or prefixes, e.g. 'WX1,WX401'.")
+@click.option("--ignore", metavar="CODES", help="Skip these codes or prefixes (added to the config's).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the CPU count).")
+@click.option("--codes", "list_codes", is_flag=True, help="List every code with its severity and exit.")
+def check_command(
+    paths: tuple[Path, ...], fix: bool, diff: bool, select: str | None, ignore: str | None, jobs: int | None, list_codes: bool
+) -> None:
+    """Check posts (Markdown files, or folders of them) before they are published.
+
+    Prints one 'path:line:col: CODE message' line per problem on stdout and a summary on stderr.
+    Exit status: 0 clean (notes allowed), 1 problems found, 2 usage error, 123 a file could not be checked.
+    Silence one line with '<!-- wxpub: ignore WX401 -->' at its end or on the line before.
+    """
+    from .check import RULES, Mode, Selection, check_paths
+
+    if list_codes:
+        for rule in RULES.values():
+            fixable = " (fixable)" if rule.fixable else ""
+            click.echo(f"{rule.code}  {rule.severity.value:<7}  {rule.summary}{fixable}")
+        return
+    if not paths:
+        raise click.UsageError("give at least one post or folder")
+    mode = _run(lambda: Mode.from_flags(fix=fix, diff=diff))
+    selection = _run(lambda: Selection.from_options(select, ignore))
+    report = _run(lambda: check_paths(paths, mode=mode, selection=selection, jobs=jobs))
+    for line in report.lines():
+        click.echo(line)
+    for line in report.crash_lines():
+        click.echo(line, err=True)
+    click.echo(report.summary(), err=True)
+    sys.exit(report.exit_code)

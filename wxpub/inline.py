@@ -6,12 +6,36 @@ The only module that imports premailer (and lxml). Output: one `<section style=â
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 import lxml.html
-from lxml import etree
-from premailer import Premailer
+
+
+def _import_premailer() -> Any:
+    """premailer, imported without the `requests` package it imports at its top.
+
+    premailer uses requests only to fetch external stylesheets, which wxpub never asks it to do
+    (`allow_network=False`); importing requests would add a tenth of a second to every
+    `wxpub convert` in a pre-commit hook. premailer gets an empty stand-in for its own global; the
+    stand-in is removed at once, so any later `import requests` gets the real package.
+    """
+    import sys
+    import types
+
+    stand_in = "requests" not in sys.modules
+    if stand_in:
+        sys.modules["requests"] = types.ModuleType("requests", "stand-in: premailer fetches nothing here")
+    try:
+        from premailer import Premailer
+    finally:
+        if stand_in:
+            del sys.modules["requests"]
+    return Premailer
+
+
+Premailer = _import_premailer()
 
 from .errors import Notice
 from .mdext.codeblocks import short_color
@@ -60,6 +84,7 @@ BLOCK_TAGS = frozenset(
 # Initial values: saying them changes nothing (unless the browser's own sheet says otherwise,
 # hence the list of elements where a zero margin or padding is already the default).
 INITIAL = frozenset({("background", "none"), ("background", "transparent"), ("border-radius", "0")})
+# 'inherit' of an inherited property is what happens anyway.
 _NO_UA_BOX = frozenset("span strong b em i code del s sup sub a img small kbd section div figcaption svg tr thead tbody".split())
 _ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
 _LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
@@ -73,25 +98,44 @@ def inline(html: str, theme: ResolvedTheme) -> tuple[str, tuple[Notice, ...]]:
     """Apply `theme` to the rendered `html`; return the fragment and what was removed."""
     root = lxml.html.fragment_fromstring(f'<section class="wxpub">{html}</section>')
     notices = _sanitise(root)
-    premailer = Premailer(
-        css_text=theme.css,
-        allow_network=False,
-        disable_validation=True,
-        disable_leftover_css=True,
-        remove_classes=True,
-        strip_important=True,
-        keep_style_tags=False,
-        cssutils_logging_level="CRITICAL",
-        # premailer would otherwise copy widths and colours into old e-mail attributes
-        disable_basic_attributes=["align", "valign", "bgcolor", "width", "height"],
-        align_floating_images=False,
-    )
-    premailer.transform(root)
-    _compact(root, {})
+    _ThemePremailer(css_text=theme.css, **_PREMAILER_OPTIONS).transform(root)
+    _compact(root, ())
     fragment = lxml.html.tostring(root, encoding="unicode")
     # lxml's HTML serialiser lower-cases attribute names; SVG's viewBox is case-sensitive.
     fragment = _SVG_VIEWBOX.sub(r"\1 viewBox=", fragment)
     return fragment, tuple(notices)
+
+
+_PREMAILER_OPTIONS: dict[str, Any] = dict(
+    allow_network=False,
+    disable_validation=True,
+    disable_leftover_css=True,
+    remove_classes=True,
+    strip_important=True,
+    keep_style_tags=False,
+    cssutils_logging_level="CRITICAL",
+    # premailer would otherwise copy widths and colours into old e-mail attributes
+    disable_basic_attributes=["align", "valign", "bgcolor", "width", "height"],
+    align_floating_images=False,
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _theme_rules(css: str, ruleset_index: int) -> tuple[Any, ...]:
+    rules, _leftover = Premailer(**_PREMAILER_OPTIONS)._parse_style_rules(css, ruleset_index)
+    return tuple(rules)
+
+
+class _ThemePremailer(Premailer):
+    """Premailer that parses a theme's rules once per process instead of once per post.
+
+    Parsing and re-serialising the CSS with cssutils is most of premailer's time; the rules are
+    immutable tuples, so one parse serves every post. The themes hold no rules it cannot inline
+    (themes.py removed them), so there is nothing left over.
+    """
+
+    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
+        return list(_theme_rules(css_body, ruleset_index)), []
 
 
 def _sanitise(root: Any) -> list[Notice]:
@@ -130,34 +174,14 @@ def _wechat(url: str) -> bool:
     return is_wechat_link(url)
 
 
-def _compact(element: Any, inherited: dict[str, str]) -> None:
+def _compact(element: Any, inherited: tuple[tuple[str, str], ...]) -> None:
     """Drop what repeats the parent or the default, and write the rest without spaces."""
     style = element.get("style")
     child_inherited = inherited
     if style is not None:
-        tag = element.tag
-        kept: dict[str, str] = {}
-        for prop, value in _declarations(style):
-            if prop.startswith("--") or "var(" in value:
-                continue
-            value = _short(value)
-            if (prop, value) in DEFAULTS.get(tag, ()) or (prop, value) in INITIAL:
-                continue
-            if prop in INHERITED:
-                if inherited.get(prop) == value and prop not in UA_SETS.get(tag, ()) and not _RELATIVE.search(value):
-                    kept.pop(prop, None)
-                    continue
-            elif tag in _NO_UA_BOX and prop in ("margin", "padding") and value == "0":
-                continue
-            kept[prop] = value
-        inherited_here = {p: v for p, v in kept.items() if p in INHERITED}
-        if inherited_here:
-            child_inherited = {**inherited, **inherited_here}
-            for prop, value in inherited_here.items():
-                if _RELATIVE.search(value):
-                    child_inherited[prop] = "\0"  # relative sizes compound: never equal to a child's
-        if kept:
-            element.set("style", ";".join(f"{p}:{v}" for p, v in kept.items()))
+        compact, child_inherited = _compact_style(element.tag, style, inherited)
+        if compact:
+            element.set("style", compact)
         else:
             del element.attrib["style"]
     if element.text and not element.text.strip() and len(element) and element[0].tag in BLOCK_TAGS:
@@ -168,6 +192,41 @@ def _compact(element: Any, inherited: dict[str, str]) -> None:
             # Newlines between blocks are invisible but count against WeChat's limit.
             if child.tail and not child.tail.strip() and child.tag in BLOCK_TAGS:
                 child.tail = None
+
+
+@functools.lru_cache(maxsize=8192)
+def _compact_style(
+    tag: str, style: str, inherited: tuple[tuple[str, str], ...]
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """One element's style, compacted, and the inherited values its children see.
+
+    Cached: an article repeats the same few (tag, style, context) triples hundreds of times.
+    """
+    parent = dict(inherited)
+    kept: dict[str, str] = {}
+    for prop, value in _declarations(style):
+        if prop.startswith("--") or "var(" in value:
+            continue
+        value = _short(value)
+        if (prop, value) in DEFAULTS.get(tag, ()) or (prop, value) in INITIAL:
+            continue
+        if prop in INHERITED:
+            if value == "inherit":
+                continue
+            if parent.get(prop) == value and prop not in UA_SETS.get(tag, ()) and not _RELATIVE.search(value):
+                kept.pop(prop, None)
+                continue
+        elif tag in _NO_UA_BOX and prop in ("margin", "padding") and value == "0":
+            continue
+        kept[prop] = value
+    inherited_here = {p: v for p, v in kept.items() if p in INHERITED}
+    if inherited_here:
+        child = {**parent, **inherited_here}
+        for prop, value in inherited_here.items():
+            if _RELATIVE.search(value):
+                child[prop] = "\0"  # relative sizes compound: never equal to a child's
+        inherited = tuple(sorted(child.items()))
+    return ";".join(f"{p}:{v}" for p, v in kept.items()), inherited
 
 
 def _declarations(style: str) -> list[tuple[str, str]]:

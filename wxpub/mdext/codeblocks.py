@@ -18,7 +18,7 @@ from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 from pygments.style import Style
-from pygments.token import Comment, Keyword, Name, Number, Operator, String, Token, _TokenType
+from pygments.token import Comment, Keyword, Name, Operator, String, Token, _TokenType
 
 NBSP = "\u00a0"
 
@@ -27,15 +27,11 @@ class WxpubLight(Style):
     """The default code style: colours what a reader scans for, and leaves the rest in the text colour."""
 
     styles = {
-        Comment: "#889",
+        Comment: "#998",
         Keyword: "#c24",
         Operator.Word: "#c24",
-        Name.Builtin: "#73c",
-        Name.Function: "#73c",
-        Name.Class: "#a50",
         Name.Decorator: "#a50",
-        String: "#036",
-        Number: "#05c",
+        String: "#27a",
     }
     line_number_color = "#bbb"
 
@@ -47,12 +43,8 @@ class WxpubDark(Style):
         Comment: "#8b949e",
         Keyword: "#f77",
         Operator.Word: "#f77",
-        Name.Builtin: "#dbf",
-        Name.Function: "#dbf",
-        Name.Class: "#fa5",
         Name.Decorator: "#fa5",
         String: "#adf",
-        Number: "#7cf",
     }
     line_number_color = "#777"
 
@@ -103,6 +95,7 @@ def _token_css(style_name: str, ttype: _TokenType) -> str | None:
     return ";".join(parts) or None
 
 
+@functools.lru_cache(maxsize=64)
 def _lexer(lang: str | None) -> Any:
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
@@ -116,8 +109,13 @@ def _lexer(lang: str | None) -> Any:
     return get_lexer_by_name("text", **options)
 
 
+@functools.lru_cache(maxsize=512)
 def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False) -> str:
-    """Code -> `<pre><code>` HTML with inline colours, U+00A0 for spaces and `<br>` between lines."""
+    """Code -> `<pre>` HTML with inline colours, U+00A0 for spaces and `<br>` between lines.
+
+    Cached: lexing is the slowest step of a conversion, and a post being edited, checked and
+    published converts the same code blocks again and again.
+    """
     code = code.expandtabs(4).strip("\n")
     lines: list[list[tuple[str | None, str]]] = [[]]
     for ttype, value in _lexer(lang).get_tokens(code):
@@ -140,7 +138,8 @@ def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light",
             for n, text in enumerate(rendered, start=1)
         ]
     body = "<br>".join(rendered)
-    return f'<pre class="code"><code>{body}</code></pre>'
+    # No <code> inside: its own font rules would have to be repeated on every block.
+    return f'<pre class="code">{body}</pre>'
 
 
 def _render_line(runs: list[tuple[str | None, str]]) -> str:

@@ -1,0 +1,120 @@
+"""How fast and how compact conversion is.
+
+    python benchmarks/bench_convert.py [--repeat 30]
+
+Prints, for benchmarks/posts/tech-8k.md (about 8,000 characters, seven code blocks, a table):
+
+* warm in-process time of `wxpub.convert_text` (median; caches warm, as in an editor's preview),
+  the same with every code block new each time (no highlight cache), and a bare
+  `markdown.markdown()` of the same text;
+* wall time of a `wxpub convert` process against a process that only imports markdown and parses
+  (best of --repeat / 3 runs each);
+* peak memory (max RSS) of a `wxpub convert` process on a 60,000-character post;
+* output characters per visible character, for the prose article and the technical post, per theme.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TECH = ROOT / "benchmarks" / "posts" / "tech-8k.md"
+PROSE = ROOT / "benchmarks" / "posts" / "prose.md"
+THEMES = ("default", "ink", "geek", "warm")
+
+
+def median_ms(function, inputs) -> float:
+    times = []
+    for item in inputs:
+        start = time.perf_counter()
+        function(item)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def best_wall(command: list[str], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_rss_mb(command: list[str]) -> float:
+    # ru_maxrss of the children is the largest of them: run the one command in a fresh helper.
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *command], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def visible(html: str) -> int:
+    import lxml.html
+
+    return len(re.sub(r"\s", "", "".join(lxml.html.fragment_fromstring(html).itertext())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+
+    import markdown
+
+    import wxpub
+
+    text = TECH.read_text(encoding="utf-8")
+    print(f"post: {TECH.relative_to(ROOT)} ({len(text):,} characters)")
+
+    wxpub.convert_text(text)  # warm: imports, theme, lexers, caches
+    same = [text] * args.repeat
+    fresh = [text.replace("```python\n", f"```python\n# run {n}\n") for n in range(args.repeat)]
+    warm = median_ms(wxpub.convert_text, same)
+    cold_code = median_ms(wxpub.convert_text, fresh)
+    bare = median_ms(markdown.markdown, same)
+    print(f"convert_text, warm:                    {warm:7.1f} ms  ({warm / bare:.1f}x bare; target <= 3x)")
+    print(f"convert_text, every code block new:    {cold_code:7.1f} ms  ({cold_code / bare:.1f}x bare)")
+    print(f"markdown.markdown (bare parse):        {bare:7.1f} ms")
+
+    runs = max(3, args.repeat // 3)
+    wxpub_cmd = [sys.executable, "-m", "wxpub", "convert", str(TECH)]
+    bare_cmd = [sys.executable, "-c", f"import markdown; markdown.markdown(open({str(TECH)!r}, encoding='utf-8').read())"]
+    process = best_wall(wxpub_cmd, runs)
+    process_bare = best_wall(bare_cmd, runs)
+    print(f"wxpub convert process:                 {process * 1000:7.0f} ms  ({process / process_bare:.1f}x; target <= 4x)")
+    print(f"python -c 'import markdown; parse':    {process_bare * 1000:7.0f} ms")
+
+    with tempfile.TemporaryDirectory() as folder:
+        big = Path(folder) / "big.md"
+        body = text.split("---\n", 2)[2]
+        copies = []
+        while sum(len(c) for c in copies) < 60_000:
+            copies.append(body)
+        big.write_text("---\ntitle: 六万字符\n---\n" + "\n".join(copies), encoding="utf-8")
+        size = len(big.read_text(encoding="utf-8"))
+        rss = peak_rss_mb([sys.executable, "-m", "wxpub", "convert", str(big)])
+        print(f"peak memory, {size:,}-character post:  {rss:7.1f} MB  (target <= 60 MB)")
+
+    print("output characters per visible character (targets: prose <= 2.0, technical <= 3.0):")
+    for path in (PROSE, TECH):
+        source = path.read_text(encoding="utf-8")
+        cells = []
+        for theme in THEMES:
+            html = wxpub.convert_text(source, theme=theme).html
+            cells.append(f"{theme} {len(html) / visible(html):.2f} ({len(html):,})")
+        print(f"  {path.name:<12} " + "   ".join(cells))
+
+
+if __name__ == "__main__":
+    main()

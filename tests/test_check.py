@@ -1,0 +1,556 @@
+"""wxpub check: every rule on good and bad posts, --fix and --diff, selection, config, the report, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wxpub import check
+from wxpub.check import RULES, Mode, Selection, Severity, check_file, check_paths, check_text, fix_text, wechat_units
+from wxpub.cli import main
+from wxpub.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+GOOD = """---
+title: 一篇好文章
+author: 张三
+digest: 写给读者的摘要
+source_url: https://example.com/post
+cover: cover.png
+---
+
+这是一篇 WeChat 文章，写于 2024 年。
+
+```python
+x = "中文abc,没有空格"
+```
+
+行内代码 `中文abc` 不会被改动。
+"""
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    """A project folder (marked by wxpub.toml) with a posts/ folder and a cover image."""
+    (tmp_path / "wxpub.toml").write_text("[check]\n", encoding="utf-8")
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "cover.png").write_bytes(PNG_1X1)
+    return tmp_path
+
+
+def write(project: Path, text: str, name: str = "post.md") -> Path:
+    path = project / "posts" / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def codes(problems: list[check.Problem]) -> list[str]:
+    return [p.code for p in problems]
+
+
+def where(problems: list[check.Problem], code: str) -> list[tuple[int, int]]:
+    return [(p.line, p.col) for p in problems if p.code == code]
+
+
+def post(front: str, body: str = "正文。\n") -> str:
+    return f"---\n{front}---\n\n{body}"
+
+
+# --- a good post ---------------------------------------------------------------------------------
+
+
+def test_a_good_post_has_no_problems(project: Path) -> None:
+    path = write(project, GOOD)
+    assert check_file(path).problems == ()
+
+
+def test_every_code_is_listed_once_with_a_severity() -> None:
+    assert all(code.startswith("WX") and len(code) == 5 for code in RULES)
+    assert {rule.severity for rule in RULES.values()} == set(Severity)
+    fixable = {code for code, rule in RULES.items() if rule.fixable}
+    assert fixable == {"WX110", "WX111", "WX112", "WX401", "WX402", "WX403", "WX404", "WX409"}
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_utf8_is_reported_with_its_line(project: Path) -> None:
+    path = project / "posts" / "gbk.md"
+    path.write_bytes("---\ntitle: 中文标题\n---\n".encode("gb18030"))
+    result = check_file(path)
+    assert result.crash is None
+    [problem] = result.problems
+    assert (problem.code, problem.line, problem.col) == ("WX001", 2, 8)
+    assert "GB18030" in problem.message and "iconv" in problem.message
+
+
+def test_a_file_that_is_not_utf8_is_left_alone_by_fix(project: Path) -> None:
+    path = project / "posts" / "gbk.md"
+    data = "---\ntitle: 中文abc\n---\n".encode("gb18030")
+    path.write_bytes(data)
+    assert codes(list(check_file(path, Mode.FIX).problems)) == ["WX001"]
+    assert path.read_bytes() == data
+
+
+# --- front matter --------------------------------------------------------------------------------
+
+
+def test_broken_yaml_is_reported_at_its_line_and_the_body_still_checked(project: Path) -> None:
+    path = write(project, "---\ntitle: 标题\ntags: [a, b\nauthor: 张三\n---\n\n正文abc\n")
+    result = check_file(path)
+    assert result.crash is None
+    assert where(list(result.problems), "WX101") == [(4, 1)]
+    assert where(list(result.problems), "WX401") == [(7, 3)]
+    assert "WX206" not in codes(list(result.problems))  # the cover may be in the broken part
+
+
+def test_front_matter_that_never_ends_is_reported() -> None:
+    problems = check_text("---\ntitle: 标题\n\n正文\n")
+    assert where(problems, "WX101") == [(1, 1)]
+
+
+def test_no_title_but_a_heading_is_fine_and_nothing_at_all_is_an_error(project: Path) -> None:
+    with_heading = write(project, "---\ncover: cover.png\n---\n\n# 从标题来\n\n正文。\n", "h.md")
+    without = write(project, "---\ncover: cover.png\n---\n\n正文。\n", "n.md")
+    assert check_file(with_heading).problems == ()
+    assert where(list(check_file(without).problems), "WX102") == [(1, 1)]
+
+
+def test_unknown_key_names_the_line_and_a_guess() -> None:
+    problems = check_text(post("title: 标题\nautor: 张三\n"), content=False)
+    [problem] = [p for p in problems if p.code == "WX103"]
+    assert (problem.line, problem.col) == (3, 1)
+    assert "'author'" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("key", "code", "good", "bad"),
+    [
+        ("title", "WX104", "标" * 16, "标" * 16 + "a"),
+        ("title", "WX104", "a" * 32, "a" * 33),
+        ("author", "WX105", "张" * 8, "张" * 8 + "x"),
+        ("digest", "WX106", "摘" * 64, "摘" * 64 + "!"),
+    ],
+)
+def test_lengths_are_counted_conservatively(key: str, code: str, good: str, bad: str) -> None:
+    title = "" if key == "title" else "title: 标题\n"
+    assert code not in codes(check_text(post(f"{title}{key}: {good}\n"), content=False))
+    problems = check_text(post(f"{title}{key}: {bad}\n"), content=False)
+    [problem] = [p for p in problems if p.code == code]
+    line = 2 if key == "title" else 3
+    assert (problem.line, problem.col) == (line, len(key) + 3)
+    assert "ASCII as 1 and any other character as 2" in problem.message
+
+
+def test_units() -> None:
+    assert wechat_units("abc") == 3
+    assert wechat_units("中文™：") == 8
+
+
+def test_source_url_length_is_measured_percent_encoded() -> None:
+    short = "https://example.com/" + "a" * 1000
+    assert "WX107" not in codes(check_text(post(f"title: 标题\nsource_url: {short}\n"), content=False))
+    chinese = "https://example.com/" + "文" * 120  # 120 × 9 bytes once percent-encoded
+    problems = check_text(post(f"title: 标题\nsource_url: {chinese}\n"), content=False)
+    assert where(problems, "WX107") == [(3, 13)]
+
+
+def test_values_that_are_not_text() -> None:
+    problems = check_text(post("title: 2024\nauthor: [a, b]\n"), content=False)
+    assert where(problems, "WX108") == [(2, 1), (3, 1)]
+
+
+def test_front_matter_formatting_is_reported_and_fixed() -> None:
+    text = "---- \ntitle:标题\nauthor： 张三  \n---\n\n正文。\n"
+    problems = check_text(text, content=False)
+    assert where(problems, "WX112") == [(1, 1)]
+    assert where(problems, "WX110") == [(2, 6), (3, 7)]
+    assert where(problems, "WX111") == [(3, 11)]
+    assert "WX101" not in codes(problems)  # judged as --fix will write it
+    fixed, done = fix_text(text)
+    assert fixed == "---\ntitle: 标题\nauthor: 张三\n---\n\n正文。\n"
+    assert fix_text(fixed) == (fixed, [])
+
+
+def test_fix_leaves_front_matter_values_it_does_not_own() -> None:
+    text = post(
+        "title: 标题abc\nauthor: 张三abc\nsource_url: https://example.com/中文abc\ntags: [中文abc]\n"
+        "digest: '摘要,English'\n"
+    )
+    fixed, _ = fix_text(text)
+    assert "title: 标题 abc\n" in fixed
+    assert "digest: '摘要，English'\n" in fixed or "digest: '摘要，English'" in fixed.replace("， ", "，")
+    for untouched in ("author: 张三abc", "source_url: https://example.com/中文abc", "tags: [中文abc]"):
+        assert untouched in fixed
+
+
+# --- typography ----------------------------------------------------------------------------------
+
+
+def test_typography_is_reported_at_the_line_and_column_in_the_file() -> None:
+    text = "---\ntitle: 标题\n---\n\n这是WeChat文章,写于2024年。\n\n> 引用abc\n\n全角ＡＢＣ字母\n\n这是 “引号” 测试\n"
+    problems = check_text(text, content=False)
+    assert where(problems, "WX401") == [(5, 3), (5, 9), (5, 14), (5, 18), (7, 5)]
+    assert where(problems, "WX402") == [(5, 11)]
+    assert where(problems, "WX404") == [(9, 3)]
+    assert where(problems, "WX403") == [(11, 3), (11, 8)]
+    messages = {p.message for p in problems}
+    assert "add a space between '是' and 'W'" in messages
+    assert "use full-width '，' instead of ',' in CJK text" in messages
+    assert "remove the space between '是' and '“'" in messages
+
+
+CODE_HEAVY = """---
+title: 代码
+---
+
+正文abc
+
+```python
+s = "中文abc,没空格"  # 注释abc
+```
+
+~~~
+中文abc
+~~~
+
+> ```js
+> var a = '中文abc';
+> ```
+
+- 列表abc
+
+    ```
+    缩进围栏中文abc
+    ```
+
+行内 `中文abc` 与 $x中文abc$ 和 <span title="中文abc">标签abc</span>
+
+链接 [文字](https://example.com/中文abc) 与 <https://example.com/中文abc> 与 https://example.com/a中文b
+
+$$
+\\text{中文abc}
+$$
+
+<script>
+var b = '中文abc';
+</script>
+
+<pre>
+预格式中文abc
+</pre>
+"""
+
+
+def test_fix_keeps_code_math_urls_and_html_intact_and_is_idempotent() -> None:
+    fixed, done = fix_text(CODE_HEAVY)
+    assert done
+    before, after = CODE_HEAVY.split("\n"), fixed.split("\n")
+    assert len(before) == len(after)
+    changed = {i + 1 for i, (a, b) in enumerate(zip(before, after)) if a != b}
+    assert changed == {5, 19, 25}  # autocorrect would change the autolink on line 27: refused
+    assert after[4] == "正文 abc"
+    assert after[18] == "- 列表 abc"
+    assert after[24] == '行内 `中文abc` 与 $x中文abc$ 和 <span title="中文abc">标签 abc</span>'
+    assert fix_text(fixed) == (fixed, [])
+    assert not [p for p in check_text(fixed, content=False) if p.edit]
+
+
+def test_fix_and_check_agree(project: Path) -> None:
+    path = write(project, CODE_HEAVY)
+    fixable = [p for p in check_file(path).problems if p.edit]
+    result = check_file(path, Mode.FIX)
+    assert result.fixed == len(fixable)
+    assert not [p for p in result.problems if p.edit]
+
+
+# --- silencing -----------------------------------------------------------------------------------
+
+
+def test_inline_comments_silence_one_line() -> None:
+    text = (
+        "---\ntitle: " + "长" * 20 + "  # wxpub: ignore WX104\n---\n\n"
+        "第一行abc <!-- wxpub: ignore WX401 -->\n"
+        "第二行abc,逗号 <!-- wxpub: ignore WX402 -->\n"
+        "<!-- wxpub: ignore -->\n"
+        "第四行abc,逗号\n"
+        "第五行abc\n"
+    )
+    problems = check_text(text, content=False)
+    assert "WX104" not in codes(problems)
+    assert [(p.line, p.code) for p in problems if p.line > 4] == [(6, "WX401"), (9, "WX401")]
+    fixed, _ = fix_text(text)
+    assert "第一行abc <!--" in fixed and "第二行 abc,逗号" in fixed and "第四行abc,逗号" in fixed
+
+
+# --- selection and config ------------------------------------------------------------------------
+
+
+def test_select_and_ignore_take_codes_and_prefixes() -> None:
+    text = post("title: 标题abc\nautor: x\n", "正文abc,好\n")
+    assert set(codes(check_text(text, selection=Selection.from_options("WX4"), content=False))) == {"WX401", "WX402"}
+    assert set(codes(check_text(text, selection=Selection.from_options(ignore="WX4,WX103"), content=False))) == set()
+    only = Selection.from_options(select=["WX401"], ignore=["WX401"])
+    assert check_text(text, selection=only, content=False) == []
+    with pytest.raises(UsageError, match="unknown code 'WX999'"):
+        Selection.from_options("WX999")
+
+
+def test_config_is_found_by_walking_up(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.wxpub.check]\nignore = ["WX4"]\n', encoding="utf-8")
+    deeper = tmp_path / "posts" / "2024"
+    deeper.mkdir(parents=True)
+    path = deeper / "p.md"
+    path.write_text(post("title: 标题\nautor: x\n", "正文abc\n"), encoding="utf-8")
+    report = check_paths([path], selection=Selection())
+    assert codes(report.problems) == ["WX206", "WX103"]
+    (tmp_path / "posts" / "wxpub.toml").write_text('[check]\nselect = ["WX401"]\n', encoding="utf-8")
+    check._selection_in.cache_clear()
+    from wxpub import config
+
+    config._settings_in.cache_clear()
+    assert codes(check_paths([path]).problems) == ["WX401"]
+    # the command line wins over the file for select, and adds to its ignore
+    assert codes(check_paths([path], selection=Selection.from_options("WX1")).problems) == ["WX103"]
+
+
+def test_a_bad_config_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "wxpub.toml").write_text('[check]\nselect = ["NOPE"]\n', encoding="utf-8")
+    (tmp_path / "p.md").write_text(post("title: 标题\n"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "p.md")])
+    assert result.exit_code == 2
+    assert "unknown code 'NOPE'" in result.stderr and "wxpub.toml" in result.stderr
+
+
+# --- images --------------------------------------------------------------------------------------
+
+
+def test_image_rules(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    posts = project / "posts"
+    (posts / "ok.png").write_bytes(PNG_1X1)
+    (posts / "text.png").write_text("not an image", encoding="utf-8")
+    (posts / "photo.heic").write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64)
+    (posts / "broken.png").write_bytes(PNG_1X1[:20])
+    outside = tmp_path_factory.mktemp("elsewhere") / "o.png"
+    outside.write_bytes(PNG_1X1)
+    body = (
+        "![好](ok.png)\n![缺](missing.png)\n![文本](text.png)\n![手机](photo.heic)\n"
+        f"![外]({os.path.relpath(outside, posts)})\n![远](https://example.com/a.png)\n![坏](broken.png)\n"
+    )
+    problems = list(check_file(write(project, post("title: 图片\ncover: nope.jpg\n", body))).problems)
+    assert sorted(codes(problems)) == ["WX201", "WX201", "WX202", "WX202", "WX203", "WX204", "WX205"]
+    assert where(problems, "WX201") == [(3, 8), (7, 6)]  # the cover, then missing.png
+    assert where(problems, "WX202") == [(8, 7), (12, 6)]
+    assert where(problems, "WX203") == [(9, 7)]
+    assert where(problems, "WX204") == [(10, 6)]
+    assert where(problems, "WX205") == [(11, 6)]
+    assert Severity.NOTE is RULES["WX205"].severity
+
+
+def test_no_cover_at_all(project: Path) -> None:
+    problems = check_file(write(project, post("title: 无图\n"))).problems
+    assert codes(list(problems)) == ["WX206"]
+    assert check_file(write(project, post("title: 有图\n", "![图](cover.png)\n"), "b.md")).problems == ()
+
+
+# --- content -------------------------------------------------------------------------------------
+
+
+def test_raw_html_is_reported_where_it_is(project: Path) -> None:
+    body = "正文。\n\n<script>alert(1)</script>\n\n<iframe src=\"https://example.com\"></iframe>\n\n<form><input></form>\n\n<p onclick=\"x()\">点</p>\n"
+    problems = list(check_file(write(project, post("title: 标题\ncover: cover.png\n", body))).problems)
+    found = [(p.line, p.col, p.message.split(":")[0]) for p in problems if p.code == "WX303"]
+    assert found == [
+        (8, 1, "removed <script>"),
+        (10, 1, "removed <iframe>"),
+        (12, 1, "removed <form>"),
+        (12, 7, "removed <input>"),
+        (14, 4, "removed onclick= from <p>"),
+    ]
+
+
+def test_links_become_references_as_a_note(project: Path) -> None:
+    body = "见 [文档](https://example.com/docs) 一节。\n"
+    path = write(project, post("title: 标题\ncover: cover.png\n", body))
+    problems = list(check_file(path).problems)
+    assert [(p.code, p.line, p.col) for p in problems] == [("WX304", 6, 8)]
+    assert "reference [1]" in problems[0].message
+    assert check_paths([path]).exit_code == 0  # notes alone pass
+
+
+def test_content_over_the_limits(project: Path) -> None:
+    long = "\n\n".join("这是很长的文章中的一段，" * 20 for _ in range(100))
+    problems = list(check_file(write(project, post("title: 长文\ncover: cover.png\n", long))).problems)
+    [over] = [p for p in problems if p.code == "WX301"]
+    assert "fewer than 20,000" in over.message and "at most" not in over.message  # measured exactly
+    huge = ("文" * 99 + "\n") * 4000
+    problems = list(check_file(write(project, post("title: 巨文\ncover: cover.png\n", huge), "huge.md")).problems)
+    assert {"WX301", "WX302"} <= set(codes(problems))
+
+
+def test_a_post_the_converter_refuses(project: Path) -> None:
+    problems = list(check_file(write(project, post("title: 标题\ncover: cover.png\ntheme: no-such-theme\n"))).problems)
+    assert codes(problems) == ["WX306"]
+    assert "no-such-theme" in problems[0].message
+
+
+def test_the_size_bound_is_above_the_real_size_and_sees_what_the_converter_sees(project: Path) -> None:
+    from wxpub.convert import convert_post
+    from wxpub.inline import DROPPED_TAGS
+    from wxpub.post import read_post
+
+    assert check.DROPPED_TAGS == DROPPED_TAGS
+    body = CODE_HEAVY.split("---\n", 2)[2] + "\n| 表 | 格 |\n| --- | --- |\n| 1 | 2 |\n\n见 [链接](https://example.com)。\n\n![图](cover.png)\n"
+    path = write(project, post("title: 标题\n", body))
+    parsed = read_post(path)
+    measured = check._measure(parsed)
+    converted = convert_post(parsed)
+    assert not measured.exact
+    assert measured.chars >= len(converted.html) + check._image_url_growth(converted.images)
+    assert measured.size >= len(converted.html.encode("utf-8"))
+    assert measured.images == converted.images
+    assert measured.links == converted.links
+    assert measured.title == converted.title
+    assert {n.message for n in measured.warnings} == {n.message for n in converted.warnings}
+
+
+# --- files, modes and the report -----------------------------------------------------------------
+
+
+def test_fix_keeps_bom_and_crlf(project: Path) -> None:
+    path = project / "posts" / "crlf.md"
+    path.write_bytes("\ufeff---\r\ntitle: 标题\r\ncover: cover.png\r\n---\r\n\r\n正文abc\r\n".encode("utf-8"))
+    result = check_file(path, Mode.FIX)
+    assert result.fixed == 1 and result.problems == ()
+    assert path.read_bytes() == "\ufeff---\r\ntitle: 标题\r\ncover: cover.png\r\n---\r\n\r\n正文 abc\r\n".encode("utf-8")
+
+
+def test_diff_writes_nothing(project: Path) -> None:
+    path = write(project, post("title: 标题\ncover: cover.png\n", "正文abc\n"))
+    before = path.read_text(encoding="utf-8")
+    report = check_paths([path], Mode.DIFF)
+    assert path.read_text(encoding="utf-8") == before
+    diff = "\n".join(report.lines())
+    assert "-正文abc" in diff and "+正文 abc" in diff
+    assert report.exit_code == 1
+
+
+def test_report_exit_codes_and_summary() -> None:
+    clean = check.Report()
+    clean.add(check.FileResult("a.md"))
+    assert clean.exit_code == 0 and "1 file checked, no problems" in clean.summary()
+    note = check.Problem("a.md", 1, 1, "WX304", "a link")
+    warning = check.Problem("a.md", 2, 3, "WX401", "add a space", check.Edit(2, 3, "", " "))
+    noted = check.Report()
+    noted.add(check.FileResult("a.md", (note,)))
+    assert noted.exit_code == 0
+    found = check.Report()
+    found.add(check.FileResult("a.md", (note, warning)))
+    assert found.exit_code == 1
+    assert found.summary() == "wxpub check: 1 warning, 1 note in 1 of 1 file (1 fixable with --fix)"
+    assert list(found.lines()) == ["a.md:1:1: WX304 a link", "a.md:2:3: WX401 add a space"]
+    found.add(check.FileResult("b.md", crash="ValueError: boom"))
+    assert found.exit_code == 123
+    assert list(found.crash_lines()) == ["error: cannot check b.md: ValueError: boom"]
+
+
+def test_mode_from_flags() -> None:
+    assert Mode.from_flags() is Mode.CHECK
+    assert Mode.from_flags(fix=True) is Mode.FIX
+    assert Mode.from_flags(diff=True) is Mode.DIFF
+    with pytest.raises(UsageError):
+        Mode.from_flags(fix=True, diff=True)
+
+
+def test_folders_are_walked_and_other_files_ignored(project: Path) -> None:
+    write(project, GOOD, "a.md")
+    (project / "posts" / "notes.txt").write_text("正文abc", encoding="utf-8")
+    (project / "posts" / ".hidden").mkdir()
+    (project / "posts" / ".hidden" / "x.md").write_text("正文abc", encoding="utf-8")
+    (project / "posts" / "sub").mkdir()
+    write(project, GOOD, "sub/b.markdown")
+    assert [p.name for p in check.iter_posts([project])] == ["a.md", "b.markdown"]
+    assert list(check.iter_posts([project / "posts" / "notes.txt"])) == []
+
+
+def test_many_files_in_parallel_give_the_same_report(project: Path) -> None:
+    for number in range(10):
+        write(project, post(f"title: 第{number}篇\ncover: cover.png\n", f"正文abc{number}\n"), f"p{number}.md")
+    serial = check_paths([project], jobs=1)
+    parallel = check_paths([project], jobs=2)
+    assert [r.problems for r in serial.results] == [r.problems for r in parallel.results]
+    assert len(parallel.problems) == 30  # three spaces missing in each post
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def test_cli_prints_problems_on_stdout_and_the_summary_on_stderr(project: Path) -> None:
+    bad = write(project, post("title: 标题\ncover: cover.png\n", "正文abc\n"), "bad.md")
+    result = CliRunner().invoke(main, ["check", str(project)])
+    assert result.exit_code == 1
+    assert result.stdout == f"{bad}:6:3: WX401 add a space between '文' and 'a'\n"
+    assert result.stderr.strip() == "wxpub check: 1 warning in 1 of 1 file (1 fixable with --fix)"
+
+    fixed = CliRunner().invoke(main, ["check", "--fix", str(bad)])
+    assert fixed.exit_code == 0 and fixed.stdout == ""
+    assert "fixed 1 problem in 1 file" in fixed.stderr
+    assert CliRunner().invoke(main, ["check", str(bad)]).exit_code == 0
+
+
+def test_cli_usage_errors_exit_2(project: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["check"]).exit_code == 2
+    assert runner.invoke(main, ["check", str(project / "nope.md")]).exit_code == 2
+    assert runner.invoke(main, ["check", "--fix", "--diff", str(project)]).exit_code == 2
+    assert runner.invoke(main, ["check", "--select", "XX1", str(project)]).exit_code == 2
+
+
+def test_cli_crash_on_a_file_exits_123(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project, GOOD)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(check, "check_text", boom)
+    result = CliRunner().invoke(main, ["check", "-j", "1", str(project)])
+    assert result.exit_code == 123
+    assert "cannot check" in result.stderr and "RuntimeError: boom" in result.stderr
+
+
+def test_cli_lists_codes() -> None:
+    result = CliRunner().invoke(main, ["check", "--codes"])
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == len(RULES)
+    assert "WX401  warning  a missing space between CJK and Latin letters or digits (fixable)" in result.stdout
+
+
+def test_the_hook_does_not_load_the_publishing_stack(project: Path) -> None:
+    write(project, GOOD.replace("正文", "见 [文档](https://example.com)"), "a.md")
+    write(project, post("title: 标题\n", "![图](cover.png) <script>x</script>\n"), "b.md")
+    script = (
+        "import sys\n"
+        "from wxpub.cli import main\n"
+        "try:\n"
+        "    main(['check', '-j', '1', sys.argv[1]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'wechatpy', 'requests', 'premailer', 'cssutils'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy"
+        " or m in ('wxpub.publish', 'wxpub.wechat', 'wxpub.inline', 'wxpub.ledger')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script, str(project)], capture_output=True, text=True, env=env)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr

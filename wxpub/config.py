@@ -1,0 +1,93 @@
+"""Settings from wxpub.toml or pyproject.toml's [tool.wxpub], found by walking up from a post.
+
+Imports nothing of ours but the errors, so the CLI and `wxpub check` can read it cheaply.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_FILE = "wxpub.toml"
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """`[check]` in wxpub.toml or `[tool.wxpub.check]` in pyproject.toml: which codes `wxpub check` runs."""
+
+    select: tuple[str, ...] | None = None  # None: every rule
+    ignore: tuple[str, ...] = ()
+    source: Path | None = None  # the file these came from, for messages
+
+
+def find_settings(start: str | Path) -> tuple[Mapping[str, Any], Path | None]:
+    """The wxpub table of the nearest wxpub.toml, or pyproject.toml holding [tool.wxpub], at or above `start`.
+
+    A wxpub.toml wins over a pyproject.toml in the same folder. Nothing found: ({}, None).
+    """
+    folder = Path(start).resolve()
+    if folder.is_file():
+        folder = folder.parent
+    for candidate in (folder, *folder.parents):
+        found = _settings_in(candidate)
+        if found is not None:
+            return found
+    return {}, None
+
+
+@lru_cache(maxsize=128)
+def _settings_in(folder: Path) -> tuple[Mapping[str, Any], Path] | None:
+    own = folder / CONFIG_FILE
+    if own.is_file():
+        return _load(own), own
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file():
+        table = _load(pyproject).get("tool", {}).get("wxpub")
+        if isinstance(table, dict):
+            return table, pyproject
+    return None
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
+
+
+def check_options(start: str | Path) -> CheckOptions:
+    """The check settings that apply to posts in `start` (a folder or a post)."""
+    settings, source = find_settings(start)
+    table = settings.get("check", {})
+    if not isinstance(table, dict):
+        raise ConfigError("'check' must be a table", path=source, hint="write [check] (or [tool.wxpub.check])")
+    unknown = sorted(set(table) - {"select", "ignore"})
+    if unknown:
+        raise ConfigError(f"[check] has unknown keys: {', '.join(unknown)}", path=source, hint="use select and ignore")
+    select = table.get("select")
+    return CheckOptions(
+        select=None if select is None else _codes(select, "select", source),
+        ignore=_codes(table.get("ignore", ()), "ignore", source),
+        source=source,
+    )
+
+
+def _codes(value: Any, key: str, source: Path | None) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[check] {key} must be a list of codes", path=source, hint=f'write {key} = ["WX401"]')
+    return tuple(v.strip().upper() for v in value if v.strip())
