@@ -1,0 +1,201 @@
+"""The ledger: what was uploaded to an account (by sha256) and which draft each post became.
+
+A small JSON file in the project (`wxpub-ledger.json` by default), safe to commit: it holds AppIDs,
+image URLs and media_ids, never a secret or a token. Every change is written at once, atomically
+(a temporary file renamed over the old one), after re-reading the file, so a run killed at any point
+leaves a ledger that a rerun can trust, and two runs do not erase each other's records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import WxpubError
+
+LEDGER_FILE = "wxpub-ledger.json"
+VERSION = 1
+
+
+class LedgerError(WxpubError):
+    """The ledger file cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """An image already on the account: its URL (uploadimg) or media_id and URL (material)."""
+
+    sha256: str
+    route: str  # "uploadimg" or "material"
+    url: str | None
+    media_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DraftRecord:
+    """A draft made from posts, in order, with the fingerprint of each article as last sent."""
+
+    media_id: str
+    posts: tuple[str, ...]
+    fingerprints: tuple[str, ...]
+    at: float
+    publish_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A draft/add that was started but whose outcome was never recorded (the run was killed)."""
+
+    posts: tuple[str, ...]
+    since: float
+
+
+class Ledger:
+    """One account's records in the ledger file; thread-safe, each change written at once."""
+
+    def __init__(self, path: str | Path, account: str) -> None:
+        self.path = Path(path)
+        self.account = account
+        self._lock = threading.Lock()
+        self._data = self._read()
+
+    def key(self, post: str | Path) -> str:
+        """How a post is named in the ledger: its path relative to the ledger's folder, with '/'."""
+        post = Path(post).resolve()
+        try:
+            return post.relative_to(self.path.resolve().parent).as_posix()
+        except ValueError:
+            return post.as_posix()
+
+    # -- uploads -------------------------------------------------------------------------------
+    def upload(self, sha256: str, route: str) -> UploadRecord | None:
+        entry = self._account().get("uploads", {}).get(route, {}).get(sha256)
+        if not entry:
+            return None
+        return UploadRecord(sha256, route, entry.get("url"), entry.get("media_id"))
+
+    def record_upload(self, sha256: str, route: str, url: str | None, media_id: str | None = None) -> UploadRecord:
+        entry = {"url": url, "at": _now()}
+        if media_id:
+            entry["media_id"] = media_id
+        self._change(lambda acc: acc.setdefault("uploads", {}).setdefault(route, {}).__setitem__(sha256, entry))
+        return UploadRecord(sha256, route, url, media_id)
+
+    # -- drafts --------------------------------------------------------------------------------
+    def drafts(self) -> list[DraftRecord]:
+        records = [
+            DraftRecord(
+                media_id,
+                tuple(entry.get("posts", ())),
+                tuple(entry.get("fingerprints", ())),
+                float(entry.get("at", 0)),
+                entry.get("publish_id"),
+            )
+            for media_id, entry in self._account().get("drafts", {}).items()
+        ]
+        return sorted(records, key=lambda r: r.at, reverse=True)
+
+    def draft_of(self, posts: Sequence[str]) -> DraftRecord | None:
+        """The newest draft made of exactly these posts, in this order."""
+        for record in self.drafts():
+            if record.posts == tuple(posts):
+                return record
+        return None
+
+    def drafts_with(self, post: str) -> list[DraftRecord]:
+        """Drafts that hold this post (alone or with others), newest first."""
+        return [record for record in self.drafts() if post in record.posts]
+
+    def record_draft(self, media_id: str, posts: Sequence[str], fingerprints: Sequence[str]) -> DraftRecord:
+        entry = {"posts": list(posts), "fingerprints": list(fingerprints), "at": time.time()}
+
+        def change(acc: dict[str, Any]) -> None:
+            old = acc.setdefault("drafts", {}).get(media_id, {})
+            if old.get("publish_id"):
+                entry["publish_id"] = old["publish_id"]
+            acc["drafts"][media_id] = entry
+            acc.get("pending", {}).pop(_pending_key(posts), None)
+
+        self._change(change)
+        return DraftRecord(media_id, tuple(posts), tuple(fingerprints), entry["at"])
+
+    def forget_draft(self, media_id: str) -> None:
+        """The draft is gone from the account (deleted, or published and so moved out of the box)."""
+        self._change(lambda acc: acc.get("drafts", {}).pop(media_id, None))
+
+    def record_publish(self, media_id: str, publish_id: str) -> None:
+        self._change(lambda acc: acc.get("drafts", {}).get(media_id, {}).__setitem__("publish_id", publish_id))
+
+    # -- a draft/add in flight -----------------------------------------------------------------
+    def begin_add(self, posts: Sequence[str]) -> float:
+        """Note that draft/add is about to be sent, so a killed run can look for its draft next time."""
+        since = time.time()
+        self._change(lambda acc: acc.setdefault("pending", {}).__setitem__(_pending_key(posts), {"posts": list(posts), "since": since}))
+        return since
+
+    def pending(self, posts: Sequence[str]) -> Pending | None:
+        entry = self._account().get("pending", {}).get(_pending_key(posts))
+        return Pending(tuple(entry["posts"]), float(entry["since"])) if entry else None
+
+    def clear_pending(self, posts: Sequence[str]) -> None:
+        self._change(lambda acc: acc.get("pending", {}).pop(_pending_key(posts), None))
+
+    # -- storage -------------------------------------------------------------------------------
+    def _account(self) -> dict[str, Any]:
+        with self._lock:
+            return self._data.setdefault("accounts", {}).setdefault(self.account, {})
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {"version": VERSION, "accounts": {}}
+        except OSError as exc:
+            raise LedgerError(f"cannot read the ledger: {exc.strerror}", path=self.path) from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise LedgerError(
+                f"the ledger is not valid JSON ({exc.msg}, line {exc.lineno})",
+                path=self.path,
+                line=exc.lineno,
+                hint="restore it from git; deleting it makes the next run upload everything again",
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("accounts", {}), dict):
+            raise LedgerError("the ledger does not have the expected shape", path=self.path, hint="restore it from git")
+        return data
+
+    def _change(self, change: Callable[[dict[str, Any]], Any]) -> None:
+        with self._lock:
+            # Re-read first: another run may have written since we loaded.
+            self._data = self._read()
+            self._data["version"] = VERSION
+            change(self._data.setdefault("accounts", {}).setdefault(self.account, {}))
+            self._write()
+
+    def _write(self) -> None:
+        text = json.dumps(self._data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise LedgerError(f"cannot write the ledger: {exc.strerror}", path=self.path) from None
+
+
+def _pending_key(posts: Sequence[str]) -> str:
+    return "|".join(posts)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

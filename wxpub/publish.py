@@ -1,0 +1,899 @@
+"""The online pipeline: posts -> checked -> images uploaded -> articles -> one draft -> (submit, preview).
+
+`publish()` reads like the recipe; each stage is a function below it. Nothing is uploaded for a post
+that fails its checks, every call that succeeds is written to the ledger at once, and a rerun of an
+unchanged post makes no uploads and no changes (one draft/get to see that its draft still exists).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+
+from .errors import ConfigError, ImageError, PostError, UsageError, WeChatError, WxpubError
+
+if TYPE_CHECKING:
+    from .convert import Converted
+    from .images import PreparedImage, PreparedImages
+    from .ledger import Ledger
+    from .wechat import WeChat
+
+Progress = Callable[[str], None]
+
+COMMENTS = {"open": (1, 0), "fans-only": (1, 1), "closed": (0, 0)}
+# draft/update fields we send; anything else WeChat returns (url, thumb_url ...) is read-only.
+ESTIMATED_URL_CHARS = 140  # an uploadimg URL ("http://mmbiz.qpic.cn/mmbiz_png/<id>/0?wx_fmt=png") is about this long
+DEFAULT_SANDBOX_PORT = 8765
+
+
+class PublishRefused(WxpubError):
+    """One or more posts fail their checks; nothing was uploaded. `problems` holds each one."""
+
+    def __init__(self, problems: Sequence[WxpubError]) -> None:
+        self.problems = tuple(problems)
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        first = problems[0]
+        super().__init__(first.message + more, path=first.path, line=first.line, hint=first.hint)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "problems": [p.to_dict() for p in self.problems]}
+
+
+# --- settings and credentials ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishSettings:
+    """`[publish]` in wxpub.toml (or [tool.wxpub.publish]); the environment wins where it has a say."""
+
+    ledger: Path
+    api_base: str | None = None  # WXPUB_API_BASE
+    token_store: str | None = None  # WXPUB_TOKEN_STORE: memory, file, file:DIR, redis://...
+    secret_file: Path | None = None  # a file holding the AppSecret, outside the project
+    concurrency: int = 4
+    poll_interval: float = 5.0  # seconds before the first freepublish/get, doubled after each
+    poll_max: int = 8  # freepublish/get allows 100 calls a day
+    source: Path | None = None
+
+    @classmethod
+    def find(cls, start: str | Path) -> PublishSettings:
+        from .config import find_settings
+        from .images import find_project_root
+
+        settings, source = find_settings(start)
+        table = settings.get("publish", {})
+        if not isinstance(table, dict):
+            raise ConfigError("'publish' must be a table", path=source, hint="write [publish] (or [tool.wxpub.publish])")
+        if {"secret", "appsecret"} & (set(table) | set(settings)):
+            raise ConfigError("the AppSecret must not be in a config file", path=source, hint="set WXPUB_SECRET, or secret_file = a path outside the project")
+        known = {"ledger", "api_base", "token_store", "secret_file", "concurrency", "poll_interval", "poll_max"}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(f"[publish] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(sorted(known))}")
+        root = source.parent if source is not None else find_project_root(start)
+
+        def path(key: str) -> Path | None:
+            value = table.get(key)
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                raise ConfigError(f"[publish] {key} must be a path", path=source)
+            found = Path(value).expanduser()
+            return found if found.is_absolute() else root / found
+
+        def number(key: str, kind: type, default: Any, low: float) -> Any:
+            value = table.get(key, default)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"[publish] {key} must be a number of at least {low}", path=source)
+            return kind(value)
+
+        from .ledger import LEDGER_FILE
+
+        return cls(
+            ledger=path("ledger") or root / LEDGER_FILE,
+            api_base=os.environ.get("WXPUB_API_BASE") or table.get("api_base"),
+            token_store=os.environ.get("WXPUB_TOKEN_STORE") or table.get("token_store"),
+            secret_file=path("secret_file"),
+            concurrency=number("concurrency", int, 4, 1),
+            poll_interval=number("poll_interval", float, 5.0, 0),
+            poll_max=number("poll_max", int, 8, 0),
+            source=source,
+        )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The account's AppID and AppSecret, from WXPUB_APPID and WXPUB_SECRET (or secret_file)."""
+
+    appid: str
+    secret: str = field(repr=False)
+
+    @classmethod
+    def from_environment(cls, settings: PublishSettings) -> Credentials:
+        appid = os.environ.get("WXPUB_APPID", "").strip()
+        secret = os.environ.get("WXPUB_SECRET", "").strip()
+        if not secret and settings.secret_file is not None:
+            try:
+                secret = settings.secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read secret_file: {exc.strerror}", path=settings.secret_file) from None
+        if not appid:
+            raise ConfigError("WXPUB_APPID is not set", hint="export WXPUB_APPID=wx... (设置与开发 → 基本配置); or try --sandbox first")
+        if not secret:
+            raise ConfigError("WXPUB_SECRET is not set", hint="export WXPUB_SECRET=..., or name a file with secret_file in [publish]")
+        return cls(appid, secret)
+
+
+# --- options and results ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishOptions:
+    """What to do beyond saving the draft; flags are turned into this once, in the CLI."""
+
+    submit: bool = False
+    preview_to: str | None = None
+    dry_run: bool = False
+    concurrency: int = 0  # 0: from [publish] concurrency (default 4)
+    poll_interval: float | None = None  # None: from [publish] (default 5 s, doubled after each check)
+    poll_max: int | None = None  # None: from [publish] (default 8 checks)
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article of a draft, as sent to draft/add and draft/update."""
+
+    title: str
+    content: str
+    thumb_media_id: str
+    author: str = ""
+    digest: str = ""
+    content_source_url: str = ""
+    need_open_comment: int = 0
+    only_fans_can_comment: int = 0
+    pic_crop_235_1: str | None = None
+    pic_crop_1_1: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "title": self.title,
+            "author": self.author,
+            "digest": self.digest,
+            "content": self.content,
+            "content_source_url": self.content_source_url,
+            "thumb_media_id": self.thumb_media_id,
+            "need_open_comment": self.need_open_comment,
+            "only_fans_can_comment": self.only_fans_can_comment,
+        }
+        for key in ("pic_crop_235_1", "pic_crop_1_1"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
+
+    def fingerprint(self) -> str:
+        text = json.dumps(self.payload(), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What happened to one post."""
+
+    path: str
+    title: str
+    index: int  # its place in the draft, 0-based
+    action: str  # added | updated | unchanged (dry run: would-add | would-update | would-check)
+    uploaded: int
+    reused: int
+    content_chars: int
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What one `wxpub publish` did: the draft, each post, and the publish and preview outcomes."""
+
+    media_id: str | None
+    action: str
+    posts: tuple[PostResult, ...]
+    notes: tuple[str, ...] = ()
+    publish_id: str | None = None
+    publish_status: int | None = None
+    publish_words: str | None = None
+    article_urls: tuple[str, ...] = ()
+    preview_msg_id: str | None = None
+    calls: int = 0
+    plan: tuple[dict[str, Any], ...] = ()  # dry run: the calls that would be made
+
+    @property
+    def uploaded(self) -> int:
+        return sum(p.uploaded for p in self.posts)
+
+    @property
+    def reused(self) -> int:
+        return sum(p.reused for p in self.posts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "media_id": self.media_id,
+            "action": self.action,
+            "posts": [
+                {
+                    "path": p.path,
+                    "title": p.title,
+                    "index": p.index,
+                    "media_id": self.media_id,
+                    "action": p.action,
+                    "uploaded": p.uploaded,
+                    "reused": p.reused,
+                    "content_chars": p.content_chars,
+                    "publish_status": self.publish_words,
+                    "warnings": list(p.warnings),
+                }
+                for p in self.posts
+            ],
+            "notes": list(self.notes),
+            "publish_id": self.publish_id,
+            "publish_status": self.publish_status,
+            "publish_words": self.publish_words,
+            "article_urls": list(self.article_urls),
+            "preview_msg_id": self.preview_msg_id,
+            "calls": self.calls,
+            **({"plan": list(self.plan)} if self.plan else {}),
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A post converted and its images prepared: everything needed offline."""
+
+    path: Path
+    converted: Converted
+    images: PreparedImages
+
+
+# --- the recipe ---------------------------------------------------------------------------------------
+def publish(
+    paths: Sequence[str | Path],
+    *,
+    client: WeChat | None,
+    ledger: Ledger | None,
+    options: PublishOptions = PublishOptions(),
+    progress: Progress | None = None,
+) -> PublishResult:
+    """Publish posts as one draft (one article each, at most 8); with `dry_run`, only show what would be sent."""
+    say = progress or (lambda message: None)
+    paths = _distinct(paths)
+    online = not options.dry_run and client is not None and ledger is not None
+    calls_before = _calls(client) if client else 0
+    converted = [_convert(path) for path in paths]
+    problems = [problem for c in converted for problem in _meta_problems(c)]
+    # The token comes while the images are prepared (CPU-bound, in other processes).
+    token = _background(client.ensure_token) if online and client and not problems else None
+    posts = []
+    for path, post in zip(paths, converted):
+        try:
+            posts.append(_prepare_images(path, post))
+        except ImageError as error:
+            problems.append(error)
+    problems += [problem for post in posts for problem in _image_problems(post, ledger)]
+    _refuse(problems)
+    if not online or client is None or ledger is None:
+        return _dry_run(posts, ledger)
+    token.result() if token else client.ensure_token()
+    uploads, counts = _upload(client, ledger, posts, options.concurrency or 4, say)
+    articles = [_article(post, uploads) for post in posts]
+    _refuse([problem for post, article in zip(posts, articles) for problem in _content_problems(post, article.content, exact=True)])
+    media_id, actions, notes = _save_draft(client, ledger, [ledger.key(p.path) for p in posts], articles, say)
+    result = PublishResult(
+        media_id=media_id,
+        action=_overall(actions),
+        posts=tuple(
+            PostResult(str(p.path), a.title, i, act, up, re_, len(a.content), _warnings(p))
+            for i, (p, a, act, (up, re_)) in enumerate(zip(posts, articles, actions, counts))
+        ),
+        notes=tuple(notes),
+    )
+    if options.preview_to:  # before submitting: a published draft leaves the draft box
+        msg_id = _wrap(lambda: client.preview(options.preview_to or "", media_id), None)
+        say(f"preview sent to {options.preview_to}")
+        result = replace(result, preview_msg_id=msg_id)
+    if options.submit:
+        result = _submit(client, ledger, result, options, say)
+    return replace(result, calls=_calls(client) - calls_before)
+
+
+def publish_paths(
+    paths: Sequence[str | Path],
+    options: PublishOptions = PublishOptions(),
+    *,
+    api_base: str | None = None,
+    credentials: Credentials | None = None,
+    ledger_path: Path | None = None,
+    token_store: str | None = None,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """`publish()` with settings, credentials, client and ledger found the usual way (what the CLI calls).
+
+    A dry run needs no credentials: with WXPUB_APPID set it also tells which images are already up."""
+    from .ledger import Ledger
+    from .wechat import RetryPolicy, WeChat
+
+    if not paths:
+        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
+    settings = PublishSettings.find(paths[0])
+    options = replace(
+        options,
+        concurrency=options.concurrency or settings.concurrency,
+        poll_interval=settings.poll_interval if options.poll_interval is None else options.poll_interval,
+        poll_max=settings.poll_max if options.poll_max is None else options.poll_max,
+    )
+    if options.dry_run:
+        appid = credentials.appid if credentials else os.environ.get("WXPUB_APPID", "").strip()
+        ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
+        return publish(paths, client=None, ledger=ledger, options=options, progress=progress)
+    credentials = credentials or Credentials.from_environment(settings)
+    client = WeChat(
+        credentials.appid,
+        credentials.secret,
+        api_base=api_base or settings.api_base,
+        storage=token_store or settings.token_store,
+        retry=RetryPolicy(sleep=options.sleep),
+    )
+    ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
+    return publish(paths, client=client, ledger=ledger, options=options, progress=progress)
+
+
+# --- stage 1: convert, prepare images, check --------------------------------------------------------
+def _distinct(paths: Sequence[str | Path]) -> list[Path]:
+    from .wechat import ARTICLES_MAX
+
+    if not paths:
+        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
+    resolved = [Path(p) for p in paths]
+    seen: set[Path] = set()
+    for path in resolved:
+        if path.resolve() in seen:
+            raise UsageError(f"{path} is given twice", hint="name each post once")
+        seen.add(path.resolve())
+    if len(resolved) > ARTICLES_MAX:
+        raise UsageError(
+            f"{len(resolved)} posts: a draft takes at most {ARTICLES_MAX} articles",
+            hint=f"publish them in groups of at most {ARTICLES_MAX}",
+        )
+    return resolved
+
+
+def _convert(path: Path) -> Converted:
+    from .convert import convert_file
+
+    return convert_file(path)
+
+
+def _prepare_images(path: Path, converted: Converted) -> _Prepared:
+    from .images import prepare_images
+
+    return _Prepared(path, converted, prepare_images(converted.images, path, meta=converted.meta))
+
+
+def _background(call: Callable[[], Any]) -> Future[Any]:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wxpub-token")
+    future = pool.submit(call)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _meta_problems(post: Converted) -> list[WxpubError]:
+    """The front matter's problems, measured as WeChat measures (title, author, digest, source_url)."""
+    from .wechat import AUTHOR_MAX, DIGEST_MAX, SOURCE_URL_MAX_BYTES, TITLE_MAX, wechat_length
+
+    problems: list[WxpubError] = []
+    meta, path = post.meta, post.post.path
+
+    def fail(message: str, key: str | None = None, hint: str | None = None) -> None:
+        problems.append(PostError(message, path=path, line=_meta_line(path, key) if key and path else None, hint=hint))
+
+    title = post.title.strip()
+    if not title:
+        fail("the post has no title", hint="add 'title: …' to the front matter, or start with a '# heading'")
+    for key, value, limit in (("title", title, TITLE_MAX), ("author", _text(meta.get("author")), AUTHOR_MAX), ("digest", _text(meta.get("digest")), DIGEST_MAX)):
+        units = wechat_length(value)
+        if units > limit:
+            over = units - limit
+            fail(
+                f"{key} is {units} units, {over} over WeChat's {limit} (ASCII counts 1, other characters 2)",
+                key if key != "title" or "title" in meta else None,
+                f"shorten it by {over} ASCII characters or {(over + 1) // 2} Chinese characters; wxpub truncates nothing",
+            )
+    source_url = _text(meta.get("source_url"))
+    if source_url and not re.match(r"^https?://\S+$", source_url):
+        fail(f"source_url {source_url!r} is not an http(s) URL", "source_url", "write the full address, https://…")
+    elif len(source_url.encode("utf-8")) > SOURCE_URL_MAX_BYTES:
+        fail(f"source_url is {len(source_url.encode())} bytes, over WeChat's {SOURCE_URL_MAX_BYTES}", "source_url", "use a shorter link")
+    comments = meta.get("comments", "closed")
+    if comments not in COMMENTS:
+        fail(f"comments must be one of {', '.join(COMMENTS)}, not {comments!r}", "comments")
+    return problems
+
+
+def _image_problems(post: _Prepared, ledger: Ledger | None) -> list[WxpubError]:
+    """No cover, or content over the limit once image paths become WeChat URLs (known or estimated)."""
+    from .images import NO_COVER, NO_COVER_HINT
+
+    problems: list[WxpubError] = []
+    if post.images.cover is None:
+        problems.append(PostError(NO_COVER, path=post.path, hint=NO_COVER_HINT))
+    urls = _known_urls(post, ledger)
+    problems.extend(_content_problems(post, rewrite_sources(post.converted.html, urls), exact=False))
+    return problems
+
+
+def _content_problems(post: _Prepared, content: str, *, exact: bool) -> list[WxpubError]:
+    from .wechat import CONTENT_MAX_BYTES, CONTENT_MAX_CHARS
+
+    chars, size = len(content), len(content.encode("utf-8"))
+    about = "" if exact else "about "
+    hint = "split the post in two, or use a lighter theme: inline styles count too; wxpub truncates nothing"
+    found: list[WxpubError] = []
+    if chars >= CONTENT_MAX_CHARS:
+        found.append(
+            PostError(
+                f"the content is {about}{chars:,} characters of HTML with image URLs, {chars - CONTENT_MAX_CHARS + 1:,} over WeChat's limit (less than {CONTENT_MAX_CHARS:,})",
+                path=post.path,
+                hint=hint,
+            )
+        )
+    if size >= CONTENT_MAX_BYTES:
+        found.append(PostError(f"the content is {about}{size:,} bytes, over WeChat's limit of 1 MB", path=post.path, hint=hint))
+    return found
+
+
+def _refuse(problems: Sequence[WxpubError]) -> None:
+    if problems:
+        raise PublishRefused(problems)
+
+
+def _known_urls(post: _Prepared, ledger: Ledger | None) -> dict[str, str]:
+    """src -> URL, from the ledger where known, else a placeholder of a typical URL's length."""
+    urls = {}
+    for image in post.images.images:
+        record = ledger.upload(image.sha256, image.route) if ledger else None
+        urls[image.source] = record.url if record and record.url else f"http://mmbiz.qpic.cn/{image.sha256}".ljust(ESTIMATED_URL_CHARS, "0")
+    return urls
+
+
+# --- stage 2: upload ----------------------------------------------------------------------------------
+def _upload(
+    client: WeChat, ledger: Ledger, posts: Sequence[_Prepared], concurrency: int, say: Progress
+) -> tuple[dict[tuple[str, str], Any], list[tuple[int, int]]]:
+    """Upload every image not yet on the account, `concurrency` at a time; record each in the ledger at once.
+
+    Returns {(sha256, route): UploadRecord} and, per post, (uploaded, reused)."""
+    needed: dict[tuple[str, str], tuple[PreparedImage, Path]] = {}
+    counts: list[tuple[int, int]] = []
+    done: dict[tuple[str, str], Any] = {}
+    for post in posts:
+        uploaded = reused = 0
+        for image in _images_of(post):
+            key = (image.sha256, image.route)
+            if key in done or key in needed:
+                continue  # the same image again in this run: counted once
+            record = ledger.upload(*key)
+            if record is not None:
+                done[key] = record
+                reused += 1
+            else:
+                needed[key] = (image, post.path)
+                uploaded += 1
+        counts.append((uploaded, reused))
+    if not needed:
+        return done, counts
+
+    total, finished = len(needed), 0
+
+    def one(key: tuple[str, str], image: PreparedImage) -> Any:
+        if image.route == "uploadimg":
+            got = client.upload_image(image.data, image.filename, image.mime)
+            return ledger.record_upload(image.sha256, "uploadimg", got.url)
+        got = client.add_image_material(image.data, image.filename, image.mime)
+        return ledger.record_upload(image.sha256, "material", got.url, got.media_id)
+
+    say(f"uploading {total} image{'s' if total != 1 else ''} ({concurrency} at a time)")
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wxpub-upload")
+    try:
+        futures: dict[Future[Any], tuple[tuple[str, str], PreparedImage, Path]] = {
+            pool.submit(one, key, image): (key, image, path) for key, (image, path) in needed.items()
+        }
+        pending = set(futures)
+        while pending:
+            finished_now, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished_now:
+                key, image, path = futures[future]
+                error = future.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    if isinstance(error, WeChatError):
+                        raise WeChatError(
+                            f"image '{image.source}': {error.message}", errcode=error.errcode, endpoint=error.endpoint, path=path, line=image.line, hint=error.hint
+                        ) from None
+                    raise error
+                done[key] = future.result()
+                finished += 1
+                say(f"  uploaded {finished}/{total}: {_label(image)}")
+    finally:
+        # On an error or Ctrl-C, start nothing more; what finished is already in the ledger.
+        pool.shutdown(wait=True, cancel_futures=True)
+    return done, counts
+
+
+def _label(image: PreparedImage) -> str:
+    return f"cover ({image.source})" if image.role == "cover" else image.source
+
+
+def _images_of(post: _Prepared) -> Iterator[PreparedImage]:
+    yield from post.images.images
+    if post.images.cover is not None:
+        yield post.images.cover
+
+
+# --- stage 3: the article ---------------------------------------------------------------------------
+def _article(post: _Prepared, uploads: Mapping[tuple[str, str], Any]) -> Article:
+    meta, cover = post.converted.meta, post.images.cover
+    assert cover is not None  # checked in _problems
+    urls = {image.source: uploads[(image.sha256, image.route)].url for image in post.images.images}
+    open_comment, fans_only = COMMENTS[meta.get("comments", "closed")]
+    return Article(
+        title=post.converted.title.strip(),
+        author=_text(meta.get("author")),
+        digest=_text(meta.get("digest")) or excerpt(post.converted.html),
+        content=rewrite_sources(post.converted.html, urls),
+        content_source_url=_text(meta.get("source_url")),
+        thumb_media_id=uploads[(cover.sha256, cover.route)].media_id,
+        need_open_comment=open_comment,
+        only_fans_can_comment=fans_only,
+        pic_crop_235_1=cover.pic_crop_235_1,
+        pic_crop_1_1=cover.pic_crop_1_1,
+    )
+
+
+class _ImgFinder(HTMLParser):
+    """Finds the exact span of each `src` attribute value of each <img> start tag."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text = text
+        self.starts = [0]
+        for line in text.split("\n"):
+            self.starts.append(self.starts[-1] + len(line) + 1)
+        self.found: list[tuple[int, int, str]] = []  # (start, end) of the whole src="…" and its value
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "img":
+            return
+        line, col = self.getpos()
+        start = self.starts[line - 1] + col
+        tag_text = self.get_starttag_text() or ""
+        match = re.search(r"""\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", tag_text, re.IGNORECASE)
+        if match:
+            value = next(group for group in match.groups() if group is not None)
+            self.found.append((start + match.start() + 1, start + match.end(), html.unescape(value)))
+
+    handle_startendtag = handle_starttag
+
+
+def rewrite_sources(fragment: str, urls: Mapping[str, str]) -> str:
+    """The fragment with the `src` of every <img> whose value is a key of `urls` replaced by its URL.
+
+    The HTML is parsed to find each attribute; only those attribute values change, byte for byte."""
+    finder = _ImgFinder(fragment)
+    finder.feed(fragment)
+    finder.close()
+    out, last = [], 0
+    for start, end, value in finder.found:
+        if value in urls:
+            out.append(fragment[last:start])
+            out.append(f'src="{html.escape(urls[value], quote=True)}"')
+            last = end
+    out.append(fragment[last:])
+    return "".join(out)
+
+
+class _Text(HTMLParser):
+    """The text of paragraphs, for an excerpt."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.sections = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "section":
+            self.sections += 1  # the outer one wraps the article; inner ones are asides and references
+        elif tag == "p" and self.sections <= 1:
+            self.depth += 1
+        elif tag in ("sup", "figcaption", "code", "pre") and self.depth:
+            self.depth += 100  # footnote marks and code do not belong in a digest
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.sections -= 1
+        elif tag == "p" and self.depth:
+            self.depth -= 1
+            self.parts.append(" ")
+        elif tag in ("sup", "figcaption", "code", "pre") and self.depth >= 100:
+            self.depth -= 100
+
+    def handle_data(self, data: str) -> None:
+        if 0 < self.depth < 100:
+            self.parts.append(data)
+
+
+def excerpt(fragment: str) -> str:
+    """A digest from the post's first paragraphs: plain text, whole characters, within WeChat's limit."""
+    from .wechat import DIGEST_MAX, fit_units
+
+    parser = _Text()
+    parser.feed(fragment)
+    parser.close()
+    text = re.sub(r"\s+", " ", "".join(parser.parts)).strip()
+    limit = min(DIGEST_MAX, 108)  # WeChat itself shows about 54 Chinese characters
+    cut = fit_units(text, limit)
+    if cut == text:
+        return text
+    cut = fit_units(text, limit - 2)  # room for the ellipsis
+    sentence = max(cut.rfind(mark) for mark in "。！？.!?")
+    if sentence >= len(cut) // 2:
+        return cut[: sentence + 1]
+    return cut.rstrip(" ,，、;；:：") + "…"
+
+
+# --- stage 4: the draft -------------------------------------------------------------------------------
+def _save_draft(client: WeChat, ledger: Ledger, keys: list[str], articles: list[Article], say: Progress) -> tuple[str, list[str], list[str]]:
+    """draft/update the draft these posts became, if it still exists; else draft/add (at most once)."""
+    payloads = [a.payload() for a in articles]
+    fingerprints = [a.fingerprint() for a in articles]
+    notes: list[str] = []
+    record = ledger.draft_of(keys)
+    if record is not None:
+        existing = _wrap(lambda: client.get_draft(record.media_id), None)
+        if existing is None or len(existing) != len(articles):
+            ledger.forget_draft(record.media_id)
+            notes.append(f"the draft {record.media_id} made from {_names(keys)} no longer exists (deleted, or published); adding a new one")
+            say(notes[-1])
+            record = None
+    else:
+        for other in ledger.drafts():
+            shared = [key for key in keys if key in other.posts]
+            if shared:
+                notes.append(f"{_names(shared)} {'was' if len(shared) == 1 else 'were'} in draft {other.media_id} with other posts; adding a new draft for {_names(keys)}")
+                say(notes[-1])
+                break
+    if record is not None:
+        current = list(record.fingerprints)
+        actions = []
+        for index, (old, new) in enumerate(zip(record.fingerprints, fingerprints)):
+            if old == new:
+                actions.append("unchanged")
+                continue
+            say(f"updating article {index + 1} of draft {record.media_id}")
+            _wrap(lambda: client.update_draft(record.media_id, index, payloads[index]), keys[index])
+            current[index] = new
+            ledger.record_draft(record.media_id, keys, current)
+            actions.append("updated")
+        return record.media_id, actions, notes
+
+    exclude = [r.media_id for r in ledger.drafts()]
+    pending = ledger.pending(keys)
+    found = _wrap(lambda: client.find_draft(payloads, since=pending.since, exclude=exclude), None) if pending else None
+    if found:
+        notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
+        say(notes[-1])
+        media_id = found
+    else:
+        since = ledger.begin_add(keys)
+        say(f"adding a draft with {len(articles)} article{'s' if len(articles) != 1 else ''}")
+        media_id = _wrap(lambda: client.add_draft(payloads, since=since), keys[0] if len(keys) == 1 else None)
+    ledger.record_draft(media_id, keys, fingerprints)
+    return media_id, ["added"] * len(articles), notes
+
+
+# --- stage 5: submit and preview ------------------------------------------------------------------
+def _submit(client: WeChat, ledger: Ledger, result: PublishResult, options: PublishOptions, say: Progress) -> PublishResult:
+    """freepublish/submit, then freepublish/get sparingly (100 a day) until the job ends or patience does."""
+    from .wechat import PUBLISH_STATUS
+
+    media_id = result.media_id or ""
+    publish_id = _wrap(lambda: client.submit(media_id), None)
+    ledger.record_publish(media_id, publish_id)
+    say(f"submitted for publishing (publish_id {publish_id})")
+    status, answer = 1, {}
+    delay = 5.0 if options.poll_interval is None else options.poll_interval
+    checks = 8 if options.poll_max is None else options.poll_max
+    for _ in range(checks):
+        options.sleep(delay)
+        delay = min(delay * 2, 60.0)
+        answer = _wrap(lambda: client.publish_status(publish_id), None)
+        status = int(answer.get("publish_status", 1))
+        words = PUBLISH_STATUS.get(status, f"status {status}")
+        if status in (2, 4) and answer.get("fail_idx"):
+            words += f" (article {', '.join(str(i) for i in answer['fail_idx'])})"
+        say(f"publish status: {words}")
+        if status != 1:
+            break
+    words = PUBLISH_STATUS.get(status, f"status {status}")
+    if status == 1:
+        words = f"still publishing after {checks} checks; see 发表记录 on mp.weixin.qq.com"
+    urls = tuple(item.get("article_url", "") for item in (answer.get("article_detail") or {}).get("item", []))
+    if status == 0:
+        ledger.forget_draft(media_id)  # a published draft leaves the draft box
+    return replace(result, publish_id=publish_id, publish_status=status, publish_words=words, article_urls=urls)
+
+
+# --- dry run -----------------------------------------------------------------------------------------
+def _dry_run(posts: Sequence[_Prepared], ledger: Ledger | None) -> PublishResult:
+    """What would be sent, without touching the network: uploads needed, and the draft payload."""
+    plan: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    results, payloads = [], []
+    for index, post in enumerate(posts):
+        uploaded = reused = 0
+        for image in _images_of(post):
+            key = (image.sha256, image.route)
+            if key in seen:
+                continue
+            seen.add(key)
+            if ledger is not None and ledger.upload(*key) is not None:
+                reused += 1
+                continue
+            uploaded += 1
+            endpoint = "media/uploadimg" if image.route == "uploadimg" else "material/add_material?type=image"
+            plan.append({"call": endpoint, "image": _label(image), "bytes": len(image.data), "format": image.format, "sha256": image.sha256})
+        placeholders = {}
+        for image in post.images.images:
+            known = ledger.upload(image.sha256, image.route) if ledger else None
+            placeholders[image.source] = known.url if known and known.url else f"<upload of {image.source}>"
+        cover = post.images.cover
+        assert cover is not None
+        record = ledger.upload(cover.sha256, cover.route) if ledger else None
+        open_comment, fans_only = COMMENTS[post.converted.meta.get("comments", "closed")]
+        article = Article(
+            title=post.converted.title.strip(),
+            author=_text(post.converted.meta.get("author")),
+            digest=_text(post.converted.meta.get("digest")) or excerpt(post.converted.html),
+            content=rewrite_sources(post.converted.html, placeholders),
+            content_source_url=_text(post.converted.meta.get("source_url")),
+            thumb_media_id=record.media_id if record and record.media_id else f"<upload of {cover.source}>",
+            need_open_comment=open_comment,
+            only_fans_can_comment=fans_only,
+            pic_crop_235_1=cover.pic_crop_235_1,
+            pic_crop_1_1=cover.pic_crop_1_1,
+        )
+        payloads.append(article.payload())
+        results.append(PostResult(str(post.path), article.title, index, "would-send", uploaded, reused, len(article.content), _warnings(post)))
+    keys = [ledger.key(p.path) for p in posts] if ledger else []
+    record = ledger.draft_of(keys) if ledger else None
+    if record is not None:
+        plan.append({"call": "draft/get", "media_id": record.media_id})
+        plan.extend({"call": "draft/update", "body": {"media_id": record.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
+        action = "would-update"
+    else:
+        plan.append({"call": "draft/add", "body": {"articles": payloads}})
+        action = "would-add"
+    return PublishResult(media_id=record.media_id if record else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
+
+
+# --- the sandbox for `publish --sandbox` ----------------------------------------------------------------
+def sandbox_state_dir() -> Path:
+    from .wechat import user_cache_dir
+
+    return user_cache_dir() / "sandbox"
+
+
+def running_sandbox(port: int = DEFAULT_SANDBOX_PORT) -> tuple[str, Path] | None:
+    """(API base, state folder) of a sandbox already answering on 127.0.0.1:port, if there is one."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/sandbox/info", timeout=0.5) as answer:
+            info = json.loads(answer.read())
+        return str(info["api_base"]), Path(info["state_dir"])
+    except (OSError, ValueError, KeyError, urllib.error.URLError):
+        return None
+
+
+def publish_to_sandbox(
+    paths: Sequence[str | Path], options: PublishOptions = PublishOptions(), *, port: int | None = None, progress: Progress | None = None
+) -> tuple[PublishResult, str, Any]:
+    """Publish into the sandbox on 127.0.0.1:port (WXPUB_SANDBOX_PORT, default 8765), starting one if none runs there.
+
+    Returns (result, API base, the Sandbox started here or None); the caller stops it. The sandbox's
+    own ledger lives in its state folder, so the project's ledger never sees sandbox uploads."""
+    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox
+
+    if port is None:
+        port = int(os.environ.get("WXPUB_SANDBOX_PORT") or DEFAULT_SANDBOX_PORT)
+    server = None
+    found = running_sandbox(port) if port else None
+    if found is None:
+        server = Sandbox(sandbox_state_dir(), port=port)
+        try:
+            server.start()
+        except OSError:  # the port is taken by something else
+            server = Sandbox(sandbox_state_dir(), port=0).start()
+        found = (server.url, server.state_dir)
+    url, state = found
+    try:
+        result = publish_paths(
+            paths,
+            options,
+            api_base=url,
+            credentials=Credentials(SANDBOX_APPID, SANDBOX_SECRET),
+            ledger_path=state / "wxpub-ledger.json",
+            token_store="memory",
+            progress=progress,
+        )
+    except BaseException:
+        if server is not None:
+            server.stop()
+        raise
+    return result, url, server
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+def _wrap(call: Callable[[], Any], post: str | None) -> Any:
+    """Run one API step; a WeChatError gains the post's path (its message is already a sentence)."""
+    try:
+        return call()
+    except WeChatError as error:
+        if post is None or error.path is not None:
+            raise
+        raise WeChatError(error.message, errcode=error.errcode, endpoint=error.endpoint, errmsg=error.errmsg, maybe_done=error.maybe_done, path=post, hint=error.hint) from None
+
+
+def _calls(client: WeChat) -> int:
+    return getattr(client, "calls", 0)
+
+
+def _overall(actions: Sequence[str]) -> str:
+    if "added" in actions:
+        return "added"
+    return "updated" if "updated" in actions else "unchanged"
+
+
+def _names(keys: Sequence[str]) -> str:
+    return ", ".join(keys)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _warnings(post: _Prepared) -> tuple[str, ...]:
+    notes = [w.one_line(post.path) for w in post.converted.warnings]
+    notes += [f"{post.path}: image '{i.source}': {w}" for i in _images_of(post) for w in i.warnings]
+    return tuple(dict.fromkeys(notes))
+
+
+def _meta_line(path: Path, key: str) -> int | None:
+    """The line of `key:` in the post's front matter, for messages."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
+    except OSError:
+        return None
+    if not lines or lines[0].strip() != "---":
+        return None
+    for number, text in enumerate(lines[1:], start=2):
+        if text.strip() == "---":
+            return None
+        if re.match(rf"{re.escape(key)}\s*:", text):
+            return number
+    return None

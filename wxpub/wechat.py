@@ -1,0 +1,648 @@
+"""A typed client for the WeChat Official Account API, built on wechatpy's `WeChatClient`.
+
+What this module adds to wechatpy (see the notes in the README):
+- tokens from `cgi-bin/stable_token` in normal mode, cached in memory, in a per-account file in the
+  user's cache folder, or in Redis, so separate runs and machines share one token;
+- a configurable API base (`WXPUB_API_BASE`), for relays with a fixed IP and for the sandbox;
+- one request path (`WeChat.call`) with retries as a policy object, one token refresh on
+  40001/40014/42001, no retry on quotas (45009/45011), uploads retried with their bytes;
+- one translator from errcodes to `WeChatError` sentences with hints;
+- redaction: the access token and the AppSecret never reach a message, a log or an exception.
+
+This is the only module that imports wechatpy and requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import requests
+from wechatpy.client import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session import SessionStorage
+from wechatpy.session.memorystorage import MemoryStorage
+
+from .errors import ConfigError, WeChatError
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com/"
+
+# --- limits of the API ------------------------------------------------------------------------
+# The draft_add page counts title, author and digest in "字" without saying what one is, and users
+# report 45110/45003 at about half the nominal figures for Chinese text. We count what is surely
+# enough: an ASCII character is 1 unit, any other (CJK, full-width punctuation, emoji) 2. Content is
+# counted in characters (code points) of the final HTML, inline styles and image URLs included.
+TITLE_MAX = 32  # units; 45003
+AUTHOR_MAX = 16  # units; 45110
+DIGEST_MAX = 128  # units; 45004
+CONTENT_MAX_CHARS = 20_000  # must be less than this; 45002
+CONTENT_MAX_BYTES = 1_000_000  # must be less than this; 45002
+SOURCE_URL_MAX_BYTES = 1024  # 45005
+ARTICLES_MAX = 8  # per draft; 45008
+UPLOADIMG_MAX_BYTES = 1024 * 1024  # jpg/png "under 1 MB"; 40009
+MATERIAL_IMAGE_MAX_BYTES = 10 * 1024 * 1024  # 40009
+PUBLISH_STATUS = {  # freepublish/get publish_status, in words
+    0: "published",
+    1: "publishing",
+    2: "failed: the originality check did not pass",
+    3: "failed",
+    4: "failed: rejected by the platform's review",
+    5: "published, then every article was deleted by the account",
+    6: "published, then every article was banned by the platform",
+}
+TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+QUOTA_ERRCODES = frozenset({45009, 45011})
+
+
+def wechat_length(text: str) -> int:
+    """Length in the units wxpub holds WeChat to: an ASCII character counts 1, any other 2."""
+    return sum(1 if ord(ch) < 128 else 2 for ch in text)
+
+
+def fit_units(text: str, limit: int) -> str:
+    """The longest prefix of `text` that is at most `limit` units long."""
+    total = 0
+    for index, ch in enumerate(text):
+        total += wechat_length(ch)
+        if total > limit:
+            return text[:index]
+    return text
+
+
+# --- redaction --------------------------------------------------------------------------------
+_TOKEN_IN_TEXT = re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[^&\s\"',)}]+")
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def remember_secret(value: str | None) -> None:
+    """Add a value (a secret, a token) to those `redact` removes from any text."""
+    if value and len(value) >= 6:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` without access tokens (in URLs or JSON) and without any remembered secret."""
+    text = _TOKEN_IN_TEXT.sub(r"\1***", text)
+    with _secrets_lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for value in known:
+        text = text.replace(value, "***")
+    return text
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites log records of urllib3/requests/wechatpy, whose debug lines carry the token in URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_FILTER = _RedactingFilter()
+for _name in ("urllib3.connectionpool", "urllib3", "requests", "wechatpy", "wechatpy.client.base"):
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
+# --- retries ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry transient failures (-1, HTTP 5xx, timeouts, dropped connections)."""
+
+    tries: int = 4  # attempts in all, the first included
+    first_delay: float = 0.5  # seconds before the second attempt
+    factor: float = 2.0
+    max_delay: float = 8.0
+    jitter: float = 0.1  # +-10 %, so that concurrent uploads do not retry in lockstep
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        base = min(self.max_delay, self.first_delay * self.factor ** (attempt - 1))
+        return max(0.0, base * (1 + random.uniform(-self.jitter, self.jitter)))
+
+    def wait(self, attempt: int) -> None:
+        self.sleep(self.delay(attempt))
+
+
+# --- token storage ----------------------------------------------------------------------------
+def user_cache_dir() -> Path:
+    """The per-user cache folder (never inside a project): WXPUB_CACHE_DIR, else the platform's."""
+    override = os.environ.get("WXPUB_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "wxpub" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "wxpub"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wxpub"
+
+
+class FileStorage(SessionStorage):
+    """wechatpy session storage in one JSON file per account (token and expiry only, never the secret)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        entry = self._load().get(key)
+        if not isinstance(entry, dict):
+            return default
+        expires = entry.get("expires")
+        if expires is not None and expires < time.time():
+            return default
+        return entry.get("value", default)
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        if value is None:
+            return
+        with self._lock:
+            data = self._load()
+            data[key] = {"value": value, "expires": time.time() + ttl if ttl else None}
+            self._write(data)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            data = self._load()
+            if data.pop(key, None) is not None:
+                self._write(data)
+
+    def _write(self, data: Mapping[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            os.chmod(tmp, 0o600)  # a token is a credential for two hours
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def token_storage(spec: str | None, appid: str, *, redis_from_url: Callable[[str], Any] | None = None) -> SessionStorage:
+    """The token cache named by WXPUB_TOKEN_STORE: `memory` (default), `file`, `file:DIR`, or `redis://…`."""
+    spec = (spec or "memory").strip()
+    if spec == "memory":
+        return MemoryStorage()
+    if spec == "file" or spec.startswith("file:"):
+        folder = Path(spec[5:]).expanduser() if spec.startswith("file:") and spec[5:] else user_cache_dir() / "tokens"
+        return FileStorage(folder / f"{appid}.json")
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from wechatpy.session.redisstorage import RedisStorage
+
+        if redis_from_url is None:
+            try:
+                import redis
+            except ImportError:
+                raise ConfigError(
+                    "WXPUB_TOKEN_STORE names Redis but the redis package is not installed",
+                    hint="pip install 'wxpub[redis]'",
+                ) from None
+            redis_from_url = redis.Redis.from_url
+        return RedisStorage(redis_from_url(spec), prefix="wxpub")
+    raise ConfigError(
+        f"WXPUB_TOKEN_STORE={redact(spec)!r} is not a token store",
+        hint="use memory, file, file:/some/folder or redis://host:6379/0",
+    )
+
+
+# --- errcode -> sentence ----------------------------------------------------------------------
+_WHITELIST = "设置与开发 → 基本配置 → IP白名单"
+_MEANINGS: dict[int, tuple[str, str | None]] = {
+    -1: ("WeChat is busy (system error)", "try again in a minute"),
+    40001: ("the access token was refused or the credentials are wrong", "check WXPUB_APPID and WXPUB_SECRET"),
+    40002: ("an argument is invalid", None),
+    40003: ("the recipient is not a follower of this account", "the WeChat ID must follow the account"),
+    40004: ("the media type is invalid", None),
+    40005: ("the file type is not accepted", "content images must be JPG or PNG; the cover BMP, PNG, JPEG or GIF"),
+    40006: ("the file size is invalid", None),
+    40007: ("the media_id is not valid for this account", "the draft or material no longer exists or belongs to another account"),
+    40008: ("the message type is invalid", None),
+    40009: ("the image is too large", "content images must be under 1 MB, covers at most 10 MB"),
+    40013: ("the AppID is not valid", "check WXPUB_APPID: it starts with 'wx' (设置与开发 → 基本配置)"),
+    40014: ("the access token is not valid", None),
+    40097: ("the arguments are invalid", None),
+    40114: ("the article index is invalid", "the draft has fewer articles than the ledger says"),
+    40125: ("the AppSecret is wrong", "check WXPUB_SECRET; reset it under 设置与开发 → 基本配置 → 开发者密码 if unsure"),
+    40243: ("the AppSecret is frozen", "unfreeze or reset it under 设置与开发 → 基本配置"),
+    41001: ("the access token is missing", None),
+    41002: ("the AppID is missing", "set WXPUB_APPID"),
+    41004: ("the AppSecret is missing", "set WXPUB_SECRET"),
+    41005: ("the upload carried no file", None),
+    41039: ("the source URL (content_source_url) is not valid", "use a full http(s) URL in source_url"),
+    42001: ("the access token expired", None),
+    43001: ("WeChat wants GET for this call", None),
+    43002: ("WeChat wants POST for this call", None),
+    44001: ("the uploaded file was empty", None),
+    44002: ("the request body was empty", None),
+    44003: ("the draft has no articles", None),
+    44004: ("the article content is empty", "write something in the post"),
+    45001: ("the file is too large", None),
+    45002: ("the content is too long for WeChat (20,000 characters of HTML, inline styles included)", "split the post or use a lighter theme"),
+    45003: ("the title is too long for WeChat", "shorten the title"),
+    45004: ("the digest is too long for WeChat", "shorten digest:"),
+    45005: ("the source URL is too long (at most 1 KB)", "shorten source_url"),
+    45008: (f"a draft takes at most {ARTICLES_MAX} articles", f"publish at most {ARTICLES_MAX} posts at once"),
+    45009: ("the daily quota of this call is used up", "wait until tomorrow, or reset it with cgi-bin/clear_quota, 10 times a month"),
+    45011: ("the per-minute quota of this call is used up", "wait a minute and run again"),
+    45110: ("the author is too long for WeChat", "shorten author:"),
+    45166: ("WeChat refused the content as invalid", "look for unusual HTML or links in the post"),
+    47001: ("WeChat could not parse the request", None),
+    48001: ("this account may not use this call", "publishing (freepublish) needs a verified account; a test account cannot preview news"),
+    50004: ("the token call is forbidden for this account", None),
+    50007: ("the account is frozen", None),
+    53503: ("the draft failed WeChat's publish check", "open the draft on mp.weixin.qq.com to see why"),
+    53504: ("this draft must be published on the website", "open it on mp.weixin.qq.com"),
+    53505: ("the draft must be saved by hand on the website before publishing", "open it on mp.weixin.qq.com and save it"),
+    88000: ("the account has no comment privilege", "set comments: closed in the front matter"),
+    89503: ("this IP needs an administrator's confirmation", "the administrator received a message in WeChat; confirm it and run again"),
+    89506: ("this IP was refused by the administrator (blocked for 24 hours)", f"add it under {_WHITELIST}"),
+    89507: ("this IP was refused by the administrator (blocked for 1 hour)", f"add it under {_WHITELIST}"),
+}
+_IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]{3,}:[0-9a-fA-F:]+)\b")
+_LENGTH_FIELDS = {45003: ("title", TITLE_MAX), 45110: ("author", AUTHOR_MAX), 45004: ("digest", DIGEST_MAX)}
+
+
+def translate(errcode: int, errmsg: str | None, endpoint: str, articles: Sequence[Mapping[str, Any]] = ()) -> WeChatError:
+    """The one translator: an errcode (and the call it answered) -> a WeChatError that says what to do."""
+    errmsg = redact(str(errmsg or ""))
+    meaning, hint = _MEANINGS.get(errcode, (f"WeChat refused the call: {errmsg.split(' hint:')[0] or 'no message'}", None))
+    if errcode == 40164:
+        found = _IP.search(errmsg)
+        ip = found.group(1) if found else "this machine's IP"
+        meaning = f"{ip} is not on the account's IP whitelist"
+        hint = f"add {ip} under {_WHITELIST} on mp.weixin.qq.com, or call through a relay with a fixed IP (WXPUB_API_BASE)"
+    elif errcode in _LENGTH_FIELDS and articles:
+        name, limit = _LENGTH_FIELDS[errcode]
+        over = [(a.get(name) or "", wechat_length(a.get(name) or "")) for a in articles]
+        text, units = max(over, key=lambda pair: pair[1])
+        if units > limit:
+            meaning = f"the {name} {text!r} is {units} units, {units - limit} over WeChat's {limit} (a non-ASCII character counts 2)"
+        else:
+            meaning = f"{meaning}: WeChat counts the {name} {text!r} as longer than {limit} units"
+    elif errcode == 45002 and articles:
+        longest = max(len(a.get("content") or "") for a in articles)
+        meaning = f"{meaning}: {longest:,} characters, {max(0, longest - CONTENT_MAX_CHARS + 1):,} too many"
+    elif errcode == 45008 and articles:
+        meaning = f"{meaning}; this one has {len(articles)}"
+    return WeChatError(f"{endpoint}: {meaning} (errcode {errcode})", errcode=errcode, endpoint=endpoint, errmsg=errmsg, hint=hint)
+
+
+# --- the client -------------------------------------------------------------------------------
+class _Unsure(Exception):
+    """The request was sent and its answer lost: the server may have acted."""
+
+
+class StableTokenClient(WeChatClient):
+    """wechatpy's client with tokens from cgi-bin/stable_token, a configurable base and a shared token cache."""
+
+    def __init__(self, appid: str, secret: str, *, api_base: str, session: SessionStorage, timeout: Any) -> None:
+        super().__init__(appid, secret, session=session, timeout=timeout, auto_retry=False)
+        # wechatpy joins API_BASE_URL and the endpoint; the instance attribute overrides the class's.
+        self.API_BASE_URL = api_base + "cgi-bin/"
+        self._token_lock = threading.Lock()
+        self._fetch: Callable[[], dict[str, Any]] | None = None  # set by WeChat: goes through its retries
+
+    @property
+    def expires_at_key(self) -> str:
+        return f"{self.appid}_access_token_expires_at"
+
+    @property
+    def access_token(self) -> str:
+        """The cached token while more than 60 s remain, else a fresh one (shared through the storage)."""
+        token, expires_at = self.session.get(self.access_token_key), self.session.get(self.expires_at_key)
+        if token and expires_at and float(expires_at) - time.time() > 60:
+            remember_secret(token)
+            return token
+        with self._token_lock:
+            token, expires_at = self.session.get(self.access_token_key), self.session.get(self.expires_at_key)
+            if token and expires_at and float(expires_at) - time.time() > 60:
+                return token
+            self.fetch_access_token()
+            return self.session.get(self.access_token_key)
+
+    def refresh_after_refusal(self, refused: str) -> None:
+        """Drop a refused token and fetch another, unless another thread already did."""
+        with self._token_lock:
+            if self.session.get(self.access_token_key) == refused:
+                self.session.delete(self.access_token_key)
+                self.session.delete(self.expires_at_key)
+                self.fetch_access_token()
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        """POST cgi-bin/stable_token in normal mode (never force_refresh: it would kill every other
+        machine's token). https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken"""
+        result = self._fetch() if self._fetch else self.stable_token_request()
+        token = result["access_token"]
+        remember_secret(token)
+        expires_in = int(result.get("expires_in") or 7200)
+        self.session.set(self.access_token_key, token, expires_in)
+        self.session.set(self.expires_at_key, int(time.time()) + expires_in, expires_in)
+        self.expires_at = int(time.time()) + expires_in
+        return {"expires_in": expires_in}
+
+    def stable_token_request(self) -> dict[str, Any]:
+        body = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret, "force_refresh": False}
+        # params as a list: wechatpy adds ?access_token= only when params is a dict.
+        return self._request(
+            "post",
+            "stable_token",
+            params=[],
+            data=json.dumps(body).encode("utf-8"),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What an upload returned: a URL (uploadimg) or a permanent material's media_id and URL."""
+
+    url: str | None
+    media_id: str | None = None
+
+
+class WeChat:
+    """The API calls wxpub makes, through one request path with retries, token refresh and translation."""
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        api_base: str | None = None,
+        storage: SessionStorage | str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        on_call: Callable[[str], None] | None = None,
+    ) -> None:
+        if not appid:
+            raise ConfigError("no AppID", hint="set WXPUB_APPID (设置与开发 → 基本配置)")
+        if not secret:
+            raise ConfigError("no AppSecret", hint="set WXPUB_SECRET, or secret_file in wxpub.toml")
+        remember_secret(secret)
+        self.appid = appid
+        self.api_base = normalize_base(api_base or os.environ.get("WXPUB_API_BASE") or DEFAULT_API_BASE)
+        if storage is None or isinstance(storage, str):
+            storage = token_storage(storage if isinstance(storage, str) else os.environ.get("WXPUB_TOKEN_STORE"), appid)
+        self.retry = retry or RetryPolicy()
+        self.on_call = on_call
+        self.calls = 0  # requests sent, retries and token fetches included
+        self._calls_lock = threading.Lock()
+        self._client = StableTokenClient(appid, secret, api_base=self.api_base, session=storage, timeout=timeout)
+        self._client._fetch = lambda: self.call("post", "stable_token", _token=False, _raw=self._client.stable_token_request)
+
+    def __repr__(self) -> str:
+        return f"WeChat(appid={self.appid!r}, api_base={self.api_base!r})"
+
+    # -- the one request path ------------------------------------------------------------------
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+        recover: Callable[[], dict[str, Any] | None] | None = None,
+        articles: Sequence[Mapping[str, Any]] = (),
+        _token: bool = True,
+        _raw: Callable[[], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Call `{base}cgi-bin/{endpoint}`; retry what is transient, refresh the token once, translate errors.
+
+        For a call that is not idempotent (draft/add), a lost answer is not retried blindly: `recover`
+        is asked first whether the server acted, and its answer is returned when it finds one.
+        """
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            token = None
+            try:
+                with self._calls_lock:
+                    self.calls += 1
+                if self.on_call:
+                    self.on_call(endpoint)
+                if _raw is not None:
+                    result = _raw()
+                else:
+                    query = dict(params or {})
+                    if _token:
+                        token = self._client.access_token
+                        query["access_token"] = token
+                    kwargs: dict[str, Any] = {"params": query}
+                    if json_body is not None:
+                        # raw UTF-8: WeChat wants no \\u escapes (it would count and store them literally)
+                        kwargs["data"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+                        kwargs["headers"] = {"Content-Type": "application/json; charset=utf-8"}
+                    if files is not None:
+                        kwargs["files"] = dict(files)  # (name, bytes, type): resent whole on a retry
+                    result = self._client._request(method, endpoint, **kwargs)
+                if not isinstance(result, dict):
+                    raise WeChatError(f"{endpoint}: WeChat answered something that is not JSON", endpoint=endpoint)
+                return result
+            except WeChatClientException as exc:
+                if exc.errcode is None:  # an HTTP error status
+                    status = getattr(exc.response, "status_code", None)
+                    transient = status is not None and status >= 500
+                    if transient and attempt < self.retry.tries and (idempotent or recover is not None):
+                        found = None if idempotent else _recover(recover, endpoint)
+                        if found is not None:
+                            return found
+                        self.retry.wait(attempt)
+                        continue
+                    raise WeChatError(
+                        f"{endpoint}: the server answered HTTP {status}",
+                        endpoint=endpoint,
+                        maybe_done=not idempotent,
+                        hint="WeChat or the relay in WXPUB_API_BASE is failing; try again later",
+                    ) from None
+                errcode = int(exc.errcode)
+                if errcode in TOKEN_ERRCODES and _token and token and not refreshed:
+                    refreshed = True  # once per call: a server that keeps refusing must not loop us
+                    self._client.refresh_after_refusal(token)
+                    continue
+                if errcode == -1 and attempt < self.retry.tries:
+                    self.retry.wait(attempt)
+                    continue
+                raise translate(errcode, str(exc.errmsg), endpoint, articles) from None
+            except requests.RequestException as exc:
+                unsure = _maybe_sent(exc)
+                if unsure and not idempotent:
+                    if recover is None:
+                        raise _network_error(endpoint, exc, maybe_done=True) from None
+                    found = _recover(recover, endpoint)
+                    if found is not None:
+                        return found
+                if attempt < self.retry.tries:
+                    self.retry.wait(attempt)
+                    continue
+                raise _network_error(endpoint, exc, maybe_done=unsure and not idempotent) from None
+
+    # -- the endpoints wxpub uses --------------------------------------------------------------
+    def ensure_token(self) -> None:
+        """Fetch (or read from the cache) a token now, so that concurrent uploads share it."""
+        _ = self._client.access_token
+
+    def upload_image(self, data: bytes, filename: str, mime: str) -> Upload:
+        """POST media/uploadimg: an image for article content (JPG/PNG under 1 MB) -> its URL.
+        https://developers.weixin.qq.com/doc/service/api/material/permanent/api_uploadimage"""
+        result = self.call("post", "media/uploadimg", files={"media": (filename, data, mime)})
+        return Upload(url=result["url"])
+
+    def add_image_material(self, data: bytes, filename: str, mime: str) -> Upload:
+        """POST material/add_material?type=image: a permanent image (the cover, animated GIFs) -> media_id, URL.
+        https://developers.weixin.qq.com/doc/service/api/material/permanent/api_addmaterial"""
+        result = self.call("post", "material/add_material", params={"type": "image"}, files={"media": (filename, data, mime)})
+        return Upload(url=result.get("url"), media_id=result["media_id"])
+
+    def add_draft(self, articles: Sequence[Mapping[str, Any]], *, since: float | None = None) -> str:
+        """POST draft/add -> the draft's media_id. A lost answer is settled by looking for the draft first.
+        https://developers.weixin.qq.com/doc/service/api/draftbox/draftmanage/api_draft_add"""
+        started = time.time() if since is None else since
+
+        def recover() -> dict[str, Any] | None:
+            media_id = self.find_draft(articles, since=started)
+            return {"media_id": media_id} if media_id else None
+
+        result = self.call("post", "draft/add", json_body={"articles": list(articles)}, idempotent=False, recover=recover, articles=articles)
+        return result["media_id"]
+
+    def update_draft(self, media_id: str, index: int, article: Mapping[str, Any]) -> None:
+        """POST draft/update: replace article `index` (0-based); `articles` is ONE object, not a list.
+        https://developers.weixin.qq.com/doc/service/api/draftbox/draftmanage/api_draft_update"""
+        self.call("post", "draft/update", json_body={"media_id": media_id, "index": index, "articles": dict(article)}, articles=[article])
+
+    def get_draft(self, media_id: str) -> list[dict[str, Any]] | None:
+        """POST draft/get -> its articles, or None when the draft is gone (deleted or published).
+        https://developers.weixin.qq.com/doc/service/api/draftbox/draftmanage/api_getdraft"""
+        try:
+            return self.call("post", "draft/get", json_body={"media_id": media_id}).get("news_item", [])
+        except WeChatError as error:
+            if error.errcode == 40007:
+                return None
+            raise
+
+    def batchget_drafts(self, offset: int = 0, count: int = 20, *, no_content: bool = True) -> dict[str, Any]:
+        """POST draft/batchget: newest drafts first.
+        https://developers.weixin.qq.com/doc/service/en/api/draftbox/draftmanage/api_draft_batchget"""
+        return self.call("post", "draft/batchget", json_body={"offset": offset, "count": count, "no_content": 1 if no_content else 0})
+
+    def find_draft(self, articles: Sequence[Mapping[str, Any]], *, since: float, exclude: Iterable[str] = ()) -> str | None:
+        """The media_id of a draft holding exactly these articles, updated at or after `since`, if any.
+
+        Titles, authors, covers and digests must match; content is not compared because WeChat may
+        normalise HTML. Looks at the newest 20 drafts only (one call)."""
+        excluded = set(exclude)
+        single = len(articles) == 1  # WeChat keeps a digest only in single-article drafts
+        wanted = [_identity(a, single) for a in articles]
+        listing = self.batchget_drafts(0, 20, no_content=True)
+        for item in listing.get("item", []):
+            news = item.get("content", {}).get("news_item", [])
+            if item.get("media_id") in excluded or int(item.get("update_time") or 0) < int(since) - 120:
+                continue
+            if [_identity(a, single) for a in news] == wanted:
+                return item["media_id"]
+        return None
+
+    def submit(self, media_id: str) -> str:
+        """POST freepublish/submit -> publish_id (as a string; WeChat sends either a string or a number).
+        https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_submit"""
+        result = self.call("post", "freepublish/submit", json_body={"media_id": media_id}, idempotent=False)
+        return str(result["publish_id"])
+
+    def publish_status(self, publish_id: str) -> dict[str, Any]:
+        """POST freepublish/get: publish_status 0 success, 1 publishing, 2-6 failures (100 calls a day).
+        https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_get"""
+        return self.call("post", "freepublish/get", json_body={"publish_id": publish_id})
+
+    def preview(self, wxname: str, media_id: str) -> str:
+        """POST message/mass/preview to a WeChat ID (towxname; 100 a day) -> msg_id.
+        https://developers.weixin.qq.com/doc/service/api/notify/message/api_preview"""
+        body = {"towxname": wxname, "msgtype": "mpnews", "mpnews": {"media_id": media_id}}
+        return str(self.call("post", "message/mass/preview", json_body=body, idempotent=False).get("msg_id", ""))
+
+
+def _recover(recover: Callable[[], dict[str, Any] | None], endpoint: str) -> dict[str, Any] | None:
+    """Ask whether a call whose answer was lost took effect; if even that fails, say the state is unknown."""
+    try:
+        return recover()
+    except WeChatError as error:
+        raise WeChatError(
+            f"{endpoint}: the answer was lost and checking whether it took effect failed too: {error.message}",
+            endpoint=endpoint,
+            maybe_done=True,
+            hint="run again later: the ledger makes the next run look for the result before acting",
+        ) from None
+
+
+def normalize_base(base: str) -> str:
+    """`https://host/` form: a scheme, and exactly one trailing slash (calls go to {base}cgi-bin/...)."""
+    base = base.strip()
+    if not base.startswith(("http://", "https://")):
+        raise ConfigError(f"API base {base!r} is not an http(s) URL", hint="e.g. WXPUB_API_BASE=https://api.weixin.qq.com/")
+    base = base.rstrip("/")
+    if base.endswith("/cgi-bin"):
+        base = base[: -len("/cgi-bin")]
+    return base + "/"
+
+
+def _identity(article: Mapping[str, Any], with_digest: bool) -> tuple[str, str, str, str]:
+    return (
+        str(article.get("title") or ""),
+        str(article.get("author") or ""),
+        str(article.get("thumb_media_id") or ""),
+        str(article.get("digest") or "") if with_digest else "",
+    )
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """False only when the request surely never reached the server (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        text = repr(exc.args)
+        return not ("NewConnectionError" in text or "Failed to establish" in text or "NameResolutionError" in text)
+    return True
+
+
+def _network_error(endpoint: str, exc: requests.RequestException, *, maybe_done: bool) -> WeChatError:
+    if isinstance(exc, requests.Timeout):
+        what = "timed out"
+    elif isinstance(exc, requests.ConnectionError) and not _maybe_sent(exc):
+        what = "could not connect"
+    elif isinstance(exc, requests.ConnectionError):
+        what = "lost the connection before the answer came"
+    else:
+        what = f"failed ({type(exc).__name__})"
+    host = re.sub(r"^https?://([^/]+).*$", r"\1", str(getattr(exc.request, "url", "") or "")) or "the API"
+    return WeChatError(
+        f"{endpoint}: the request to {redact(host)} {what}",
+        endpoint=endpoint,
+        maybe_done=maybe_done,
+        hint="check the network or WXPUB_API_BASE, then run again: nothing is done twice",
+    )
