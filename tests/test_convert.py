@@ -195,6 +195,7 @@ def test_a_prose_article_is_compact() -> None:
         "- a\n  - b\n    - c\n",  # two spaces, as in CommonMark
         "- a\n    - b\n        - c\n",  # four spaces
         "1. a\n   - b\n     - c\n",  # three, under an ordered marker
+        "1. a\n  1. b\n    1. c\n",  # two under an ordered marker: meant as nesting
     ],
 )
 def test_nested_lists_at_any_commonmark_indent(source: str) -> None:

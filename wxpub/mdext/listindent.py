@@ -1,8 +1,8 @@
-"""Nested lists by CommonMark's rule: a child belongs to the item whose content column it reaches.
+"""Nested lists at any indent writers use: two spaces, three (under `1. `, as CommonMark asks) or four.
 
-Python-Markdown nests only by fixed steps; `mdx_truly_sane_lists` makes the step two spaces. Writers
-indent by two, three (under `1. `) or four, so before parsing, each list line is re-indented to
-two spaces per level of nesting, and the lines inside an item (paragraphs, fences) move with it.
+Python-Markdown nests only by fixed steps; `mdx_truly_sane_lists` makes the step two spaces. So
+before parsing, each list line is re-indented to two spaces per level of nesting, and the lines
+inside an item (paragraphs, fences) move with it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,17 @@ _FENCE = re.compile(r"^ *(`{3,}|~{3,})")
 
 @dataclass
 class _Item:
+    marker: int  # the column of the item's marker, as written
     written: int  # the column where the item's content starts, as written
     depth: int
+
+    def holds(self, indent: int, is_marker: bool) -> bool:
+        """Whether a line at `indent` belongs inside this item.
+
+        CommonMark asks a child list to reach the content column (3 under `1. `); writers who indent
+        a sub-list by two spaces under `1. ` mean it as nested too, so two spaces past the marker do.
+        """
+        return indent >= (min(self.written, self.marker + STEP) if is_marker else self.written)
 
 
 def normalise(lines: list[str]) -> list[str]:
@@ -45,13 +54,13 @@ def normalise(lines: list[str]) -> list[str]:
             continue
         indent = len(line) - len(line.lstrip(" "))
         marker = _MARKER.match(line)
-        while stack and indent < stack[-1].written and (previous_blank or marker):
+        while stack and not stack[-1].holds(indent, bool(marker)) and (previous_blank or marker):
             stack.pop()
         if marker and (stack or indent < 4) and (not stack or indent < stack[-1].written + 4):
             depth = len(stack)
             spaces = len(marker.group(3)) or 1
             new_indent = depth * STEP
-            stack.append(_Item(written=indent + len(marker.group(2)) + spaces, depth=depth))
+            stack.append(_Item(marker=indent, written=indent + len(marker.group(2)) + spaces, depth=depth))
             out.append(" " * new_indent + line[indent:])
         elif stack and indent >= stack[-1].written:
             shift = (stack[-1].depth + 1) * STEP - stack[-1].written
