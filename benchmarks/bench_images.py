@@ -27,7 +27,7 @@ from wxpub.render import ImageRef  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=20)
-    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: usable cores)")
+    parser.add_argument("--jobs", type=int, default=None, help="worker threads (default: usable cores)")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="wxpub-bench-"))

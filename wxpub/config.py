@@ -91,3 +91,25 @@ def _codes(value: Any, key: str, source: Path | None) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"[check] {key} must be a list of codes", path=source, hint=f'write {key} = ["WX401"]')
     return tuple(v.strip().upper() for v in value if v.strip())
+
+
+CONVERT_KEYS = ("theme", "color", "font_size", "line_numbers", "caption", "code_style")
+
+
+def convert_defaults(start: str | Path) -> dict[str, Any]:
+    """`[convert]` defaults for posts in `start`: front matter and command-line options win over them.
+
+    A relative `theme` path is made relative to the config file, so it works from any post.
+    """
+    settings, source = find_settings(start)
+    table = settings.get("convert", {})
+    if not isinstance(table, dict):
+        raise ConfigError("'convert' must be a table", path=source, hint="write [convert] (or [tool.wxpub.convert])")
+    unknown = sorted(set(table) - set(CONVERT_KEYS))
+    if unknown:
+        raise ConfigError(f"[convert] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(CONVERT_KEYS)}")
+    defaults = dict(table)
+    theme = defaults.get("theme")
+    if isinstance(theme, str) and theme.endswith(".css") and source is not None and not Path(theme).is_absolute():
+        defaults["theme"] = str(source.parent / theme)
+    return defaults

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -63,7 +63,7 @@ def convert_post(
         font_size=font_size or meta.get("font_size"),
     )
     options = RenderOptions(
-        code_style=code_style or resolved.code_style,
+        code_style=code_style or _str(meta.get("code_style")) or resolved.code_style,
         line_numbers=bool(line_numbers if line_numbers is not None else meta.get("line_numbers", False)),
         caption=caption or str(meta.get("caption", "title-alt")),
         font_size=resolved.font_size,
@@ -90,8 +90,19 @@ def convert_text(markdown: str, **options: Any) -> Converted:
 
 
 def convert_file(path: str | Path, **options: Any) -> Converted:
-    """Read a post file (UTF-8) and convert it; a user theme path is relative to the post."""
-    return convert_post(read_post(path), **options)
+    """Read a post file (UTF-8) and convert it; a user theme path is relative to the post.
+
+    `[convert]` in the project's wxpub.toml (or `[tool.wxpub.convert]`) gives defaults that the
+    post's front matter and the options given here override.
+    """
+    from .config import convert_defaults
+
+    post = read_post(path)
+    defaults = convert_defaults(post.path or Path(path))
+    meta = {**defaults, **post.meta}
+    if meta != post.meta:
+        post = replace(post, meta=meta)
+    return convert_post(post, **options)
 
 
 def _str(value: Any) -> str | None:

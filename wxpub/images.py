@@ -30,7 +30,7 @@ import re
 import tempfile
 import time
 import warnings
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence
@@ -764,7 +764,7 @@ def _front_matter_line(post_path: str | Path | None, key: str) -> int | None:
 
 @dataclass(frozen=True)
 class _Job:
-    """One image to prepare in a worker process (everything in it pickles)."""
+    """One image to prepare, in a worker thread."""
 
     source: ImageSource
     role: Role
@@ -809,7 +809,7 @@ def prepare_images(
 
     `meta` is the front matter (for `cover` and `cover_focus`). The project root defaults to
     find_project_root(post_path); the cache to `.wxpub-cache/images` under it (None: no cache).
-    `jobs` caps worker processes (default: the usable cores). `progress(done, total, src)` is
+    `jobs` caps worker threads (default: the usable cores). `progress(done, total, src)` is
     called as images finish. A post with no cover gives `cover=None`: publishing must refuse it.
     """
     meta = meta or {}
@@ -866,19 +866,22 @@ def prepare_images(
 
 
 def _run_jobs(jobs_list: list[_Job], jobs: int | None):  # type: ignore[no-untyped-def]
-    """Yield (index, outcome) as jobs finish: in this process for one job, else in a process pool."""
+    """Yield (index, outcome) as jobs finish: inline for one job, else on a pool of threads."""
     workers = min(jobs or _usable_cores(), len(jobs_list))
     if workers <= 1:
         for index, job in enumerate(jobs_list):
             yield index, _work(job)
         return
-    import multiprocessing
-    from concurrent.futures import as_completed
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    # forkserver (or spawn) rather than fork: forking a process that runs threads can deadlock.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    from PIL import Image
+
+    Image.init()  # registers every format plugin; two threads doing it at once can miss formats
+
+    # Threads, not processes: Pillow releases the GIL while it decodes, resamples and encodes, so
+    # threads keep every core busy without pickling megabytes to workers, without worker start-up,
+    # and without the `if __name__ == "__main__"` guard that process pools demand of scripts.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wxpub-image") as pool:
         futures: dict[Future[PreparedImage | _Failure], int] = {
             pool.submit(_work, job): index for index, job in enumerate(jobs_list)
         }

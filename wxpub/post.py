@@ -25,6 +25,7 @@ KNOWN_KEYS = frozenset(
         "font_size",
         "line_numbers",
         "caption",
+        "code_style",
         "tags",
         "date",
     }
