@@ -213,3 +213,27 @@ def test_nested_lists_at_any_commonmark_indent(source: str) -> None:
 def test_fenced_code_inside_a_list_item_keeps_its_indentation() -> None:
     html = wxpub.convert_text("1. step\n\n   ```sh\n   make\n     indented\n   ```\n").html
     assert "make<br>\u00a0\u00a0indented" in html
+
+
+def test_project_defaults_sit_under_the_front_matter(tmp_path: Path) -> None:
+    (tmp_path / "wxpub.toml").write_text('[convert]\ntheme = "geek"\nline_numbers = true\n', encoding="utf-8")
+    post = tmp_path / "post.md"
+    post.write_text("---\ntitle: t\n---\n## 标题\n\n```py\nx = 1\n```\n", encoding="utf-8")
+    source = post.read_text(encoding="utf-8")
+    assert wxpub.convert_file(post).html == wxpub.convert_text(source, theme="geek", line_numbers=True).html
+    post.write_text("---\ntitle: t\ntheme: warm\n---\n## 标题\n", encoding="utf-8")
+    assert wxpub.convert_file(post).html == wxpub.convert_text("## 标题", theme="warm").html
+
+
+def test_unknown_config_key_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "wxpub.toml").write_text('[convert]\nthem = "geek"\n', encoding="utf-8")
+    post = tmp_path / "post.md"
+    post.write_text("正文\n", encoding="utf-8")
+    with pytest.raises(wxpub.WxpubError, match=r"\[convert\] has unknown keys: them"):
+        wxpub.convert_file(post)
+
+
+def test_a_space_between_inline_elements_survives_wechat() -> None:
+    html = wxpub.convert_text("**粗体** *斜体* 和 `a` `b`").html
+    assert "</strong>\u00a0<em>" in html
+    assert "</code>\u00a0<code" in html

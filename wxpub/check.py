@@ -573,16 +573,12 @@ def _measure(post: Any) -> _Content:
     every theme rule whose last selector part could match it, so that sum bounds the inlined
     length from above, and only a post whose bound reaches WeChat's limits is inlined for real.
     """
-    from . import convert, themes
-    from .render import RenderOptions, render
+    from . import convert
+    from .render import render
 
+    post = convert.with_project_defaults(post)
+    resolved, options = convert.plan(post)
     meta = post.meta
-    if any(meta.get(key) not in (None, "") for key in ("line_numbers", "caption", "code_style")):
-        return _exact(convert.convert_post(post))  # options that change the HTML: no shortcut
-    chosen = themes.load_theme(meta.get("theme"), base=post.path.parent if post.path else None)
-    resolved = themes.resolve(chosen, color=_text_or_none(meta.get("color")), font_size=meta.get("font_size"))
-    # The same options convert_post() would choose for a post that sets none of its own.
-    options = RenderOptions(code_style=resolved.code_style, font_size=resolved.font_size)
     rendered = render(post, options)
     removed, bound_chars, bound_bytes = _bound(rendered.html, resolved.css)
     extra = _image_url_growth(rendered.images)
@@ -608,10 +604,6 @@ def _exact(converted: Any) -> _Content:
 
 def _image_url_growth(images: Sequence[Any]) -> int:
     return sum(max(0, WECHAT_IMAGE_URL_CHARS - len(image.src)) for image in images)
-
-
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 # What the converter's sanitiser removes (wxpub.inline.DROPPED_TAGS; a test keeps the two equal).

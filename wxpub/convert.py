@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import Notice, PostError
 from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
+
+if TYPE_CHECKING:
+    from .themes import ResolvedTheme
 
 CONTENT_LIMIT = 20_000  # characters of HTML, tags and styles included (draft/add, 45002)
 
@@ -40,36 +43,13 @@ class Converted:
         return CONTENT_LIMIT - len(self.html)
 
 
-def convert_post(
-    post: Post,
-    *,
-    theme: str | Path | None = None,
-    color: str | None = None,
-    font_size: float | None = None,
-    line_numbers: bool | None = None,
-    caption: str | None = None,
-    code_style: str | None = None,
-) -> Converted:
-    """Convert a parsed post; options given here win over the post's front matter."""
-    from . import themes
+def convert_post(post: Post, **options: Any) -> Converted:
+    """Convert a parsed post; `options` (those of `plan`) win over the post's front matter."""
     from .inline import inline
 
+    resolved, render_options = plan(post, **options)
     meta = post.meta
-    base = post.path.parent if post.path else None
-    chosen = themes.load_theme(theme or meta.get("theme"), base=base)
-    resolved = themes.resolve(
-        chosen,
-        color=color or _str(meta.get("color")),
-        font_size=font_size or meta.get("font_size"),
-    )
-    options = RenderOptions(
-        code_style=code_style or _str(meta.get("code_style")) or resolved.code_style,
-        line_numbers=bool(line_numbers if line_numbers is not None else meta.get("line_numbers", False)),
-        caption=caption or str(meta.get("caption", "title-alt")),
-        font_size=resolved.font_size,
-    )
-    _check_options(options, post)
-    rendered = render(post, options)
+    rendered = render(post, render_options)
     html, removed = inline(rendered.html, resolved)
     title = str(meta.get("title") or rendered.title or "")
     return Converted(
@@ -84,6 +64,46 @@ def convert_post(
     )
 
 
+def plan(
+    post: Post,
+    *,
+    theme: str | Path | None = None,
+    color: str | None = None,
+    font_size: float | None = None,
+    line_numbers: bool | None = None,
+    caption: str | None = None,
+    code_style: str | None = None,
+) -> tuple[ResolvedTheme, RenderOptions]:
+    """The theme and render options a post is converted with: given options, else front matter, else defaults.
+
+    `wxpub check` renders with the same plan, so what it measures is what would be published.
+    """
+    from . import themes
+
+    meta = post.meta
+    base = post.path.parent if post.path else None
+    chosen = themes.load_theme(theme or meta.get("theme"), base=base)
+    resolved = themes.resolve(chosen, color=color or _str(meta.get("color")), font_size=font_size or meta.get("font_size"))
+    options = RenderOptions(
+        code_style=code_style or _str(meta.get("code_style")) or resolved.code_style,
+        line_numbers=bool(line_numbers if line_numbers is not None else meta.get("line_numbers", False)),
+        caption=caption or str(meta.get("caption", "title-alt")),
+        font_size=resolved.font_size,
+    )
+    _check_options(options, post)
+    return resolved, options
+
+
+def with_project_defaults(post: Post) -> Post:
+    """The post with `[convert]` from the project's wxpub.toml (or [tool.wxpub.convert]) under its front matter."""
+    from .config import convert_defaults
+
+    if post.path is None:
+        return post
+    meta = {**convert_defaults(post.path), **post.meta}
+    return post if meta == dict(post.meta) else replace(post, meta=meta)
+
+
 def convert_text(markdown: str, **options: Any) -> Converted:
     """Convert Markdown text (front matter allowed); no file is read or written."""
     return convert_post(parse_post(markdown), **options)
@@ -95,14 +115,7 @@ def convert_file(path: str | Path, **options: Any) -> Converted:
     `[convert]` in the project's wxpub.toml (or `[tool.wxpub.convert]`) gives defaults that the
     post's front matter and the options given here override.
     """
-    from .config import convert_defaults
-
-    post = read_post(path)
-    defaults = convert_defaults(post.path or Path(path))
-    meta = {**defaults, **post.meta}
-    if meta != post.meta:
-        post = replace(post, meta=meta)
-    return convert_post(post, **options)
+    return convert_post(with_project_defaults(read_post(path)), **options)
 
 
 def _str(value: Any) -> str | None:

@@ -189,9 +189,13 @@ def _compact(element: Any, inherited: tuple[tuple[str, str], ...]) -> None:
     for child in element:
         if isinstance(child.tag, str):
             _compact(child, child_inherited)
-            # Newlines between blocks are invisible but count against WeChat's limit.
-            if child.tail and not child.tail.strip() and child.tag in BLOCK_TAGS:
-                child.tail = None
+        if child.tail and not child.tail.strip():
+            if child.tag in BLOCK_TAGS or child.getnext() is None:
+                child.tail = None  # invisible, yet it counts against WeChat's limit
+            else:
+                # A space between two inline elements ("<b>a</b> <i>b</i>"): the WeChat editor
+                # drops text nodes that hold only whitespace, so make it a no-break space.
+                child.tail = "\u00a0"
 
 
 @functools.lru_cache(maxsize=8192)
