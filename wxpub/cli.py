@@ -221,10 +221,10 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
             click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
         if server is not None and sys.stdin.isatty() and not as_json:
             click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
+            import time
+
             try:
                 while True:
-                    import time
-
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
