@@ -237,3 +237,9 @@ def test_a_space_between_inline_elements_survives_wechat() -> None:
     html = wxpub.convert_text("**粗体** *斜体* 和 `a` `b`").html
     assert "</strong>\u00a0<em>" in html
     assert "</code>\u00a0<code" in html
+
+
+def test_a_raw_html_image_is_reported_as_not_uploaded() -> None:
+    converted = wxpub.convert_text('![图](a.png)\n\n<p><img src="b.png"></p>\n')
+    messages = [n.message for n in converted.warnings if n.code == "raw-html"]
+    assert messages == ["the raw HTML image b.png will not be uploaded: write it as ![](…)"]

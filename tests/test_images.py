@@ -505,3 +505,20 @@ def test_images_command_fails_in_one_line(project: Path) -> None:
     result = CliRunner().invoke(main, ["images", str(post)])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {post}:3: image 'gone.png': no such file (paths are relative to {project / 'posts'})"
+
+
+def test_a_tiny_cover_is_a_clear_error_and_a_small_one_a_warning(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from wxpub.images import ImageError, prepare_images
+    from wxpub.render import ImageRef
+
+    (tmp_path / "wxpub.toml").write_text("")
+    post = tmp_path / "post.md"
+    post.write_text("![](tiny.png)\n")
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "tiny.png")
+    with pytest.raises(ImageError, match=r"post.md:1: image 'tiny.png': the cover is 40×30 pixels, too small"):
+        prepare_images([ImageRef("tiny.png", 1)], post, cache_dir=None)
+    Image.new("RGB", (400, 200), "red").save(tmp_path / "small.png")
+    result = prepare_images([ImageRef("small.png", 1)], post, cache_dir=None)
+    assert result.cover is not None and any("blurry" in w for w in result.cover.warnings)

@@ -50,7 +50,7 @@ def convert_post(post: Post, **options: Any) -> Converted:
     resolved, render_options = plan(post, **options)
     meta = post.meta
     rendered = render(post, render_options)
-    html, removed = inline(rendered.html, resolved)
+    html, removed = inline(rendered.html, resolved, frozenset(i.src for i in rendered.images))
     title = str(meta.get("title") or rendered.title or "")
     return Converted(
         html=html,

@@ -303,6 +303,11 @@ def _download(source: ImageSource, options: ImageOptions) -> bytes:
 # --- preparing one image --------------------------------------------------------------------------
 
 
+# A cover must hold a 47×20 (2.35:1) box to crop at all; below about 900 px wide it looks soft in the feed.
+COVER_MIN_WIDTH, COVER_MIN_HEIGHT = 47, 20
+COVER_GOOD_WIDTH = 900
+
+
 def prepare_image(
     source: ImageSource,
     *,
@@ -329,10 +334,18 @@ def prepare_image(
 
 def _finish(prepared: PreparedImage, source: ImageSource, role: Role, focus: tuple[float, float]) -> PreparedImage:
     crops: dict[str, Any] = {}
+    warnings = prepared.warnings
     if role == "cover":
+        if prepared.width < COVER_MIN_WIDTH or prepared.height < COVER_MIN_HEIGHT:
+            raise source.fail(
+                f"the cover is {prepared.width}×{prepared.height} pixels, too small to crop for the feed",
+                hint=f"use a picture at least {COVER_MIN_WIDTH}×{COVER_MIN_HEIGHT} (900×383 looks sharp)",
+            )
+        if prepared.width < COVER_GOOD_WIDTH:
+            warnings += (f"the cover is only {prepared.width} px wide; it looks blurry in the feed below {COVER_GOOD_WIDTH} px",)
         crop_235, crop_11 = cover_crops(prepared.width, prepared.height, focus)
         crops = {"pic_crop_235_1": crop_235, "pic_crop_1_1": crop_11}
-    return dataclasses.replace(prepared, source=source.src, line=source.line, **crops)
+    return dataclasses.replace(prepared, source=source.src, line=source.line, warnings=warnings, **crops)
 
 
 def _process(raw: bytes, source: ImageSource, role: Role, options: ImageOptions) -> PreparedImage:

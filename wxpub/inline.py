@@ -94,10 +94,13 @@ _SVG_VIEWBOX = re.compile(r"(<svg\b[^>]*?) viewbox=")
 _RELATIVE = re.compile(r"(?:em|%|rem|ex)$|^(?:smaller|larger|bolder|lighter)$")
 
 
-def inline(html: str, theme: ResolvedTheme) -> tuple[str, tuple[Notice, ...]]:
-    """Apply `theme` to the rendered `html`; return the fragment and what was removed."""
+def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()) -> tuple[str, tuple[Notice, ...]]:
+    """Apply `theme` to the rendered `html`; return the fragment and what was removed or left out.
+
+    `images` are the sources of the post's Markdown images, the ones that will be uploaded.
+    """
     root = lxml.html.fragment_fromstring(f'<section class="wxpub">{html}</section>')
-    notices = _sanitise(root)
+    notices = _sanitise(root, images)
     _ThemePremailer(css_text=theme.css, **_PREMAILER_OPTIONS).transform(root)
     _compact(root, ())
     fragment = lxml.html.tostring(root, encoding="unicode")
@@ -138,7 +141,7 @@ class _ThemePremailer(Premailer):
         return list(_theme_rules(css_body, ruleset_index)), []
 
 
-def _sanitise(root: Any) -> list[Notice]:
+def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
     notices: list[Notice] = []
     for element in list(root.iter()):
         if not isinstance(element.tag, str):  # comments and processing instructions
@@ -159,6 +162,9 @@ def _sanitise(root: Any) -> list[Notice]:
                 del element.attrib[name]
             elif lowered == "id" or lowered.startswith("data-"):
                 del element.attrib[name]
+        if tag == "img" and element.get("src") and element.get("src") not in images:
+            # Only Markdown images are prepared and uploaded; WeChat filters any other source out.
+            notices.append(Notice("raw-html", f"the raw HTML image {element.get('src')} will not be uploaded: write it as ![](…)"))
         if tag == "div":
             element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
         if tag == "a" and element.get("href") and not _wechat(element.get("href")):
