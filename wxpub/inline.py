@@ -10,7 +10,7 @@ import functools
 import re
 from typing import Any
 
-import lxml.html
+from lxml import etree
 
 
 def _import_premailer() -> Any:
@@ -99,11 +99,13 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
 
     `images` are the sources of the post's Markdown images, the ones that will be uploaded.
     """
-    root = lxml.html.fragment_fromstring(f'<section class="wxpub">{html}</section>')
+    # Plain lxml elements rather than lxml.html's: the same tree, without a class lookup per node.
+    root = etree.fromstring(f'<section class="wxpub">{html}</section>', _PARSER).find("body/section")
     notices = _sanitise(root, images)
     _ThemePremailer(css_text=theme.css, **_PREMAILER_OPTIONS).transform(root)
     _compact(root, ())
-    fragment = lxml.html.tostring(root, encoding="unicode")
+    root.tail = None
+    fragment = etree.tostring(root, method="html", encoding="unicode")
     # lxml's HTML serialiser lower-cases attribute names; SVG's viewBox is case-sensitive.
     fragment = _SVG_VIEWBOX.sub(r"\1 viewBox=", fragment)
     return fragment, tuple(notices)
@@ -117,8 +119,6 @@ _PREMAILER_OPTIONS: dict[str, Any] = dict(
     strip_important=True,
     keep_style_tags=False,
     cssutils_logging_level="CRITICAL",
-    # premailer would otherwise copy widths and colours into old e-mail attributes
-    disable_basic_attributes=["align", "valign", "bgcolor", "width", "height"],
     align_floating_images=False,
 )
 
@@ -127,6 +127,9 @@ _PREMAILER_OPTIONS: dict[str, Any] = dict(
 def _theme_rules(css: str, ruleset_index: int) -> tuple[Any, ...]:
     rules, _leftover = Premailer(**_PREMAILER_OPTIONS)._parse_style_rules(css, ruleset_index)
     return tuple(rules)
+
+
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True)
 
 
 class _ThemePremailer(Premailer):
@@ -140,17 +143,20 @@ class _ThemePremailer(Premailer):
     def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
         return list(_theme_rules(css_body, ruleset_index)), []
 
+    def _style_to_basic_html_attributes(self, element: Any, style_content: str, force: bool = False) -> None:
+        """Write no e-mail-era attributes (align=, bgcolor=, width=…): WeChat reads the style."""
+
 
 def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
     notices: list[Notice] = []
     for element in list(root.iter()):
         if not isinstance(element.tag, str):  # comments and processing instructions
-            element.drop_tree()
+            _drop_tree(element)
             continue
         tag = element.tag.lower()
         if tag in DROPPED_TAGS:
             notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
-            element.drop_tree()
+            _drop_tree(element)
             continue
         for name in list(element.attrib):
             lowered = name.lower()
@@ -170,8 +176,43 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
         if tag == "a" and element.get("href") and not _wechat(element.get("href")):
             # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
             notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
-            element.drop_tag()
+            _drop_tag(element)
     return notices
+
+
+def _drop_tree(element: Any) -> None:
+    """Remove `element` and its content, keeping the text that follows it."""
+    parent, tail = element.getparent(), element.tail
+    previous = element.getprevious()
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def _drop_tag(element: Any) -> None:
+    """Replace `element` by its content."""
+    parent = element.getparent()
+    index = parent.index(element)
+    previous = element.getprevious()
+    text = element.text or ""
+    if previous is not None:
+        previous.tail = (previous.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+    children = list(element)
+    tail = element.tail or ""
+    parent.remove(element)
+    for offset, child in enumerate(children):
+        parent.insert(index + offset, child)
+    if children:
+        children[-1].tail = (children[-1].tail or "") + tail
+    elif previous is not None:
+        previous.tail = (previous.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
 
 
 def _wechat(url: str) -> bool:

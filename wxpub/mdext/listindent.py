@@ -88,6 +88,9 @@ class ListIndentPreprocessor(Preprocessor):
     """Runs `normalise` over the document's lines."""
 
     def run(self, lines: list[str]) -> list[str]:
+        # Most lines of most posts are no list at all: skip the walk when no line is indented.
+        if not any(line.startswith(" ") for line in lines):
+            return lines
         return normalise(lines)
 
 
