@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlsplit
 from PIL import Image, ImageCms, ImageColor, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ImageError
+from .post import front_matter_line
 from .render import ImageRef
 
 Role = Literal["content", "cover"]
@@ -743,33 +744,15 @@ def choose_cover(meta: Mapping[str, Any], images: Sequence[ImageRef], *, post_pa
             raise ImageError(
                 "front matter: 'cover' must be a path or URL",
                 path=post_path,
-                line=_front_matter_line(post_path, "cover"),
+                line=front_matter_line(post_path, "cover"),
                 hint="write e.g. 'cover: images/cover.jpg'",
             )
-        return ImageRef(src=cover, line=_front_matter_line(post_path, "cover"), alt="cover")
+        return ImageRef(src=cover, line=front_matter_line(post_path, "cover"), alt="cover")
     return images[0] if images else None
 
 
 NO_COVER = "the post has no cover: no 'cover:' in the front matter and no image in the post"
 NO_COVER_HINT = "add 'cover: path/to/image.jpg' to the front matter"
-
-
-def _front_matter_line(post_path: str | Path | None, key: str) -> int | None:
-    if post_path is None:
-        return None
-    try:
-        with open(post_path, encoding="utf-8-sig") as handle:
-            lines = handle.read(65536).split("\n")
-    except OSError:
-        return None
-    if not lines or lines[0].strip() != "---":
-        return None
-    for number, text in enumerate(lines[1:], start=2):
-        if text.strip() == "---":
-            return None
-        if re.match(rf"{re.escape(key)}\s*:", text):
-            return number
-    return None
 
 
 # --- a whole post -----------------------------------------------------------------------------------
@@ -835,7 +818,7 @@ def prepare_images(
     cover_ref = choose_cover(meta, refs, post_path=post) if cover else None
     if cover_ref is not None:
         wanted.append((cover_ref, "cover"))
-        focus = parse_focus(meta.get("cover_focus"), path=post, line=_front_matter_line(post, "cover_focus"))
+        focus = parse_focus(meta.get("cover_focus"), path=post, line=front_matter_line(post, "cover_focus"))
 
     # Each distinct (source, role) is prepared once, however often the post uses it.
     unique: dict[tuple[str, Role], ImageSource] = {}

@@ -169,3 +169,22 @@ def _similar(a: str, b: str) -> bool:
     import difflib
 
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
+
+
+def front_matter_line(path: str | Path | None, key: str) -> int | None:
+    """The file line of `key:` in a post's front matter, for messages about its value (None if absent)."""
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            lines = handle.read(65536).split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not lines or not _FENCE.match(lines[0]):
+        return None
+    for number, text in enumerate(lines[1:], start=2):
+        if _FENCE.match(text):
+            return None
+        if re.match(rf"{re.escape(key)}\s*:", text):
+            return number
+    return None

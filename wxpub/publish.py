@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import ConfigError, ImageError, PostError, UsageError, WeChatError, WxpubError
+from .post import front_matter_line
 
 if TYPE_CHECKING:
     from .convert import Converted
@@ -397,7 +398,7 @@ def _meta_problems(post: Converted) -> list[WxpubError]:
     meta, path = post.meta, post.post.path
 
     def fail(message: str, key: str | None = None, hint: str | None = None) -> None:
-        problems.append(PostError(message, path=path, line=_meta_line(path, key) if key and path else None, hint=hint))
+        problems.append(PostError(message, path=path, line=front_matter_line(path, key) if key and path else None, hint=hint))
 
     title = post.title.strip()
     if not title:
@@ -883,17 +884,3 @@ def _warnings(post: _Prepared) -> tuple[str, ...]:
     return tuple(dict.fromkeys(notes))
 
 
-def _meta_line(path: Path, key: str) -> int | None:
-    """The line of `key:` in the post's front matter, for messages."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").split("\n")
-    except OSError:
-        return None
-    if not lines or lines[0].strip() != "---":
-        return None
-    for number, text in enumerate(lines[1:], start=2):
-        if text.strip() == "---":
-            return None
-        if re.match(rf"{re.escape(key)}\s*:", text):
-            return number
-    return None
