@@ -243,3 +243,19 @@ def test_a_raw_html_image_is_reported_as_not_uploaded() -> None:
     converted = wxpub.convert_text('![图](a.png)\n\n<p><img src="b.png"></p>\n')
     messages = [n.message for n in converted.warnings if n.code == "raw-html"]
     assert messages == ["the raw HTML image b.png will not be uploaded: write it as ![](…)"]
+
+
+def test_a_theme_named_by_a_post_must_be_inside_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "blog"
+    project.mkdir()
+    (project / "wxpub.toml").write_text("", encoding="utf-8")
+    (tmp_path / "outside.css").write_text("p { color: red; }", encoding="utf-8")
+    (project / "mine.css").write_text("p { color: #123456; }", encoding="utf-8")
+    post = project / "post.md"
+    post.write_text("---\ntitle: t\ntheme: ../outside.css\n---\n正文\n", encoding="utf-8")
+    with pytest.raises(wxpub.PostError, match=r"post.md:3: theme '.*outside.css' is outside the project"):
+        wxpub.convert_file(post)
+    post.write_text("---\ntitle: t\ntheme: mine.css\n---\n正文\n", encoding="utf-8")
+    assert "color:#123456" in wxpub.convert_file(post).html
+    # Given on the command line (or to the API), the person chose it: allowed.
+    assert "color:red" in wxpub.convert_file(post, theme=str(tmp_path / "outside.css")).html

@@ -83,6 +83,8 @@ def plan(
     meta = post.meta
     base = post.path.parent if post.path else None
     chosen = themes.load_theme(theme or meta.get("theme"), base=base)
+    if not theme and chosen.path is not None and post.path is not None and not themes.is_builtin(chosen):
+        _inside_project(chosen.path, post)
     resolved = themes.resolve(chosen, color=color or _str(meta.get("color")), font_size=font_size or meta.get("font_size"))
     options = RenderOptions(
         code_style=code_style or _str(meta.get("code_style")) or resolved.code_style,
@@ -120,6 +122,21 @@ def convert_file(path: str | Path, **options: Any) -> Converted:
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _inside_project(path: Path, post: Post) -> None:
+    """A theme named by the post (or its project's config) must be a file of the project."""
+    from .post import find_project_root, front_matter_line
+
+    assert post.path is not None
+    root = find_project_root(post.path)
+    if not path.resolve().is_relative_to(root):
+        raise PostError(
+            f"theme '{path}' is outside the project ({root})",
+            path=post.path,
+            line=front_matter_line(post.path, "theme"),
+            hint="keep theme files inside the project, or pass --theme on the command line",
+        )
 
 
 def _check_options(options: RenderOptions, post: Post) -> None:

@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 from PIL import Image, ImageCms, ImageColor, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ImageError
-from .post import front_matter_line
+from .post import PROJECT_MARKERS, find_project_root, front_matter_line
 from .render import ImageRef
 
 Role = Literal["content", "cover"]
@@ -47,7 +47,6 @@ Route = Literal["uploadimg", "material"]
 
 # Bump when the processing changes, so cached results made by older code are not reused.
 _ALGORITHM = "1"
-PROJECT_MARKERS = ("wxpub.toml", "pyproject.toml", ".git")
 CACHE_SUBDIR = Path(".wxpub-cache") / "images"
 
 # Formats we let Pillow open. Pillow knows more (EPS would run Ghostscript, PSD, FITS ...);
@@ -142,15 +141,6 @@ class PreparedImages:
 
 
 # --- where images come from ---------------------------------------------------------------------
-
-
-def find_project_root(post_path: str | Path) -> Path:
-    """The nearest folder above the post holding wxpub.toml, pyproject.toml or .git, else the post's folder."""
-    folder = Path(post_path).resolve().parent
-    for candidate in (folder, *folder.parents):
-        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
-            return candidate
-    return folder
 
 
 def resolve_source(

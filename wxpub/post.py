@@ -31,6 +31,8 @@ KNOWN_KEYS = frozenset(
     }
 )
 COMMENT_MODES = ("open", "fans-only", "closed")
+# What marks a project's root folder: only files inside it may be read for a post.
+PROJECT_MARKERS = ("wxpub.toml", "pyproject.toml", ".git")
 
 _FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
@@ -188,3 +190,12 @@ def front_matter_line(path: str | Path | None, key: str) -> int | None:
         if re.match(rf"{re.escape(key)}\s*:", text):
             return number
     return None
+
+
+def find_project_root(post_path: str | Path) -> Path:
+    """The nearest folder above the post holding wxpub.toml, pyproject.toml or .git, else the post's folder."""
+    folder = Path(post_path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return folder

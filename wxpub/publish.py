@@ -66,7 +66,7 @@ class PublishSettings:
     @classmethod
     def find(cls, start: str | Path) -> PublishSettings:
         from .config import find_settings
-        from .images import find_project_root
+        from .post import find_project_root
 
         settings, source = find_settings(start)
         table = settings.get("publish", {})

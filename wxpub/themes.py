@@ -64,6 +64,11 @@ def list_themes() -> list[Theme]:
     return sorted(themes, key=lambda t: (t.name != DEFAULT_THEME, t.name))
 
 
+def is_builtin(theme: Theme) -> bool:
+    """Whether `theme` is one of the themes shipped with wxpub."""
+    return theme.path is not None and theme.path.resolve().parent == _styles_dir().resolve()
+
+
 def load_theme(name_or_path: str | Path | None = None, *, base: Path | None = None) -> Theme:
     """A built-in theme by name, or a user theme by path to a CSS file (relative to `base`)."""
     name = str(name_or_path or DEFAULT_THEME)
