@@ -138,7 +138,7 @@ def test_several_posts_make_one_draft_with_several_articles(sandbox: Sandbox, pr
     assert [a["title"] for a in stored(sandbox, result.media_id)] == ["第0篇", "第1篇", "第2篇"]
     assert sandbox.count("media/uploadimg") == 4  # the shared image once
     alone = run(sandbox, project, posts[0])
-    assert alone.media_id != result.media_id and any("with other posts" in note for note in alone.notes)
+    assert alone.media_id != result.media_id and any("holds a different set of articles" in note for note in alone.notes)
     assert alone.uploaded == 0
 
 

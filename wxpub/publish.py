@@ -674,7 +674,7 @@ def _save_draft(client: WeChat, ledger: Ledger, keys: list[str], articles: list[
         for other in ledger.drafts():
             shared = [key for key in keys if key in other.posts]
             if shared:
-                notes.append(f"{_names(shared)} {'was' if len(shared) == 1 else 'were'} in draft {other.media_id} with other posts; adding a new draft for {_names(keys)}")
+                notes.append(f"{_names(shared)} {'was' if len(shared) == 1 else 'were'} published before as draft {other.media_id}, which holds a different set of articles; adding a new draft for {_names(keys)} (that one is left as it is)")
                 say(notes[-1])
                 break
     if record is not None:
