@@ -91,3 +91,15 @@ def test_python_dash_m_and_the_console_script_agree() -> None:
     module = subprocess.run([sys.executable, "-m", "wxpub", "convert", str(GOLDEN / "links.md")], capture_output=True, text=True)
     assert module.returncode == 0
     assert module.stdout == (GOLDEN / "links.html").read_text(encoding="utf-8")
+
+
+def test_an_unexpected_failure_is_one_line_without_traceback(monkeypatch) -> None:
+    import wxpub.convert
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(wxpub.convert, "convert_file", broken)
+    result = run("convert", str(GOLDEN / "emphasis.md"))
+    assert result.exit_code == 70
+    assert result.stderr.strip() == "error: internal error, RuntimeError: something broke (please report it; WXPUB_DEBUG=1 shows the traceback)"

@@ -21,11 +21,25 @@ def _fail(error: WxpubError) -> NoReturn:
 
 
 def _run(call: Callable[[], Any]) -> Any:
-    """Run an API call; a WxpubError becomes its one line on stderr and its exit code, never a traceback."""
+    """Run an API call; a WxpubError becomes its one line on stderr and its exit code, never a traceback.
+
+    Anything else is a bug in wxpub: one line too (tokens and secrets redacted), and the traceback
+    only when WXPUB_DEBUG is set.
+    """
     try:
         return call()
     except WxpubError as error:
         _fail(error)
+    except Exception as error:  # noqa: BLE001 - the last line of defence for people, not scripts
+        import os
+
+        if os.environ.get("WXPUB_DEBUG"):
+            raise
+        message = f"{type(error).__name__}: {error}"
+        if "wxpub.wechat" in sys.modules:
+            message = sys.modules["wxpub.wechat"].redact(message)
+        click.echo(f"error: internal error, {message} (please report it; WXPUB_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(70)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
