@@ -554,3 +554,15 @@ def test_the_hook_does_not_load_the_publishing_stack(project: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", script, str(project)], capture_output=True, text=True, env=env)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_json_output_lists_every_problem(tmp_path: Path) -> None:
+    import json
+
+    post = tmp_path / "p.md"
+    post.write_text("---\ntitle: 测试\n---\n\nPython测试,包含.\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "--json", str(post)])
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)
+    assert {p["code"] for p in problems} >= {"WX401", "WX402", "WX206"}
+    assert all(p["path"] == str(post) and p["line"] >= 1 for p in problems)

@@ -314,8 +314,16 @@ def sandbox_command(port: int, state: Path | None) -> None:
 @click.option("--ignore", metavar="CODES", help="Skip these codes or prefixes (added to the config's).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the CPU count).")
 @click.option("--codes", "list_codes", is_flag=True, help="List every code with its severity and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as one JSON list on stdout.")
 def check_command(
-    paths: tuple[Path, ...], fix: bool, diff: bool, select: str | None, ignore: str | None, jobs: int | None, list_codes: bool
+    paths: tuple[Path, ...],
+    fix: bool,
+    diff: bool,
+    select: str | None,
+    ignore: str | None,
+    jobs: int | None,
+    list_codes: bool,
+    as_json: bool,
 ) -> None:
     """Check posts (Markdown files, or folders of them) before they are published.
 
@@ -335,8 +343,11 @@ def check_command(
     mode = _run(lambda: Mode.from_flags(fix=fix, diff=diff))
     selection = _run(lambda: Selection.from_options(select, ignore))
     report = _run(lambda: check_paths(paths, mode=mode, selection=selection, jobs=jobs))
-    for line in report.lines():
-        click.echo(line)
+    if as_json:
+        click.echo(json.dumps([problem.to_dict() for problem in report.problems], ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
     for line in report.crash_lines():
         click.echo(line, err=True)
     click.echo(report.summary(), err=True)
