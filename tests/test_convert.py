@@ -259,3 +259,9 @@ def test_a_theme_named_by_a_post_must_be_inside_the_project(tmp_path: Path) -> N
     assert "color:#123456" in wxpub.convert_file(post).html
     # Given on the command line (or to the API), the person chose it: allowed.
     assert "color:red" in wxpub.convert_file(post, theme=str(tmp_path / "outside.css")).html
+
+
+def test_stray_closing_tags_in_raw_html_lose_no_content() -> None:
+    html = wxpub.convert_text("a\n\n</section>\n\nb\n\n</body></html>\n\nc").html
+    assert ">a</p>" in html and ">b</p>" in html and ">c</p>" in html
+    assert_contract(html)

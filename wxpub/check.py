@@ -610,7 +610,7 @@ def _image_url_growth(images: Sequence[Any]) -> int:
 # Importing wxpub.inline would load premailer, and with it requests, into the hook.
 DROPPED_TAGS = frozenset(
     "script style iframe frame frameset object embed applet form input button select textarea "
-    "option link meta base noscript template canvas audio video source track dialog".split()
+    "option link meta base noscript template canvas audio video source track dialog title".split()
 )
 
 

@@ -44,7 +44,7 @@ from .themes import ResolvedTheme
 # Removed with their content: they run code, embed other pages, or WeChat strips them anyway.
 DROPPED_TAGS = frozenset(
     "script style iframe frame frameset object embed applet form input button select textarea "
-    "option link meta base noscript template canvas audio video source track dialog".split()
+    "option link meta base noscript template canvas audio video source track dialog title".split()
 )
 # Properties a child takes from its parent: set once on the root, dropped where they repeat it.
 INHERITED = frozenset(
@@ -99,8 +99,7 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
 
     `images` are the sources of the post's Markdown images, the ones that will be uploaded.
     """
-    # Plain lxml elements rather than lxml.html's: the same tree, without a class lookup per node.
-    root = etree.fromstring(f'<section class="wxpub">{html}</section>', _PARSER).find("body/section")
+    root = _parse(html)
     notices = _sanitise(root, images)
     _ThemePremailer(css_text=theme.css, **_PREMAILER_OPTIONS).transform(root)
     _compact(root, ())
@@ -130,6 +129,7 @@ def _theme_rules(css: str, ruleset_index: int) -> tuple[Any, ...]:
 
 
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True)
+_DOCUMENT_TAGS = re.compile(r"</?(?:html|head|body)\b[^>]*>", re.IGNORECASE)
 
 
 class _ThemePremailer(Premailer):
@@ -178,6 +178,24 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
             notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
             _drop_tag(element)
     return notices
+
+
+def _parse(html: str) -> Any:
+    """The fragment inside a `<section class="wxpub">` root.
+
+    The root is added after parsing, so a stray `</section>` in the post's raw HTML cannot close
+    it early and leave the rest of the article outside. Plain lxml elements rather than
+    lxml.html's: the same tree, without a class lookup per node.
+    """
+    # Document tags can only come from raw HTML in the post; the parser would stop at `</html>`.
+    html = _DOCUMENT_TAGS.sub("", html)
+    document = etree.fromstring(f"<html><body>{html}</body></html>", _PARSER) if html.strip() else None
+    body = document.find("body") if document is not None else None
+    root = etree.Element("section", {"class": "wxpub"})
+    if body is not None:
+        root.text = body.text
+        root.extend(list(body))
+    return root
 
 
 def _drop_tree(element: Any) -> None:
