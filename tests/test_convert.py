@@ -265,3 +265,15 @@ def test_stray_closing_tags_in_raw_html_lose_no_content() -> None:
     html = wxpub.convert_text("a\n\n</section>\n\nb\n\n</body></html>\n\nc").html
     assert ">a</p>" in html and ">b</p>" in html and ">c</p>" in html
     assert_contract(html)
+
+
+def test_converting_from_several_threads_gives_each_post_its_own_facts() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    posts = [f"# 标题{n}\n\n![图{n}](img{n}.png)\n\n[链接{n}](https://example.com/{n})\n" for n in range(40)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(wxpub.convert_text, posts))
+    for n, converted in enumerate(results):
+        assert converted.title == f"标题{n}"
+        assert [i.src for i in converted.images] == [f"img{n}.png"]
+        assert [l.url for l in converted.links] == [f"https://example.com/{n}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,30 +55,34 @@ class Rendered:
 def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
     """Markdown body -> HTML fragment, with images, links and the H1 title collected on the way."""
     md, parts = _markdown(options)
-    md.reset()
-    given = post.meta.get("title")
-    parts.title.given = str(given) if given else None
-    html = md.convert(post.body)
+    with _IN_USE:  # one Markdown instance per set of options, so one document at a time
+        md.reset()
+        given = post.meta.get("title")
+        parts.title.given = str(given) if given else None
+        html = md.convert(post.body)
+        figures, refs, math_warnings = list(parts.figures.images), list(parts.links.links), list(parts.math.warnings)
+        title = parts.title.title
     offset = post.body_line - 1
-    images = _with_lines(post.body, [src for src, _, _ in parts.figures.images], offset)
-    links = _with_lines(post.body, [url for _, url, _ in parts.links.links], offset)
+    images = _with_lines(post.body, [src for src, _, _ in figures], offset)
+    links = _with_lines(post.body, [url for _, url, _ in refs], offset)
     notices = [
-        Notice("math", f"formula not drawn: {why}", _line_of(post.body, tex, offset))
-        for why, tex in parts.math.warnings
+        Notice("math", f"formula not drawn: {why}", _line_of(post.body, tex, offset)) for why, tex in math_warnings
     ]
     return Rendered(
         html=html,
-        title=parts.title.title,
+        title=title,
         images=tuple(
-            ImageRef(src=src, line=line, alt=alt, title=title)
-            for (src, alt, title), line in zip(parts.figures.images, images)
+            ImageRef(src=src, line=line, alt=alt, title=caption)
+            for (src, alt, caption), line in zip(figures, images)
         ),
         links=tuple(
-            LinkRef(number=number, url=url, text=text, line=line)
-            for (number, url, text), line in zip(parts.links.links, links)
+            LinkRef(number=number, url=url, text=text, line=line) for (number, url, text), line in zip(refs, links)
         ),
         notices=tuple(notices),
     )
+
+
+_IN_USE = threading.Lock()
 
 
 @dataclass
