@@ -788,34 +788,13 @@ def _probe(images_module: Any, src: str, post_path: Path) -> tuple[str, str] | N
         text = error.message.split("': ", 1)[-1]
         code = "WX204" if "outside the project" in text else "WX201" if "no such file" in text else "WX202"
         return code, f"{text} ({error.hint})" if error.hint else text
-    if source.kind != "file":
-        return None
-    location = Path(source.location)
-    with location.open("rb") as handle:
-        head = handle.read(_HEADER_BYTES)
-    if images_module._looks_like_svg(head):
-        import importlib.util
-
-        if importlib.util.find_spec("cairosvg") is None:
-            return "WX203", "SVG images need CairoSVG to become PNG (pip install cairosvg)"
-        return None
-    options = images_module.ImageOptions()
     try:
-        images_module._open(head, source, options)
+        images_module.probe(source)
     except ImageError as error:
-        if "damaged" in error.message and location.stat().st_size > len(head):
-            try:  # some formats keep their header at the end (TIFF): look at the whole file once
-                images_module._open(location.read_bytes(), source, options)
-                return None
-            except ImageError as again:
-                error = again
         text = error.message.split("': ", 1)[-1]
-        code = "WX203" if "unsupported" in text or "HEIF" in text else "WX202"
-        return code, text
+        code = "WX203" if "unsupported" in text or "HEIF" in text or "CairoSVG" in text else "WX202"
+        return code, f"{text} ({error.hint})" if error.hint and code == "WX203" else text
     return None
-
-
-_HEADER_BYTES = 64 * 1024
 
 
 @lru_cache(maxsize=256)

@@ -400,6 +400,35 @@ def _result(
     )
 
 
+PROBE_BYTES = 64 * 1024
+
+
+def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> None:
+    """Raise the ImageError that preparing `source` would raise for its file, reading only its header.
+
+    For a quick look before any work (a pre-commit hook, or a publish that must refuse to start):
+    the file is found, its first bytes are read and its header parsed; no pixel is decoded.
+    Remote and data: sources are left for preparation to judge.
+    """
+    if source.kind != "file":
+        return
+    location = Path(source.location)
+    try:
+        with location.open("rb") as handle:
+            head = handle.read(PROBE_BYTES)
+    except OSError as exc:
+        raise source.fail(f"cannot be read: {exc.strerror}") from None
+    if _looks_like_svg(head):
+        _require_cairosvg(source)
+        return
+    try:
+        _open(head, source, options)
+    except ImageError as error:
+        if "damaged" not in error.message or location.stat().st_size <= len(head):
+            raise
+        _open(location.read_bytes(), source, options)  # some formats keep their header at the end (TIFF)
+
+
 def _open(raw: bytes, source: ImageSource, options: ImageOptions) -> ImageFile.ImageFile:
     _register_optional_openers()
     with warnings.catch_warnings():
@@ -473,7 +502,7 @@ def _looks_like_svg(raw: bytes) -> bool:
     return head.startswith((b"<svg", b"<?xml", b"<!doctype svg", b"<!--")) and b"<svg" in raw[:65536].lower()
 
 
-def _rasterise_svg(raw: bytes, source: ImageSource, options: ImageOptions) -> bytes:
+def _require_cairosvg(source: ImageSource) -> Any:
     try:
         import cairosvg  # type: ignore[import-untyped]
     except (ImportError, OSError):
@@ -481,6 +510,11 @@ def _rasterise_svg(raw: bytes, source: ImageSource, options: ImageOptions) -> by
             "SVG images need CairoSVG to be turned into PNG",
             hint="pip install cairosvg, or export the drawing as PNG",
         ) from None
+    return cairosvg
+
+
+def _rasterise_svg(raw: bytes, source: ImageSource, options: ImageOptions) -> bytes:
+    cairosvg = _require_cairosvg(source)
     try:
         # unsafe stays False: no XML entities, and href/url() references are never fetched.
         natural = cairosvg.svg2png(bytestring=raw)
@@ -790,13 +824,16 @@ def prepare_images(
     cache_dir: Path | None | Literal["default"] = "default",
     jobs: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    on_ready: Callable[[PreparedImage], None] | None = None,
 ) -> PreparedImages:
     """Prepare every image of a post (and its cover, when `cover`), in parallel, the same bytes every run.
 
     `meta` is the front matter (for `cover` and `cover_focus`). The project root defaults to
     find_project_root(post_path); the cache to `.wxpub-cache/images` under it (None: no cache).
     `jobs` caps worker threads (default: the usable cores). `progress(done, total, src)` is
-    called as images finish. A post with no cover gives `cover=None`: publishing must refuse it.
+    called as images finish, and `on_ready(image)` with each distinct image as soon as it is
+    ready, so that uploads can start while the rest are still being prepared. A post with no
+    cover gives `cover=None`: publishing must refuse it.
     """
     meta = meta or {}
     post = Path(post_path) if post_path is not None else None
@@ -832,10 +869,12 @@ def prepare_images(
         pending.append((key, _Job(source, role, options, cache, job_focus, data)))
 
     total, finished = len(unique), 0
-    for key in done:
+    for key, image in done.items():
         finished += 1
         if progress:
             progress(finished, total, key[0])
+        if on_ready:
+            on_ready(image)
     for key, outcome in _run_jobs([job for _, job in pending], jobs):
         if isinstance(outcome, _Failure):
             raise ImageError(outcome.message, path=outcome.path, line=outcome.line, hint=outcome.hint)
@@ -843,6 +882,8 @@ def prepare_images(
         finished += 1
         if progress:
             progress(finished, total, pending[key][0][0])
+        if on_ready:
+            on_ready(outcome)
 
     content = tuple(
         dataclasses.replace(done[(ref.src, "content")], line=ref.line) for ref in refs
