@@ -274,23 +274,21 @@ def publish(
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
     converted = [_convert(path) for path in paths]
+    # Everything that can be judged before any work: front matter, image files (found, inside the
+    # project, readable headers), a cover, and the content's size with typical image URLs.
     problems = [problem for c in converted for problem in _meta_problems(c)]
-    # The token comes while the images are prepared (CPU-bound, in other processes).
-    token = _background(client.ensure_token) if online and client and not problems else None
-    posts = []
-    for path, post in zip(paths, converted):
-        try:
-            posts.append(_prepare_images(path, post))
-        except ImageError as error:
-            problems.append(error)
-    problems += [problem for post in posts for problem in _image_problems(post, ledger)]
+    problems += [problem for path, c in zip(paths, converted) for problem in _preflight(path, c)]
     _refuse(problems)
     if not online or client is None or ledger is None:
-        return _dry_run(posts, ledger)
-    token.result() if token else client.ensure_token()
-    uploads, counts = _upload(client, ledger, posts, options.concurrency or 4, say)
-    articles = [_article(post, uploads) for post in posts]
-    _refuse([problem for post, article in zip(posts, articles) for problem in _content_problems(post, article.content, exact=True)])
+        return _dry_run([_prepare_images(path, post) for path, post in zip(paths, converted)], ledger)
+    # The token comes while the first images are prepared, and each image is uploaded as soon as it
+    # is ready, while the others are still being made.
+    with _Uploads(client, ledger, options.concurrency or 4, say, token=_background(client.ensure_token)) as uploads:
+        posts = [_prepare_images(path, post, on_ready=uploads.offer) for path, post in zip(paths, converted)]
+        uploaded, counts = uploads.finish(posts)
+    articles = [_article(post, uploaded) for post in posts]
+    articles = [_article(post, uploaded) for post in posts]
+    _refuse([problem for post, article in zip(posts, articles) for problem in _content_problems(post.path, article.content, exact=True)])
     media_id, actions, notes = _save_draft(client, ledger, [ledger.key(p.path) for p in posts], articles, say)
     result = PublishResult(
         media_id=media_id,
@@ -377,10 +375,39 @@ def _convert(path: Path) -> Converted:
     return convert_file(path)
 
 
-def _prepare_images(path: Path, converted: Converted) -> _Prepared:
+def _prepare_images(path: Path, converted: Converted, on_ready: Callable[[PreparedImage], None] | None = None) -> _Prepared:
     from .images import prepare_images
 
-    return _Prepared(path, converted, prepare_images(converted.images, path, meta=converted.meta))
+    return _Prepared(path, converted, prepare_images(converted.images, path, meta=converted.meta, on_ready=on_ready))
+
+
+def _preflight(path: Path, converted: Converted) -> list[WxpubError]:
+    """The image problems that need no preparing: a cover, and files found, inside the project, readable."""
+    from .images import NO_COVER, NO_COVER_HINT, choose_cover, probe, resolve_source
+    from .post import find_project_root
+
+    problems: list[WxpubError] = []
+    try:
+        cover = choose_cover(converted.meta, converted.images, post_path=path)
+    except ImageError as error:
+        problems.append(error)
+        cover = None
+    else:
+        if cover is None:
+            problems.append(PostError(NO_COVER, path=path, hint=NO_COVER_HINT))
+    root = find_project_root(path)
+    seen: set[str] = set()
+    for ref in [*converted.images, *([cover] if cover else [])]:
+        if ref.src in seen:
+            continue
+        seen.add(ref.src)
+        try:
+            probe(resolve_source(ref.src, path, root, line=ref.line))
+        except ImageError as error:
+            problems.append(error)
+    typical = {ref.src: "http://mmbiz.qpic.cn/".ljust(ESTIMATED_URL_CHARS, "0") for ref in converted.images}
+    problems.extend(_content_problems(path, rewrite_sources(converted.html, typical), exact=False))
+    return problems
 
 
 def _background(call: Callable[[], Any]) -> Future[Any]:
@@ -423,19 +450,7 @@ def _meta_problems(post: Converted) -> list[WxpubError]:
     return problems
 
 
-def _image_problems(post: _Prepared, ledger: Ledger | None) -> list[WxpubError]:
-    """No cover, or content over the limit once image paths become WeChat URLs (known or estimated)."""
-    from .images import NO_COVER, NO_COVER_HINT
-
-    problems: list[WxpubError] = []
-    if post.images.cover is None:
-        problems.append(PostError(NO_COVER, path=post.path, hint=NO_COVER_HINT))
-    urls = _known_urls(post, ledger)
-    problems.extend(_content_problems(post, rewrite_sources(post.converted.html, urls), exact=False))
-    return problems
-
-
-def _content_problems(post: _Prepared, content: str, *, exact: bool) -> list[WxpubError]:
+def _content_problems(path: Path, content: str, *, exact: bool) -> list[WxpubError]:
     from .wechat import CONTENT_MAX_BYTES, CONTENT_MAX_CHARS
 
     chars, size = len(content), len(content.encode("utf-8"))
@@ -446,12 +461,12 @@ def _content_problems(post: _Prepared, content: str, *, exact: bool) -> list[Wxp
         found.append(
             PostError(
                 f"the content is {about}{chars:,} characters of HTML with image URLs, {chars - CONTENT_MAX_CHARS + 1:,} over WeChat's limit (less than {CONTENT_MAX_CHARS:,})",
-                path=post.path,
+                path=path,
                 hint=hint,
             )
         )
     if size >= CONTENT_MAX_BYTES:
-        found.append(PostError(f"the content is {about}{size:,} bytes, over WeChat's limit of 1 MB", path=post.path, hint=hint))
+        found.append(PostError(f"the content is {about}{size:,} bytes, over WeChat's limit of 1 MB", path=path, hint=hint))
     return found
 
 
@@ -460,78 +475,92 @@ def _refuse(problems: Sequence[WxpubError]) -> None:
         raise PublishRefused(problems)
 
 
-def _known_urls(post: _Prepared, ledger: Ledger | None) -> dict[str, str]:
-    """src -> URL, from the ledger where known, else a placeholder of a typical URL's length."""
-    urls = {}
-    for image in post.images.images:
-        record = ledger.upload(image.sha256, image.route) if ledger else None
-        urls[image.source] = record.url if record and record.url else f"http://mmbiz.qpic.cn/{image.sha256}".ljust(ESTIMATED_URL_CHARS, "0")
-    return urls
-
-
 # --- stage 2: upload ----------------------------------------------------------------------------------
-def _upload(
-    client: WeChat, ledger: Ledger, posts: Sequence[_Prepared], concurrency: int, say: Progress
-) -> tuple[dict[tuple[str, str], Any], list[tuple[int, int]]]:
-    """Upload every image not yet on the account, `concurrency` at a time; record each in the ledger at once.
+class _Uploads:
+    """Uploads images as they are handed over, `concurrency` at a time; each is in the ledger once it is up.
 
-    Returns {(sha256, route): UploadRecord} and, per post, (uploaded, reused)."""
-    needed: dict[tuple[str, str], tuple[PreparedImage, Path]] = {}
-    counts: list[tuple[int, int]] = []
-    done: dict[tuple[str, str], Any] = {}
-    for post in posts:
-        uploaded = reused = 0
-        for image in _images_of(post):
-            key = (image.sha256, image.route)
-            if key in done or key in needed:
-                continue  # the same image again in this run: counted once
-            record = ledger.upload(*key)
-            if record is not None:
-                done[key] = record
-                reused += 1
-            else:
-                needed[key] = (image, post.path)
-                uploaded += 1
-        counts.append((uploaded, reused))
-    if not needed:
-        return done, counts
+    An image already on the account (by sha256 and route) is reused, and one that a run hands over
+    twice goes up once. On an error, or when the block is left early, nothing more starts and what
+    is running finishes, so the ledger holds every upload that happened.
+    """
 
-    total, finished = len(needed), 0
+    def __init__(self, client: WeChat, ledger: Ledger, concurrency: int, say: Progress, *, token: Future[Any]) -> None:
+        self.client, self.ledger, self.concurrency, self.say, self.token = client, ledger, concurrency, say, token
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wxpub-upload")
+        self.futures: dict[Future[Any], tuple[tuple[str, str], PreparedImage]] = {}
+        self.records: dict[tuple[str, str], Any] = {}  # (sha256, route) -> UploadRecord, reused or made now
+        self.made: set[tuple[str, str]] = set()
+        self.seen: set[tuple[str, str]] = set()
 
-    def one(key: tuple[str, str], image: PreparedImage) -> Any:
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def offer(self, image: PreparedImage) -> None:
+        key = (image.sha256, image.route)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        record = self.ledger.upload(*key)
+        if record is not None:
+            self.records[key] = record
+            return
+        if not self.futures:
+            self.say(f"uploading images as they are ready ({self.concurrency} at a time)")
+        self.futures[self.pool.submit(self._upload, image)] = (key, image)
+
+    def _upload(self, image: PreparedImage) -> Any:
+        self.token.result()
         if image.route == "uploadimg":
-            got = client.upload_image(image.data, image.filename, image.mime)
-            return ledger.record_upload(image.sha256, "uploadimg", got.url)
-        got = client.add_image_material(image.data, image.filename, image.mime)
-        return ledger.record_upload(image.sha256, "material", got.url, got.media_id)
+            got = self.client.upload_image(image.data, image.filename, image.mime)
+            return self.ledger.record_upload(image.sha256, "uploadimg", got.url)
+        got = self.client.add_image_material(image.data, image.filename, image.mime)
+        return self.ledger.record_upload(image.sha256, "material", got.url, got.media_id)
 
-    say(f"uploading {total} image{'s' if total != 1 else ''} ({concurrency} at a time)")
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wxpub-upload")
-    try:
-        futures: dict[Future[Any], tuple[tuple[str, str], PreparedImage, Path]] = {
-            pool.submit(one, key, image): (key, image, path) for key, (image, path) in needed.items()
-        }
-        pending = set(futures)
+    def finish(self, posts: Sequence[_Prepared]) -> tuple[dict[tuple[str, str], Any], list[tuple[int, int]]]:
+        """Wait for every upload; {(sha256, route): UploadRecord} and, per post, (uploaded, reused)."""
+        self.token.result()  # a wrong secret or a refused IP is said even when nothing is to upload
+        total, finished = len(self.futures), 0
+        pending = set(self.futures)
         while pending:
             finished_now, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished_now:
-                key, image, path = futures[future]
+                key, image = self.futures[future]
                 error = future.exception()
                 if error is not None:
                     for other in pending:
                         other.cancel()
                     if isinstance(error, WeChatError):
                         raise WeChatError(
-                            f"image '{image.source}': {error.message}", errcode=error.errcode, endpoint=error.endpoint, path=path, line=image.line, hint=error.hint
+                            f"image '{image.source}': {error.message}",
+                            errcode=error.errcode,
+                            endpoint=error.endpoint,
+                            path=_path_of(image, posts),
+                            line=image.line,
+                            hint=error.hint,
                         ) from None
                     raise error
-                done[key] = future.result()
+                self.records[key] = future.result()
+                self.made.add(key)
                 finished += 1
-                say(f"  uploaded {finished}/{total}: {_label(image)}")
-    finally:
-        # On an error or Ctrl-C, start nothing more; what finished is already in the ledger.
-        pool.shutdown(wait=True, cancel_futures=True)
-    return done, counts
+                self.say(f"  uploaded {finished}/{total}: {_label(image)}")
+        counts: list[tuple[int, int]] = []
+        counted: set[tuple[str, str]] = set()
+        for post in posts:
+            uploaded = reused = 0
+            for image in _images_of(post):
+                key = (image.sha256, image.route)
+                if key not in counted:  # the same image again in this run: counted once
+                    counted.add(key)
+                    uploaded, reused = (uploaded + 1, reused) if key in self.made else (uploaded, reused + 1)
+            counts.append((uploaded, reused))
+        return self.records, counts
+
+
+def _path_of(image: PreparedImage, posts: Sequence[_Prepared]) -> Path | None:
+    return next((post.path for post in posts if image in _images_of(post)), None)
 
 
 def _label(image: PreparedImage) -> str:
