@@ -343,3 +343,34 @@ def test_excerpt_is_plain_and_within_the_digest_limit() -> None:
     assert text.startswith("第一句话") and "参考" not in text and "[1]" not in text
     assert text.endswith(("…", "。")) and len(text.encode("utf-16-le")) // 2 <= 64
     assert excerpt("<section><p>短。</p></section>") == "短。"
+
+
+def test_images_with_cjk_names_and_spaces_are_uploaded_and_linked(sandbox: Sandbox, project: Project) -> None:
+    from PIL import Image
+
+    folder = project.root / "图片"
+    folder.mkdir()
+    Image.new("RGB", (400, 300), "red").save(folder / "猫 图.png")
+    post = project.post("cjk.md", "中文文件名", "正文。\n\n![猫](<图片/猫 图.png>)\n", [])
+    result = run(sandbox, project, post)
+    [article] = stored(sandbox, result.media_id)
+    assert article["filtered_images"] == [] and article["content"].count("/mmbiz_") == 1
+    assert "猫 图.png" not in article["content"] and "%E7" not in article["content"]
+
+
+def test_an_image_wechat_would_drop_stops_the_publish(sandbox: Sandbox, project: Project) -> None:
+    post = project.post("raw.md", "原始图片", '正文。\n\n<p><img src="https://example.com/x.png"></p>\n', three_images(project))
+    with pytest.raises(PublishRefused, match=r"image 'https://example.com/x.png' would be dropped by WeChat"):
+        run(sandbox, project, post)
+    assert sandbox.drafts(APPID) == {} and sandbox.count("media/uploadimg") == 0
+
+
+def test_the_cli_lists_every_problem_before_refusing(project: Project) -> None:
+    first = project.post("a.md", "标" * 40, "正文。", three_images(project))
+    second = project.post("b.md", "第二篇", "正文。\n\n![缺](img/missing.png)\n", [])
+    result = CliRunner().invoke(main, ["publish", "--dry-run", str(first), str(second)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert any("a.md" in line and "title" in line for line in lines)
+    assert any("b.md" in line and "missing.png" in line for line in lines)
+    assert lines[-1].startswith("nothing was uploaded: ")

@@ -16,7 +16,11 @@ from .errors import WxpubError
 
 
 def _fail(error: WxpubError) -> NoReturn:
-    click.echo(f"error: {error.one_line()}", err=True)
+    problems = getattr(error, "problems", None)  # an error that gathers several (publish refusing to start)
+    for problem in problems or (error,):
+        click.echo(f"error: {problem.one_line()}", err=True)
+    if problems:
+        click.echo(f"nothing was uploaded: {len(problems)} problem{'s' if len(problems) != 1 else ''} to fix first", err=True)
     sys.exit(error.exit_code)
 
 
@@ -208,7 +212,7 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
     Images are uploaded once per account (the ledger, wxpub-ledger.json, remembers them); a rerun
     updates the same draft. Progress goes to stderr.
     """
-    from .publish import PublishOptions, PublishRefused, publish_paths, publish_to_sandbox
+    from .publish import PublishOptions, publish_paths, publish_to_sandbox
 
     options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run)
 
@@ -216,16 +220,10 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
         click.echo(message, err=True)
 
     server = None
-    try:
-        if use_sandbox:
-            result, base, server = _run(lambda: publish_to_sandbox(posts, options, progress=progress))
-        else:
-            result, base = _run(lambda: publish_paths(posts, options, progress=progress)), None
-    except PublishRefused as refused:
-        for problem in refused.problems:
-            click.echo(f"error: {problem.one_line()}", err=True)
-        click.echo(f"nothing was uploaded: {len(refused.problems)} problem(s) to fix first", err=True)
-        sys.exit(refused.exit_code)
+    if use_sandbox:
+        result, base, server = _run(lambda: publish_to_sandbox(posts, options, progress=progress))
+    else:
+        result, base = _run(lambda: publish_paths(posts, options, progress=progress)), None
     try:
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))

@@ -7,6 +7,7 @@ The only module that imports premailer (and lxml). Output: one `<section style=�
 from __future__ import annotations
 
 import functools
+import html as html_lib
 import re
 from typing import Any
 
@@ -90,6 +91,7 @@ _ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
 _LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
 _SPACES = re.compile(r"\s*([,/])\s*")
 _HEX6 = re.compile(r"#[0-9a-fA-F]{6}\b")
+_SRC_TOKEN = re.compile(r'src="wxpub-src-(\d+)"')
 _SVG_VIEWBOX = re.compile(r"(<svg\b[^>]*?) viewbox=")
 _RELATIVE = re.compile(r"(?:em|%|rem|ex)$|^(?:smaller|larger|bolder|lighter)$")
 
@@ -104,7 +106,14 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     _ThemePremailer(css_text=theme.css, **_PREMAILER_OPTIONS).transform(root)
     _compact(root, ())
     root.tail = None
+    # The HTML serialiser percent-encodes src values ("猫 图.png" -> "%E7%8C%AB%20…"); `src` must stay
+    # as written, for the publisher swaps it by its exact value. So each goes out as a token first.
+    sources = []
+    for number, img in enumerate(root.iter("img")):
+        sources.append(img.get("src", ""))
+        img.set("src", f"wxpub-src-{number}")
     fragment = etree.tostring(root, method="html", encoding="unicode")
+    fragment = _SRC_TOKEN.sub(lambda m: f'src="{html_lib.escape(sources[int(m.group(1))])}"', fragment)
     # lxml's HTML serialiser lower-cases attribute names; SVG's viewBox is case-sensitive.
     fragment = _SVG_VIEWBOX.sub(r"\1 viewBox=", fragment)
     return fragment, tuple(notices)

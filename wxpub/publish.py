@@ -288,7 +288,10 @@ def publish(
         uploaded, counts = uploads.finish(posts)
     articles = [_article(post, uploaded) for post in posts]
     articles = [_article(post, uploaded) for post in posts]
-    _refuse([problem for post, article in zip(posts, articles) for problem in _content_problems(post.path, article.content, exact=True)])
+    _refuse(
+        [problem for post, article in zip(posts, articles) for problem in _content_problems(post.path, article.content, exact=True)]
+        + [problem for post, article in zip(posts, articles) for problem in _foreign_images(post.path, article.content, {r.url for r in uploaded.values() if r.url})]
+    )
     media_id, actions, notes = _save_draft(client, ledger, [ledger.key(p.path) for p in posts], articles, say)
     result = PublishResult(
         media_id=media_id,
@@ -406,7 +409,9 @@ def _preflight(path: Path, converted: Converted) -> list[WxpubError]:
         except ImageError as error:
             problems.append(error)
     typical = {ref.src: "http://mmbiz.qpic.cn/".ljust(ESTIMATED_URL_CHARS, "0") for ref in converted.images}
-    problems.extend(_content_problems(path, rewrite_sources(converted.html, typical), exact=False))
+    estimated = rewrite_sources(converted.html, typical)
+    problems.extend(_content_problems(path, estimated, exact=False))
+    problems.extend(_foreign_images(path, estimated, set(typical.values())))
     return problems
 
 
@@ -633,6 +638,27 @@ def rewrite_sources(fragment: str, urls: Mapping[str, str]) -> str:
             last = end
     out.append(fragment[last:])
     return "".join(out)
+
+
+def image_sources(fragment: str) -> list[str]:
+    """The `src` value of every <img> in the fragment, unescaped, in order."""
+    finder = _ImgFinder(fragment)
+    finder.feed(fragment)
+    finder.close()
+    return [value for _, _, value in finder.found]
+
+
+def _foreign_images(path: Path, content: str, ours: set[str]) -> list[WxpubError]:
+    """Images WeChat would silently filter out: any <img> whose src is not one of our uploads' URLs."""
+    return [
+        PostError(
+            f"image '{src}' would be dropped by WeChat: its address is not an uploaded image",
+            path=path,
+            hint="write images as ![alt](path) so wxpub uploads them",
+        )
+        for src in dict.fromkeys(image_sources(content))
+        if src not in ours
+    ]
 
 
 class _Text(HTMLParser):
