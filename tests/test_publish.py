@@ -374,3 +374,38 @@ def test_the_cli_lists_every_problem_before_refusing(project: Project) -> None:
     assert any("a.md" in line and "title" in line for line in lines)
     assert any("b.md" in line and "missing.png" in line for line in lines)
     assert lines[-1].startswith("nothing was uploaded: ")
+
+
+def test_a_draft_added_by_a_killed_run_is_adopted_and_brought_up_to_date(
+    sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wxpub.ledger import Ledger
+
+    images = three_images(project)
+    post = project.post("a.md", "标题", "旧的正文。", images)
+    real = Ledger.record_draft
+
+    def killed(self: Ledger, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the run dies after draft/add answered, before it wrote that down
+
+    monkeypatch.setattr(Ledger, "record_draft", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(sandbox, project, post)
+    monkeypatch.setattr(Ledger, "record_draft", real)
+    project.post("a.md", "标题", "新的正文。", images)
+    second = run(sandbox, project, post)
+    assert any("interrupted" in note for note in second.notes)
+    assert second.posts[0].action == "updated" and sandbox.count("draft/add") == 1
+    [article] = stored(sandbox, second.media_id)
+    assert "新的正文" in article["content"]
+    assert run(sandbox, project, post).action == "unchanged"
+
+
+def test_a_refused_draft_add_leaves_nothing_to_look_for(sandbox: Sandbox, project: Project) -> None:
+    post = project.post("a.md", "标题", "正文。", three_images(project))
+    sandbox.inject("errcode", "draft/add", errcode=45166)
+    with pytest.raises(WeChatError):
+        run(sandbox, project, post)
+    ledger = json.loads((project.root / "wxpub-ledger.json").read_text(encoding="utf-8"))
+    assert not ledger["accounts"][APPID].get("pending")
+    assert run(sandbox, project, post).action == "added" and sandbox.count("draft/batchget") == 0

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import WxpubError
 
@@ -48,12 +48,18 @@ class DraftRecord:
     publish_id: str | None = None
 
 
+IDENTITY_KEYS = ("title", "author", "digest", "thumb_media_id")
+
+
 @dataclass(frozen=True)
 class Pending:
     """A draft/add that was started but whose outcome was never recorded (the run was killed)."""
 
     posts: tuple[str, ...]
     since: float
+    fingerprints: tuple[str, ...] = ()  # of the articles that draft/add was sending
+    # Their title, author, digest and cover: what finds that draft again, whatever was edited since.
+    articles: tuple[Mapping[str, str], ...] = ()
 
 
 class Ledger:
@@ -133,15 +139,21 @@ class Ledger:
         self._change(lambda acc: acc.get("drafts", {}).get(media_id, {}).__setitem__("publish_id", publish_id))
 
     # -- a draft/add in flight -----------------------------------------------------------------
-    def begin_add(self, posts: Sequence[str]) -> float:
+    def begin_add(self, posts: Sequence[str], fingerprints: Sequence[str] = (), articles: Sequence[Mapping[str, Any]] = ()) -> float:
         """Note that draft/add is about to be sent, so a killed run can look for its draft next time."""
         since = time.time()
-        self._change(lambda acc: acc.setdefault("pending", {}).__setitem__(_pending_key(posts), {"posts": list(posts), "since": since}))
+        identities = [{key: str(a.get(key) or "") for key in IDENTITY_KEYS} for a in articles]
+        entry = {"posts": list(posts), "since": since, "fingerprints": list(fingerprints), "articles": identities}
+        self._change(lambda acc: acc.setdefault("pending", {}).__setitem__(_pending_key(posts), entry))
         return since
 
     def pending(self, posts: Sequence[str]) -> Pending | None:
         entry = self._account().get("pending", {}).get(_pending_key(posts))
-        return Pending(tuple(entry["posts"]), float(entry["since"])) if entry else None
+        if not entry:
+            return None
+        return Pending(
+            tuple(entry["posts"]), float(entry["since"]), tuple(entry.get("fingerprints", ())), tuple(entry.get("articles", ()))
+        )
 
     def clear_pending(self, posts: Sequence[str]) -> None:
         self._change(lambda acc: acc.get("pending", {}).pop(_pending_key(posts), None))

@@ -732,33 +732,42 @@ def _save_draft(client: WeChat, ledger: Ledger, keys: list[str], articles: list[
                 notes.append(f"{_names(shared)} {'was' if len(shared) == 1 else 'were'} published before as draft {other.media_id}, which holds a different set of articles; adding a new draft for {_names(keys)} (that one is left as it is)")
                 say(notes[-1])
                 break
-    if record is not None:
-        current = list(record.fingerprints)
-        actions = []
-        for index, (old, new) in enumerate(zip(record.fingerprints, fingerprints)):
-            if old == new:
-                actions.append("unchanged")
-                continue
-            say(f"updating article {index + 1} of draft {record.media_id}")
-            _wrap(lambda: client.update_draft(record.media_id, index, payloads[index]), keys[index])
-            current[index] = new
-            ledger.record_draft(record.media_id, keys, current)
-            actions.append("updated")
-        return record.media_id, actions, notes
-
-    exclude = [r.media_id for r in ledger.drafts()]
-    pending = ledger.pending(keys)
-    found = _wrap(lambda: client.find_draft(payloads, since=pending.since, exclude=exclude), None) if pending else None
-    if found:
-        notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
-        say(notes[-1])
-        media_id = found
-    else:
-        since = ledger.begin_add(keys)
-        say(f"adding a draft with {len(articles)} article{'s' if len(articles) != 1 else ''}")
-        media_id = _wrap(lambda: client.add_draft(payloads, since=since), keys[0] if len(keys) == 1 else None)
-    ledger.record_draft(media_id, keys, fingerprints)
-    return media_id, ["added"] * len(articles), notes
+    recovered = False
+    if record is None:
+        exclude = [r.media_id for r in ledger.drafts()]
+        pending = ledger.pending(keys)
+        # Look for the draft as that run sent it: the post may have been edited since.
+        sent = list(pending.articles) if pending and pending.articles else payloads
+        found = _wrap(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), None) if pending else None
+        if found and pending:
+            notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
+            say(notes[-1])
+            # It holds what that run sent: articles edited since then are updated below.
+            record = ledger.record_draft(found, keys, pending.fingerprints or [""] * len(keys))
+            recovered = True
+        else:
+            since = ledger.begin_add(keys, fingerprints, payloads)
+            say(f"adding a draft with {len(articles)} article{'s' if len(articles) != 1 else ''}")
+            try:
+                media_id = _wrap(lambda: client.add_draft(payloads, since=since), keys[0] if len(keys) == 1 else None)
+            except WeChatError as error:
+                if not error.maybe_done:  # refused outright: there is no draft to look for next time
+                    ledger.clear_pending(keys)
+                raise
+            ledger.record_draft(media_id, keys, fingerprints)
+            return media_id, ["added"] * len(articles), notes
+    current = list(record.fingerprints)
+    actions = []
+    for index, (old, new) in enumerate(zip(record.fingerprints, fingerprints)):
+        if old == new:
+            actions.append("added" if recovered else "unchanged")
+            continue
+        say(f"updating article {index + 1} of draft {record.media_id}")
+        _wrap(lambda: client.update_draft(record.media_id, index, payloads[index]), keys[index])
+        current[index] = new
+        ledger.record_draft(record.media_id, keys, current)
+        actions.append("updated")
+    return record.media_id, actions, notes
 
 
 # --- stage 5: submit and preview ------------------------------------------------------------------
