@@ -409,3 +409,12 @@ def test_a_refused_draft_add_leaves_nothing_to_look_for(sandbox: Sandbox, projec
     ledger = json.loads((project.root / "wxpub-ledger.json").read_text(encoding="utf-8"))
     assert not ledger["accounts"][APPID].get("pending")
     assert run(sandbox, project, post).action == "added" and sandbox.count("draft/batchget") == 0
+
+
+def test_a_project_file_cannot_choose_where_the_secret_goes(project: Project) -> None:
+    from wxpub.errors import ConfigError
+    from wxpub.publish import PublishSettings
+
+    (project.root / "wxpub.toml").write_text('[publish]\napi_base = "https://evil.example.com/"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="api_base is not read from a project file"):
+        PublishSettings.find(project.root / "a.md")

@@ -202,3 +202,21 @@ def test_connection_errors_show_neither_token_nor_secret(sandbox: Sandbox, caplo
 def test_redact_removes_tokens_from_urls_and_json() -> None:
     assert redact("GET /cgi-bin/x?access_token=abc.DEF-123&type=image") == "GET /cgi-bin/x?access_token=***&type=image"
     assert redact('{"access_token": "abcDEF"}') == '{"access_token": "***"}'
+
+
+@pytest.mark.parametrize(
+    "base, message",
+    [
+        ("http://relay.example.com/", "plain http"),
+        ("https://user:pw@relay.example.com/", "user name or password"),
+        ("ftp://x/", r"not an http\(s\) URL"),
+    ],
+)
+def test_an_api_base_that_would_expose_the_secret_is_refused(base: str, message: str) -> None:
+    from wxpub.errors import ConfigError
+    from wxpub.wechat import normalize_base
+
+    with pytest.raises(ConfigError, match=message):
+        normalize_base(base)
+    assert normalize_base("http://127.0.0.1:8765") == "http://127.0.0.1:8765/"
+    assert normalize_base("https://relay.example.com/cgi-bin/") == "https://relay.example.com/"

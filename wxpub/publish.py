@@ -55,7 +55,7 @@ class PublishSettings:
     """`[publish]` in wxpub.toml (or [tool.wxpub.publish]); the environment wins where it has a say."""
 
     ledger: Path
-    api_base: str | None = None  # WXPUB_API_BASE
+    api_base: str | None = None  # WXPUB_API_BASE only: a project file must not decide where the secret goes
     token_store: str | None = None  # WXPUB_TOKEN_STORE: memory, file, file:DIR, redis://...
     secret_file: Path | None = None  # a file holding the AppSecret, outside the project
     concurrency: int = 4
@@ -74,7 +74,13 @@ class PublishSettings:
             raise ConfigError("'publish' must be a table", path=source, hint="write [publish] (or [tool.wxpub.publish])")
         if {"secret", "appsecret"} & (set(table) | set(settings)):
             raise ConfigError("the AppSecret must not be in a config file", path=source, hint="set WXPUB_SECRET, or secret_file = a path outside the project")
-        known = {"ledger", "api_base", "token_store", "secret_file", "concurrency", "poll_interval", "poll_max"}
+        if "api_base" in table:
+            raise ConfigError(
+                "[publish] api_base is not read from a project file: it would decide where your AppSecret is sent",
+                path=source,
+                hint="set WXPUB_API_BASE in your environment instead",
+            )
+        known = {"ledger", "token_store", "secret_file", "concurrency", "poll_interval", "poll_max"}
         unknown = sorted(set(table) - known)
         if unknown:
             raise ConfigError(f"[publish] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(sorted(known))}")
@@ -99,7 +105,7 @@ class PublishSettings:
 
         return cls(
             ledger=path("ledger") or root / LEDGER_FILE,
-            api_base=os.environ.get("WXPUB_API_BASE") or table.get("api_base"),
+            api_base=os.environ.get("WXPUB_API_BASE"),
             token_store=os.environ.get("WXPUB_TOKEN_STORE") or table.get("token_store"),
             secret_file=path("secret_file"),
             concurrency=number("concurrency", int, 4, 1),

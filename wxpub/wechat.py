@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 import requests
 from wechatpy.client import WeChatClient
@@ -605,6 +606,14 @@ def normalize_base(base: str) -> str:
     base = base.strip()
     if not base.startswith(("http://", "https://")):
         raise ConfigError(f"API base {base!r} is not an http(s) URL", hint="e.g. WXPUB_API_BASE=https://api.weixin.qq.com/")
+    parts = urlsplit(base)
+    if parts.username or parts.password:
+        raise ConfigError("the API base must not hold a user name or password", hint="give the relay's address only")
+    # The AppSecret travels in the stable_token body: never in clear text beyond this machine.
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"the API base {base!r} is plain http", hint="use https (plain http is only for a sandbox on 127.0.0.1)"
+        )
     base = base.rstrip("/")
     if base.endswith("/cgi-bin"):
         base = base[: -len("/cgi-bin")]
