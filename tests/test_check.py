@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from wxpub import check
-from wxpub.check import RULES, Mode, Selection, Severity, check_file, check_paths, check_text, fix_text, wechat_units
+from wxpub.check import RULES, Mode, Selection, Severity, check_file, check_paths, check_text, fix_text
+from wxpub.limits import wechat_length
 from wxpub.cli import main
 from wxpub.errors import UsageError
 
@@ -155,8 +156,8 @@ def test_lengths_are_counted_conservatively(key: str, code: str, good: str, bad:
 
 
 def test_units() -> None:
-    assert wechat_units("abc") == 3
-    assert wechat_units("中文™：") == 8
+    assert wechat_length("abc") == 3
+    assert wechat_length("中文™：") == 8
 
 
 def test_source_url_length_is_measured_percent_encoded() -> None:

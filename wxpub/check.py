@@ -24,6 +24,16 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from .errors import Notice, PostError, UsageError
+from .limits import (
+    AUTHOR_MAX,
+    CONTENT_MAX_BYTES,
+    CONTENT_MAX_CHARS,
+    DIGEST_MAX,
+    IMAGE_URL_CHARS,
+    SOURCE_URL_MAX_BYTES,
+    TITLE_MAX,
+    wechat_length,
+)
 from .post import KNOWN_KEYS, parse_post
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
@@ -87,20 +97,6 @@ RULES: Mapping[str, Rule] = {
     )
 }
 
-# Lengths as WeChat may count them. The docs say "字" and practitioners see errors at about half the
-# documented number of CJK characters, so we count what is surely enough: one unit per ASCII
-# character and two per any other character (CJK, full-width punctuation, symbols, emoji).
-TITLE_UNITS, AUTHOR_UNITS, DIGEST_UNITS = 32, 16, 128
-SOURCE_URL_BYTES = 1024  # "大小不可超过1 kb", measured on the URL as sent: percent-encoded ASCII
-CONTENT_CHARS, CONTENT_BYTES = 20_000, 1_000_000  # "必须少于2万字符，小于1M"; 1 MB taken as 10^6
-# The converter's HTML still carries the Markdown's image paths; publishing replaces each with a
-# WeChat image URL ("http://mmbiz.qpic.cn/mmbiz_png/<id>/0?wx_fmt=png"), which is about this long.
-WECHAT_IMAGE_URL_CHARS = 140
-
-
-def wechat_units(text: str) -> int:
-    """Length in the units we hold WeChat to: ASCII counts 1, any other character 2."""
-    return sum(1 if ord(char) < 128 else 2 for char in text)
 
 
 # --- problems and selections ---------------------------------------------------------------------
@@ -320,7 +316,7 @@ def _front_rules(layout: _Layout, meta: Mapping[str, Any], notices: Sequence[Not
     for notice in notices:
         if notice.code == "unknown-key":
             problems.append(Problem(path, notice.line or 1, 1, "WX103", notice.message.removeprefix("front matter: ")))
-    limits = (("title", "WX104", TITLE_UNITS), ("author", "WX105", AUTHOR_UNITS), ("digest", "WX106", DIGEST_UNITS))
+    limits = (("title", "WX104", TITLE_MAX), ("author", "WX105", AUTHOR_MAX), ("digest", "WX106", DIGEST_MAX))
     for key in ("title", "author", "digest", "source_url"):
         value = meta.get(key)
         if value is None:
@@ -333,7 +329,7 @@ def _front_rules(layout: _Layout, meta: Mapping[str, Any], notices: Sequence[Not
             value = str(value)
         col = _value_col(layout.lines[line - 1], key)
         for name, code, limit in limits:
-            if key == name and (units := wechat_units(value)) > limit:
+            if key == name and (units := wechat_length(value)) > limit:
                 problems.append(
                     Problem(
                         path,
@@ -344,14 +340,14 @@ def _front_rules(layout: _Layout, meta: Mapping[str, Any], notices: Sequence[Not
                         f"(counting ASCII as 1 and any other character as 2)",
                     )
                 )
-        if key == "source_url" and (size := len(quote(value, safe=":/?#[]@!$&'()*+,;=%~"))) > SOURCE_URL_BYTES:
+        if key == "source_url" and (size := len(quote(value, safe=":/?#[]@!$&'()*+,;=%~"))) > SOURCE_URL_MAX_BYTES:
             problems.append(
                 Problem(
                     path,
                     line,
                     col,
                     "WX107",
-                    f"source_url is {size} bytes percent-encoded; WeChat accepts at most {SOURCE_URL_BYTES}",
+                    f"source_url is {size} bytes percent-encoded; WeChat accepts at most {SOURCE_URL_MAX_BYTES}",
                 )
             )
     return problems
@@ -582,7 +578,7 @@ def _measure(post: Any) -> _Content:
     rendered = render(post, options)
     removed, bound_chars, bound_bytes = _bound(rendered.html, resolved.css)
     extra = _image_url_growth(rendered.images)
-    if bound_chars + extra >= CONTENT_CHARS or bound_bytes + extra >= CONTENT_BYTES:
+    if bound_chars + extra >= CONTENT_MAX_CHARS or bound_bytes + extra >= CONTENT_MAX_BYTES:
         return _exact(convert.convert_post(post))
     title = str(meta.get("title") or rendered.title or "")
     warnings = post.notices + resolved.notices + rendered.notices + removed
@@ -603,7 +599,7 @@ def _exact(converted: Any) -> _Content:
 
 
 def _image_url_growth(images: Sequence[Any]) -> int:
-    return sum(max(0, WECHAT_IMAGE_URL_CHARS - len(image.src)) for image in images)
+    return sum(max(0, IMAGE_URL_CHARS - len(image.src)) for image in images)
 
 
 # What the converter's sanitiser removes (wxpub.inline.DROPPED_TAGS; a test keeps the two equal).
@@ -694,16 +690,16 @@ def _content_problems(
     content: _Content, layout: _Layout, meta: Mapping[str, Any] | None, path: Path | None, name: str
 ) -> Iterator[Problem]:
     measured = "" if content.exact else "at most "
-    if content.chars >= CONTENT_CHARS:
+    if content.chars >= CONTENT_MAX_CHARS:
         yield Problem(
             name,
             1,
             1,
             "WX301",
             f"the converted content is {measured}{content.chars:,} characters with inline styles and "
-            f"WeChat image URLs; WeChat takes fewer than {CONTENT_CHARS:,} (split the post or use a lighter theme)",
+            f"WeChat image URLs; WeChat takes fewer than {CONTENT_MAX_CHARS:,} (split the post or use a lighter theme)",
         )
-    if content.size >= CONTENT_BYTES:
+    if content.size >= CONTENT_MAX_BYTES:
         yield Problem(name, 1, 1, "WX302", f"the converted content is {content.size:,} bytes; WeChat takes less than 1 MB")
     located: dict[str, int] = {}
     for notice in content.warnings:
@@ -1146,6 +1142,6 @@ __all__ = [
     "fix_text",
     "iter_posts",
     "selection_for",
-    "wechat_units",
+    "wechat_length",
 ]
 

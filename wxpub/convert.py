@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import Notice, PostError
+from .limits import CONTENT_MAX_CHARS
 from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
 
 if TYPE_CHECKING:
     from .themes import ResolvedTheme
 
-CONTENT_LIMIT = 20_000  # characters of HTML, tags and styles included (draft/add, 45002)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Converted:
     @property
     def budget_left(self) -> int:
         """Characters left before WeChat's 20,000-character limit (negative when over)."""
-        return CONTENT_LIMIT - len(self.html)
+        return CONTENT_MAX_CHARS - len(self.html)
 
 
 def convert_post(post: Post, **options: Any) -> Converted:

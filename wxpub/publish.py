@@ -32,7 +32,6 @@ Progress = Callable[[str], None]
 
 COMMENTS = {"open": (1, 0), "fans-only": (1, 1), "closed": (0, 0)}
 # draft/update fields we send; anything else WeChat returns (url, thumb_url ...) is read-only.
-ESTIMATED_URL_CHARS = 140  # an uploadimg URL ("http://mmbiz.qpic.cn/mmbiz_png/<id>/0?wx_fmt=png") is about this long
 DEFAULT_SANDBOX_PORT = 8765
 
 
@@ -360,7 +359,7 @@ def publish_paths(
 
 # --- stage 1: convert, prepare images, check --------------------------------------------------------
 def _distinct(paths: Sequence[str | Path]) -> list[Path]:
-    from .wechat import ARTICLES_MAX
+    from .limits import ARTICLES_MAX
 
     if not paths:
         raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
@@ -414,7 +413,9 @@ def _preflight(path: Path, converted: Converted) -> list[WxpubError]:
             probe(resolve_source(ref.src, path, root, line=ref.line))
         except ImageError as error:
             problems.append(error)
-    typical = {ref.src: "http://mmbiz.qpic.cn/".ljust(ESTIMATED_URL_CHARS, "0") for ref in converted.images}
+    from .limits import IMAGE_URL_CHARS
+
+    typical = {ref.src: "http://mmbiz.qpic.cn/".ljust(IMAGE_URL_CHARS, "0") for ref in converted.images}
     estimated = rewrite_sources(converted.html, typical)
     problems.extend(_content_problems(path, estimated, exact=False))
     problems.extend(_foreign_images(path, estimated, set(typical.values())))
@@ -430,7 +431,7 @@ def _background(call: Callable[[], Any]) -> Future[Any]:
 
 def _meta_problems(post: Converted) -> list[WxpubError]:
     """The front matter's problems, measured as WeChat measures (title, author, digest, source_url)."""
-    from .wechat import AUTHOR_MAX, DIGEST_MAX, SOURCE_URL_MAX_BYTES, TITLE_MAX, wechat_length
+    from .limits import AUTHOR_MAX, DIGEST_MAX, SOURCE_URL_MAX_BYTES, TITLE_MAX, wechat_length
 
     problems: list[WxpubError] = []
     meta, path = post.meta, post.post.path
@@ -462,7 +463,7 @@ def _meta_problems(post: Converted) -> list[WxpubError]:
 
 
 def _content_problems(path: Path, content: str, *, exact: bool) -> list[WxpubError]:
-    from .wechat import CONTENT_MAX_BYTES, CONTENT_MAX_CHARS
+    from .limits import CONTENT_MAX_BYTES, CONTENT_MAX_CHARS
 
     chars, size = len(content), len(content.encode("utf-8"))
     about = "" if exact else "about "
@@ -700,7 +701,7 @@ class _Text(HTMLParser):
 
 def excerpt(fragment: str) -> str:
     """A digest from the post's first paragraphs: plain text, whole characters, within WeChat's limit."""
-    from .wechat import DIGEST_MAX, fit_units
+    from .limits import DIGEST_MAX, fit_units
 
     parser = _Text()
     parser.feed(fragment)

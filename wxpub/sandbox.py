@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from .wechat import (
+from .limits import (
     ARTICLES_MAX,
     AUTHOR_MAX,
     CONTENT_MAX_BYTES,

@@ -35,23 +35,23 @@ from wechatpy.session import SessionStorage
 from wechatpy.session.memorystorage import MemoryStorage
 
 from .errors import ConfigError, WeChatError
+from .limits import (  # noqa: F401 - re-exported: the client's users read the limits here too
+    ARTICLES_MAX,
+    AUTHOR_MAX,
+    CONTENT_MAX_BYTES,
+    CONTENT_MAX_CHARS,
+    DIGEST_MAX,
+    MATERIAL_IMAGE_MAX_BYTES,
+    SOURCE_URL_MAX_BYTES,
+    TITLE_MAX,
+    UPLOADIMG_MAX_BYTES,
+    fit_units,
+    wechat_length,
+)
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
 
-# --- limits of the API ------------------------------------------------------------------------
-# The draft_add page counts title, author and digest in "字" without saying what one is, and users
-# report 45110/45003 at about half the nominal figures for Chinese text. We count what is surely
-# enough: an ASCII character is 1 unit, any other (CJK, full-width punctuation, emoji) 2. Content is
-# counted in characters (code points) of the final HTML, inline styles and image URLs included.
-TITLE_MAX = 32  # units; 45003
-AUTHOR_MAX = 16  # units; 45110
-DIGEST_MAX = 128  # units; 45004
-CONTENT_MAX_CHARS = 20_000  # must be less than this; 45002
-CONTENT_MAX_BYTES = 1_000_000  # must be less than this; 45002
-SOURCE_URL_MAX_BYTES = 1024  # 45005
-ARTICLES_MAX = 8  # per draft; 45008
-UPLOADIMG_MAX_BYTES = 1024 * 1024  # jpg/png "under 1 MB"; 40009
-MATERIAL_IMAGE_MAX_BYTES = 10 * 1024 * 1024  # 40009
+# --- limits of the API (wxpub.limits, re-exported here) and status words ----------------------
 PUBLISH_STATUS = {  # freepublish/get publish_status, in words
     0: "published",
     1: "publishing",
@@ -63,21 +63,6 @@ PUBLISH_STATUS = {  # freepublish/get publish_status, in words
 }
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 QUOTA_ERRCODES = frozenset({45009, 45011})
-
-
-def wechat_length(text: str) -> int:
-    """Length in the units wxpub holds WeChat to: an ASCII character counts 1, any other 2."""
-    return sum(1 if ord(ch) < 128 else 2 for ch in text)
-
-
-def fit_units(text: str, limit: int) -> str:
-    """The longest prefix of `text` that is at most `limit` units long."""
-    total = 0
-    for index, ch in enumerate(text):
-        total += wechat_length(ch)
-        if total > limit:
-            return text[:index]
-    return text
 
 
 # --- redaction --------------------------------------------------------------------------------
