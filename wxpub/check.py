@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import quote
 
 from .errors import Notice, PostError, UsageError
 from .limits import (
@@ -32,6 +31,7 @@ from .limits import (
     IMAGE_URL_CHARS,
     SOURCE_URL_MAX_BYTES,
     TITLE_MAX,
+    url_size,
     wechat_length,
 )
 from .post import KNOWN_KEYS, parse_post
@@ -340,7 +340,7 @@ def _front_rules(layout: _Layout, meta: Mapping[str, Any], notices: Sequence[Not
                         f"(counting ASCII as 1 and any other character as 2)",
                     )
                 )
-        if key == "source_url" and (size := len(quote(value, safe=":/?#[]@!$&'()*+,;=%~"))) > SOURCE_URL_MAX_BYTES:
+        if key == "source_url" and (size := url_size(value)) > SOURCE_URL_MAX_BYTES:
             problems.append(
                 Problem(
                     path,

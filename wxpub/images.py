@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 from PIL import Image, ImageCms, ImageColor, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ImageError
-from .post import PROJECT_MARKERS, find_project_root, front_matter_line
+from .post import find_project_root, front_matter_line
 from .render import ImageRef
 
 Role = Literal["content", "cover"]

@@ -24,6 +24,13 @@ MATERIAL_IMAGE_MAX_BYTES = 10 * 1024 * 1024  # 40009
 IMAGE_URL_CHARS = 140
 
 
+def url_size(url: str) -> int:
+    """A URL's size as sent, percent-encoded (the larger of the readings of "at most 1 KB")."""
+    from urllib.parse import quote
+
+    return len(quote(url, safe=":/?#[]@!$&'()*+,;=%~"))
+
+
 def wechat_length(text: str) -> int:
     """Length in the units wxpub holds WeChat to: an ASCII character counts 1, any other 2."""
     return sum(1 if ord(ch) < 128 else 2 for ch in text)

@@ -431,7 +431,7 @@ def _background(call: Callable[[], Any]) -> Future[Any]:
 
 def _meta_problems(post: Converted) -> list[WxpubError]:
     """The front matter's problems, measured as WeChat measures (title, author, digest, source_url)."""
-    from .limits import AUTHOR_MAX, DIGEST_MAX, SOURCE_URL_MAX_BYTES, TITLE_MAX, wechat_length
+    from .limits import AUTHOR_MAX, DIGEST_MAX, SOURCE_URL_MAX_BYTES, TITLE_MAX, url_size, wechat_length
 
     problems: list[WxpubError] = []
     meta, path = post.meta, post.post.path
@@ -454,8 +454,8 @@ def _meta_problems(post: Converted) -> list[WxpubError]:
     source_url = _text(meta.get("source_url"))
     if source_url and not re.match(r"^https?://\S+$", source_url):
         fail(f"source_url {source_url!r} is not an http(s) URL", "source_url", "write the full address, https://…")
-    elif len(source_url.encode("utf-8")) > SOURCE_URL_MAX_BYTES:
-        fail(f"source_url is {len(source_url.encode())} bytes, over WeChat's {SOURCE_URL_MAX_BYTES}", "source_url", "use a shorter link")
+    elif url_size(source_url) > SOURCE_URL_MAX_BYTES:
+        fail(f"source_url is {url_size(source_url)} bytes percent-encoded, over WeChat's {SOURCE_URL_MAX_BYTES}", "source_url", "use a shorter link")
     comments = meta.get("comments", "closed")
     if comments not in COMMENTS:
         fail(f"comments must be one of {', '.join(COMMENTS)}, not {comments!r}", "comments")
