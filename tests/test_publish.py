@@ -418,3 +418,11 @@ def test_a_project_file_cannot_choose_where_the_secret_goes(project: Project) ->
     (project.root / "wxpub.toml").write_text('[publish]\napi_base = "https://evil.example.com/"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="api_base is not read from a project file"):
         PublishSettings.find(project.root / "a.md")
+
+
+def test_a_failed_status_check_still_reports_the_submitted_publish(sandbox: Sandbox, project: Project) -> None:
+    post = project.post("a.md", "标题", "正文。", three_images(project))
+    sandbox.inject("errcode", "freepublish/get", errcode=45009, times=99)
+    result = run(sandbox, project, post, submit=True)
+    assert result.publish_id and result.publish_status is None
+    assert "status unknown" in (result.publish_words or "")

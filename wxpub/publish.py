@@ -792,7 +792,13 @@ def _submit(client: WeChat, ledger: Ledger, result: PublishResult, options: Publ
     for _ in range(checks):
         options.sleep(delay)
         delay = min(delay * 2, 60.0)
-        answer = _wrap(lambda: client.publish_status(publish_id), None)
+        try:
+            answer = client.publish_status(publish_id)
+        except WeChatError as error:
+            # The submit went through: a failed look at its progress (100 a day) must not hide that.
+            say(f"cannot see the publish status now: {error.message}")
+            words = f"submitted; status unknown ({error.message}); see 发表记录 on mp.weixin.qq.com"
+            return replace(result, publish_id=publish_id, publish_status=None, publish_words=words)
         status = int(answer.get("publish_status", 1))
         words = PUBLISH_STATUS.get(status, f"status {status}")
         if status in (2, 4) and answer.get("fail_idx"):
