@@ -487,7 +487,6 @@ def _register_optional_openers() -> None:
     global _OPENERS_REGISTERED
     if _OPENERS_REGISTERED:
         return
-    _OPENERS_REGISTERED = True
     Image.init()  # loads every plugin, so the formats= list of Image.open finds them all
     try:
         import pillow_heif  # type: ignore[import-not-found]
@@ -495,6 +494,7 @@ def _register_optional_openers() -> None:
         pillow_heif.register_heif_opener()
     except ImportError:
         pass
+    _OPENERS_REGISTERED = True  # only once all are in: a thread that sees it may open any format
 
 
 def _looks_like_svg(raw: bytes) -> bool:
@@ -794,23 +794,8 @@ class _Job:
     data: bytes | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """An ImageError carried back from a worker with its fields (exceptions lose them when pickled)."""
-
-    message: str
-    path: str | None
-    line: int | None
-    hint: str | None
-
-
-def _work(job: _Job) -> PreparedImage | _Failure:
-    try:
-        return prepare_image(
-            job.source, role=job.role, options=job.options, cache_dir=job.cache_dir, focus=job.focus, data=job.data
-        )
-    except ImageError as error:
-        return _Failure(error.message, error.path, error.line, error.hint)
+def _work(job: _Job) -> PreparedImage:
+    return prepare_image(job.source, role=job.role, options=job.options, cache_dir=job.cache_dir, focus=job.focus, data=job.data)
 
 
 def prepare_images(
@@ -876,8 +861,6 @@ def prepare_images(
         if on_ready:
             on_ready(image)
     for key, outcome in _run_jobs([job for _, job in pending], jobs):
-        if isinstance(outcome, _Failure):
-            raise ImageError(outcome.message, path=outcome.path, line=outcome.line, hint=outcome.hint)
         done[pending[key][0]] = outcome
         finished += 1
         if progress:
@@ -901,15 +884,13 @@ def _run_jobs(jobs_list: list[_Job], jobs: int | None):  # type: ignore[no-untyp
         return
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    from PIL import Image
-
-    Image.init()  # registers every format plugin; two threads doing it at once can miss formats
+    _register_optional_openers()  # every format plugin, before two threads race to register them
 
     # Threads, not processes: Pillow releases the GIL while it decodes, resamples and encodes, so
     # threads keep every core busy without pickling megabytes to workers, without worker start-up,
     # and without the `if __name__ == "__main__"` guard that process pools demand of scripts.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wxpub-image") as pool:
-        futures: dict[Future[PreparedImage | _Failure], int] = {
+        futures: dict[Future[PreparedImage], int] = {
             pool.submit(_work, job): index for index, job in enumerate(jobs_list)
         }
         try:
