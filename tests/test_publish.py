@@ -426,3 +426,17 @@ def test_a_failed_status_check_still_reports_the_submitted_publish(sandbox: Sand
     result = run(sandbox, project, post, submit=True)
     assert result.publish_id and result.publish_status is None
     assert "status unknown" in (result.publish_words or "")
+
+
+def test_debug_logs_of_the_http_stack_show_no_token_or_secret(
+    sandbox: Sandbox, project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    post = project.post("a.md", "日志", "正文。", three_images(project))
+    with caplog.at_level(logging.DEBUG):
+        run(sandbox, project, post)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "access_token=" in text  # the URLs were logged ...
+    assert text.count("access_token=") == text.count("access_token=***")  # ... every token masked
+    assert SECRET not in text

@@ -100,7 +100,19 @@ class _RedactingFilter(logging.Filter):
 
 
 _FILTER = _RedactingFilter()
-for _name in ("urllib3.connectionpool", "urllib3", "requests", "wechatpy", "wechatpy.client.base"):
+# A logger's filter sees only records logged on that very logger, not its children's: name every
+# logger of these libraries that may write a URL (they carry the token in the query string).
+for _name in (
+    "requests",
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "wechatpy",
+    "wechatpy.client.base",
+):
     logging.getLogger(_name).addFilter(_FILTER)
 
 
