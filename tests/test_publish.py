@@ -440,3 +440,18 @@ def test_debug_logs_of_the_http_stack_show_no_token_or_secret(
     assert "access_token=" in text  # the URLs were logged ...
     assert text.count("access_token=") == text.count("access_token=***")  # ... every token masked
     assert SECRET not in text
+
+
+def test_an_unchanged_published_post_is_neither_added_nor_published_again(sandbox: Sandbox, project: Project) -> None:
+    post = project.post("a.md", "发表", "正文。", three_images(project))
+    first = run(sandbox, project, post, submit=True)
+    assert first.publish_status == 0
+    again = run(sandbox, project, post, submit=True)
+    assert again.action == "unchanged" and again.publish_id == first.publish_id
+    assert "submitted before" in (again.publish_words or "")
+    assert sandbox.count("freepublish/submit") == 1 and sandbox.count("draft/add") == 1
+    plain = run(sandbox, project, post)
+    assert plain.action == "unchanged" and any("not changed since" in note for note in plain.notes)
+    project.post("a.md", "发表", "改过的正文。", three_images(project))
+    edited = run(sandbox, project, post)
+    assert edited.action == "added" and sandbox.count("draft/add") == 2

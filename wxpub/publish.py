@@ -307,11 +307,17 @@ def publish(
         ),
         notes=tuple(notes),
     )
-    if options.preview_to:  # before submitting: a published draft leaves the draft box
+    submitted = _submitted_before(client, ledger, media_id, actions) if options.submit or options.preview_to else None
+    if options.preview_to and not (submitted and submitted[1] == 0):  # a published draft has left the box
         msg_id = _wrap(lambda: client.preview(options.preview_to or "", media_id), None)
         say(f"preview sent to {options.preview_to}")
         result = replace(result, preview_msg_id=msg_id)
-    if options.submit:
+    if options.submit and submitted and submitted[1] in (0, 1):
+        # Submitting again would publish the same articles twice.
+        publish_id, status, words = submitted
+        say(f"not submitted again: publish {publish_id} is {words}, and nothing changed since")
+        result = replace(result, publish_id=publish_id, publish_status=status, publish_words=f"{words} (submitted before; nothing changed since)")
+    elif options.submit:
         result = _submit(client, ledger, result, options, say)
     return replace(result, calls=_calls(client) - calls_before)
 
@@ -720,13 +726,19 @@ def excerpt(fragment: str) -> str:
 
 # --- stage 4: the draft -------------------------------------------------------------------------------
 def _save_draft(client: WeChat, ledger: Ledger, keys: list[str], articles: list[Article], say: Progress) -> tuple[str, list[str], list[str]]:
-    """draft/update the draft these posts became, if it still exists; else draft/add (at most once)."""
+    """draft/update the draft these posts became, if it still exists; else draft/add (at most once).
+
+    A draft that wxpub published and that has not changed since is left alone: "unchanged"."""
     payloads = [a.payload() for a in articles]
     fingerprints = [a.fingerprint() for a in articles]
     notes: list[str] = []
     record = ledger.draft_of(keys)
     if record is not None:
         existing = _wrap(lambda: client.get_draft(record.media_id), None)
+        if existing is None and record.publish_id and list(record.fingerprints) == fingerprints:
+            notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published (publish_id {record.publish_id}) and {'has' if len(keys) == 1 else 'have'} not changed since")
+            say(notes[-1])
+            return record.media_id, ["unchanged"] * len(articles), notes
         if existing is None or len(existing) != len(articles):
             ledger.forget_draft(record.media_id)
             notes.append(f"the draft {record.media_id} made from {_names(keys)} no longer exists (deleted, or published); adding a new one")
@@ -778,6 +790,20 @@ def _save_draft(client: WeChat, ledger: Ledger, keys: list[str], articles: list[
 
 
 # --- stage 5: submit and preview ------------------------------------------------------------------
+def _submitted_before(client: WeChat, ledger: Ledger, media_id: str, actions: Sequence[str]) -> tuple[str, int, str] | None:
+    """(publish_id, status, words) of an earlier submit of this very draft, when nothing changed since."""
+    from .wechat import PUBLISH_STATUS
+
+    record = next((r for r in ledger.drafts() if r.media_id == media_id), None)
+    if record is None or not record.publish_id or any(action != "unchanged" for action in actions):
+        return None
+    try:
+        status = int(client.publish_status(record.publish_id).get("publish_status", 1))
+    except WeChatError:
+        return None  # cannot tell: behave as before
+    return record.publish_id, status, PUBLISH_STATUS.get(status, f"status {status}")
+
+
 def _submit(client: WeChat, ledger: Ledger, result: PublishResult, options: PublishOptions, say: Progress) -> PublishResult:
     """freepublish/submit, then freepublish/get sparingly (100 a day) until the job ends or patience does."""
     from .wechat import PUBLISH_STATUS
@@ -810,8 +836,8 @@ def _submit(client: WeChat, ledger: Ledger, result: PublishResult, options: Publ
     if status == 1:
         words = f"still publishing after {checks} checks; see 发表记录 on mp.weixin.qq.com"
     urls = tuple(item.get("article_url", "") for item in (answer.get("article_detail") or {}).get("item", []))
-    if status == 0:
-        ledger.forget_draft(media_id)  # a published draft leaves the draft box
+    # A published draft leaves the draft box; its record stays, with the publish_id, so that a rerun
+    # of the unchanged post neither adds a new draft nor publishes it twice.
     return replace(result, publish_id=publish_id, publish_status=status, publish_words=words, article_urls=urls)
 
 
