@@ -12,14 +12,21 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Converted",
+    "ImageError",
     "ImageRef",
     "LinkRef",
     "Notice",
     "Post",
     "PostError",
+    "PublishOptions",
+    "PublishResult",
+    "WeChatError",
     "WxpubError",
+    "check_paths",
     "convert_file",
     "convert_text",
+    "prepare_images",
+    "publish_paths",
     "read_post",
 ]
 
@@ -33,7 +40,14 @@ _LAZY = {
     "read_post": "wxpub.post",
     "Notice": "wxpub.errors",
     "PostError": "wxpub.errors",
+    "ImageError": "wxpub.errors",
+    "WeChatError": "wxpub.errors",
     "WxpubError": "wxpub.errors",
+    "prepare_images": "wxpub.images",
+    "PublishOptions": "wxpub.publish",
+    "PublishResult": "wxpub.publish",
+    "publish_paths": "wxpub.publish",
+    "check_paths": "wxpub.check",
 }
 
 
@@ -50,6 +64,9 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from .convert import Converted, convert_file, convert_text
-    from .errors import Notice, PostError, WxpubError
+    from .check import check_paths
+    from .errors import ImageError, Notice, PostError, WeChatError, WxpubError
+    from .images import prepare_images
     from .post import Post, read_post
+    from .publish import PublishOptions, PublishResult, publish_paths
     from .render import ImageRef, LinkRef
