@@ -542,10 +542,6 @@ class _Content:
 
 def _content(text: str, layout: _Layout, meta: Mapping[str, Any] | None, path: Path | None, name: str) -> tuple[list[Problem], str | None]:
     """Problems only the converter can see (final size, removed HTML, links, images, cover), and the title."""
-    import importlib.util
-
-    if importlib.util.find_spec("wxpub.convert") is None:  # a tree without the converter checks the rest
-        return [], None
     from .errors import WxpubError
     from .post import Post
 
