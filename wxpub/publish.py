@@ -291,8 +291,8 @@ def publish(
     with _Uploads(client, ledger, options.concurrency or 4, say, token=_background(client.ensure_token)) as uploads:
         posts = [_prepare_images(path, post, on_ready=uploads.offer) for path, post in zip(paths, converted)]
         uploaded, counts = uploads.finish(posts)
-    articles = [_article(post, uploaded) for post in posts]
-    articles = [_article(post, uploaded) for post in posts]
+    articles = [_uploaded_article(post, uploaded) for post in posts]
+    articles = [_uploaded_article(post, uploaded) for post in posts]
     _refuse(
         [problem for post, article in zip(posts, articles) for problem in _content_problems(post.path, article.content, exact=True)]
         + [problem for post, article in zip(posts, articles) for problem in _foreign_images(post.path, article.content, {r.url for r in uploaded.values() if r.url})]
@@ -592,23 +592,29 @@ def _images_of(post: _Prepared) -> Iterator[PreparedImage]:
 
 
 # --- stage 3: the article ---------------------------------------------------------------------------
-def _article(post: _Prepared, uploads: Mapping[tuple[str, str], Any]) -> Article:
+def _article(post: _Prepared, url_of: Callable[[PreparedImage], str], thumb_media_id: str) -> Article:
+    """The draft article of a post, each image's src swapped for `url_of(image)`."""
     meta, cover = post.converted.meta, post.images.cover
-    assert cover is not None  # checked in _problems
-    urls = {image.source: uploads[(image.sha256, image.route)].url for image in post.images.images}
+    assert cover is not None  # checked before anything was prepared
     open_comment, fans_only = COMMENTS[meta.get("comments", "closed")]
     return Article(
         title=post.converted.title.strip(),
         author=_text(meta.get("author")),
         digest=_text(meta.get("digest")) or excerpt(post.converted.html),
-        content=rewrite_sources(post.converted.html, urls),
+        content=rewrite_sources(post.converted.html, {image.source: url_of(image) for image in post.images.images}),
         content_source_url=_text(meta.get("source_url")),
-        thumb_media_id=uploads[(cover.sha256, cover.route)].media_id,
+        thumb_media_id=thumb_media_id,
         need_open_comment=open_comment,
         only_fans_can_comment=fans_only,
         pic_crop_235_1=cover.pic_crop_235_1,
         pic_crop_1_1=cover.pic_crop_1_1,
     )
+
+
+def _uploaded_article(post: _Prepared, uploaded: Mapping[tuple[str, str], Any]) -> Article:
+    cover = post.images.cover
+    assert cover is not None
+    return _article(post, lambda image: uploaded[(image.sha256, image.route)].url, uploaded[(cover.sha256, cover.route)].media_id)
 
 
 class _ImgFinder(HTMLParser):
@@ -860,26 +866,14 @@ def _dry_run(posts: Sequence[_Prepared], ledger: Ledger | None) -> PublishResult
             uploaded += 1
             endpoint = "media/uploadimg" if image.route == "uploadimg" else "material/add_material?type=image"
             plan.append({"call": endpoint, "image": _label(image), "bytes": len(image.data), "format": image.format, "sha256": image.sha256})
-        placeholders = {}
-        for image in post.images.images:
+        def planned(image: PreparedImage) -> str:
             known = ledger.upload(image.sha256, image.route) if ledger else None
-            placeholders[image.source] = known.url if known and known.url else f"<upload of {image.source}>"
+            return known.url if known and known.url else f"<upload of {image.source}>"
+
         cover = post.images.cover
         assert cover is not None
         record = ledger.upload(cover.sha256, cover.route) if ledger else None
-        open_comment, fans_only = COMMENTS[post.converted.meta.get("comments", "closed")]
-        article = Article(
-            title=post.converted.title.strip(),
-            author=_text(post.converted.meta.get("author")),
-            digest=_text(post.converted.meta.get("digest")) or excerpt(post.converted.html),
-            content=rewrite_sources(post.converted.html, placeholders),
-            content_source_url=_text(post.converted.meta.get("source_url")),
-            thumb_media_id=record.media_id if record and record.media_id else f"<upload of {cover.source}>",
-            need_open_comment=open_comment,
-            only_fans_can_comment=fans_only,
-            pic_crop_235_1=cover.pic_crop_235_1,
-            pic_crop_1_1=cover.pic_crop_1_1,
-        )
+        article = _article(post, planned, record.media_id if record and record.media_id else f"<upload of {cover.source}>")
         payloads.append(article.payload())
         results.append(PostResult(str(post.path), article.title, index, "would-send", uploaded, reused, len(article.content), _warnings(post)))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
