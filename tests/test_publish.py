@@ -455,3 +455,33 @@ def test_an_unchanged_published_post_is_neither_added_nor_published_again(sandbo
     project.post("a.md", "发表", "改过的正文。", three_images(project))
     edited = run(sandbox, project, post)
     assert edited.action == "added" and sandbox.count("draft/add") == 2
+
+
+def test_two_processes_writing_one_ledger_lose_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
+    ledger_path = tmp_path / "wxpub-ledger.json"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_record_many, args=(str(ledger_path), str(tmp_path / "cache"), n)) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    uploads = json.loads(ledger_path.read_text(encoding="utf-8"))["accounts"][APPID]["uploads"]["uploadimg"]
+    assert len(uploads) == 2 * 40
+    assert not list(tmp_path.glob(".wxpub-ledger.json.*.tmp"))
+
+
+def _record_many(path: str, cache: str, worker: int) -> None:
+    import hashlib
+    import os
+
+    from wxpub.ledger import Ledger
+
+    os.environ["WXPUB_CACHE_DIR"] = cache
+    ledger = Ledger(Path(path), APPID)
+    for n in range(40):
+        sha = hashlib.sha256(f"{worker}-{n}".encode()).hexdigest()
+        ledger.record_upload(sha, "uploadimg", f"http://mmbiz.qpic.cn/{worker}/{n}")

@@ -5,6 +5,7 @@ Imports nothing of ours but the errors, so the CLI and `wxpub check` can read it
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,18 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 CONFIG_FILE = "wxpub.toml"
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache folder (never inside a project): WXPUB_CACHE_DIR, else the platform's."""
+    override = os.environ.get("WXPUB_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "wxpub" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "wxpub"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wxpub"
 
 
 @dataclass(frozen=True)

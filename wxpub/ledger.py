@@ -8,6 +8,8 @@ leaves a ledger that a rerun can trust, and two runs do not erase each other's r
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -15,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import WxpubError
 
@@ -184,7 +186,8 @@ class Ledger:
         return data
 
     def _change(self, change: Callable[[dict[str, Any]], Any]) -> None:
-        with self._lock:
+        # Threads of this run take the lock; other runs (a second terminal, a CI job) the lock file.
+        with self._lock, _file_lock(self.path):
             # Re-read first: another run may have written since we loaded.
             self._data = self._read()
             self._data["version"] = VERSION
@@ -193,6 +196,7 @@ class Ledger:
 
     def _write(self) -> None:
         text = json.dumps(self._data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
@@ -202,7 +206,30 @@ class Ledger:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
         except OSError as exc:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)  # leave no half-written file in the project
             raise LedgerError(f"cannot write the ledger: {exc.strerror}", path=self.path) from None
+
+
+@contextlib.contextmanager
+def _file_lock(ledger: Path) -> Iterator[None]:
+    """An exclusive lock between processes for one ledger, kept in the user cache, not the project."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: runs of one machine at a time are the user's to arrange
+        yield
+        return
+    from .config import user_cache_dir
+
+    folder = user_cache_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(ledger.resolve()).encode("utf-8")).hexdigest()[:32]
+    with open(folder / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _pending_key(posts: Sequence[str]) -> str:

@@ -890,7 +890,7 @@ def _dry_run(posts: Sequence[_Prepared], ledger: Ledger | None) -> PublishResult
 
 # --- the sandbox for `publish --sandbox` ----------------------------------------------------------------
 def sandbox_state_dir() -> Path:
-    from .wechat import user_cache_dir
+    from .config import user_cache_dir
 
     return user_cache_dir() / "sandbox"
 

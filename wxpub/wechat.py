@@ -34,6 +34,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 from wechatpy.session.memorystorage import MemoryStorage
 
+from .config import user_cache_dir
 from .errors import ConfigError, WeChatError
 from .limits import (  # noqa: F401 - re-exported: the client's users read the limits here too
     ARTICLES_MAX,
@@ -138,18 +139,6 @@ class RetryPolicy:
 
 
 # --- token storage ----------------------------------------------------------------------------
-def user_cache_dir() -> Path:
-    """The per-user cache folder (never inside a project): WXPUB_CACHE_DIR, else the platform's."""
-    override = os.environ.get("WXPUB_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "wxpub" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "wxpub"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wxpub"
-
-
 class FileStorage(SessionStorage):
     """wechatpy session storage in one JSON file per account (token and expiry only, never the secret)."""
 
