@@ -30,8 +30,13 @@ def test_example_post_converts_without_warnings(post: Path) -> None:
 
 def test_examples_use_every_feature() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in POSTS)
-    for feature in ("```python", "| :--", "> [!TIP]", "> [!WARNING]", "- [x]", "[^", "$$", "](https://mp.weixin.qq.com", "![", "  - ", "1. "):
-        assert feature.replace("| :--", "|:--") in text or feature in text, feature
+    features = (
+        "```python", "|:--", "> [!TIP]", "> [!WARNING]", "> [!IMPORTANT]", "> [!提示]", "- [x]", "- [ ]", "[^",
+        "$$", "$t_n", "](https://mp.weixin.qq.com", "<https://", "![", "  - ", "  1. ", "5. ", "~~", "`len(pages) <",
+        "  \n", "\n---\n", "<p style=", "**",
+    )
+    for feature in features:
+        assert feature in text, feature
 
 
 def test_api_script_publishes_into_a_sandbox(tmp_path: Path) -> None:
