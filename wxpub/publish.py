@@ -107,9 +107,9 @@ class PublishSettings:
             api_base=os.environ.get("WXPUB_API_BASE"),
             token_store=os.environ.get("WXPUB_TOKEN_STORE") or table.get("token_store"),
             secret_file=path("secret_file"),
-            concurrency=number("concurrency", int, 4, 1),
-            poll_interval=number("poll_interval", float, 5.0, 0),
-            poll_max=number("poll_max", int, 8, 0),
+            concurrency=number("concurrency", int, cls.concurrency, 1),
+            poll_interval=number("poll_interval", float, cls.poll_interval, 0),
+            poll_max=number("poll_max", int, cls.poll_max, 0),
             source=source,
         )
 
@@ -145,10 +145,20 @@ class PublishOptions:
     submit: bool = False
     preview_to: str | None = None
     dry_run: bool = False
-    concurrency: int = 0  # 0: from [publish] concurrency (default 4)
+    concurrency: int | None = None  # None: from [publish] concurrency (default 4)
     poll_interval: float | None = None  # None: from [publish] (default 5 s, doubled after each check)
     poll_max: int | None = None  # None: from [publish] (default 8 checks)
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    def settled(self, settings: PublishSettings | None = None) -> PublishOptions:
+        """These options with every unset value taken from `settings` (or their defaults), once."""
+        settings = settings or PublishSettings(ledger=Path("wxpub-ledger.json"))
+        return replace(
+            self,
+            concurrency=settings.concurrency if self.concurrency is None else self.concurrency,
+            poll_interval=settings.poll_interval if self.poll_interval is None else self.poll_interval,
+            poll_max=settings.poll_max if self.poll_max is None else self.poll_max,
+        )
 
 
 @dataclass(frozen=True)
@@ -275,6 +285,7 @@ def publish(
 ) -> PublishResult:
     """Publish posts as one draft (one article each, at most 8); with `dry_run`, only show what would be sent."""
     say = progress or (lambda message: None)
+    options = options.settled()  # a no-op when publish_paths settled them from the project's config
     paths = _distinct(paths)
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
@@ -288,7 +299,7 @@ def publish(
         return _dry_run([_prepare_images(path, post) for path, post in zip(paths, converted)], ledger)
     # The token comes while the first images are prepared, and each image is uploaded as soon as it
     # is ready, while the others are still being made.
-    with _Uploads(client, ledger, options.concurrency or 4, say, token=_background(client.ensure_token)) as uploads:
+    with _Uploads(client, ledger, options.concurrency or 1, say, token=_background(client.ensure_token)) as uploads:
         posts = [_prepare_images(path, post, on_ready=uploads.offer) for path, post in zip(paths, converted)]
         uploaded, counts = uploads.finish(posts)
     articles = [_uploaded_article(post, uploaded) for post in posts]
@@ -341,12 +352,7 @@ def publish_paths(
     if not paths:
         raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
     settings = PublishSettings.find(paths[0])
-    options = replace(
-        options,
-        concurrency=options.concurrency or settings.concurrency,
-        poll_interval=settings.poll_interval if options.poll_interval is None else options.poll_interval,
-        poll_max=settings.poll_max if options.poll_max is None else options.poll_max,
-    )
+    options = options.settled(settings)
     if options.dry_run:
         appid = credentials.appid if credentials else os.environ.get("WXPUB_APPID", "").strip()
         ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
@@ -819,8 +825,7 @@ def _submit(client: WeChat, ledger: Ledger, result: PublishResult, options: Publ
     ledger.record_publish(media_id, publish_id)
     say(f"submitted for publishing (publish_id {publish_id})")
     status, answer = 1, {}
-    delay = 5.0 if options.poll_interval is None else options.poll_interval
-    checks = 8 if options.poll_max is None else options.poll_max
+    delay, checks = options.poll_interval or 0.0, options.poll_max or 0
     for _ in range(checks):
         options.sleep(delay)
         delay = min(delay * 2, 60.0)
