@@ -7,6 +7,7 @@ The only module that imports premailer (and lxml). Output: one `<section style=�
 from __future__ import annotations
 
 import functools
+import hashlib
 import html as html_lib
 import re
 from typing import Any
@@ -38,9 +39,9 @@ def _import_premailer() -> Any:
 
 Premailer = _import_premailer()
 
-from .errors import Notice
-from .mdext.codeblocks import short_color
-from .themes import ResolvedTheme
+from .errors import Notice  # noqa: E402 - after premailer, which must come in without requests
+from .mdext.codeblocks import short_color  # noqa: E402
+from .themes import ResolvedTheme  # noqa: E402
 
 # Removed with their content: they run code, embed other pages, or WeChat strips them anyway.
 DROPPED_TAGS = frozenset(
@@ -68,7 +69,6 @@ UA_SETS = {
     "sup": {"font-size"},
     "sub": {"font-size"},
     "small": {"font-size"},
-    "figcaption": set(),
 }
 # Declarations that say what the element does anyway.
 DEFAULTS = {
@@ -85,13 +85,11 @@ BLOCK_TAGS = frozenset(
 # Initial values: saying them changes nothing (unless the browser's own sheet says otherwise,
 # hence the list of elements where a zero margin or padding is already the default).
 INITIAL = frozenset({("background", "none"), ("background", "transparent"), ("border-radius", "0")})
-# 'inherit' of an inherited property is what happens anyway.
 _NO_UA_BOX = frozenset("span strong b em i code del s sup sub a img small kbd section div figcaption svg tr thead tbody".split())
 _ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
 _LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
 _SPACES = re.compile(r"\s*([,/])\s*")
 _HEX6 = re.compile(r"#[0-9a-fA-F]{6}\b")
-_SRC_TOKEN = re.compile(r'src="wxpub-src-(\d+)"')
 _SVG_VIEWBOX = re.compile(r"(<svg\b[^>]*?) viewbox=")
 _RELATIVE = re.compile(r"(?:em|%|rem|ex)$|^(?:smaller|larger|bolder|lighter)$")
 
@@ -108,12 +106,16 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     root.tail = None
     # The HTML serialiser percent-encodes src values ("猫 图.png" -> "%E7%8C%AB%20…"); `src` must stay
     # as written, for the publisher swaps it by its exact value. So each goes out as a token first.
+    # The token carries a digest of this HTML, so no text of the post can look like it.
+    marker = hashlib.sha256(html.encode("utf-8")).hexdigest()[:16]
     sources = []
     for number, img in enumerate(root.iter("img")):
         sources.append(img.get("src", ""))
-        img.set("src", f"wxpub-src-{number}")
+        img.set("src", f"wxpub-src-{marker}-{number}")
     fragment = etree.tostring(root, method="html", encoding="unicode")
-    fragment = _SRC_TOKEN.sub(lambda m: f'src="{html_lib.escape(sources[int(m.group(1))])}"', fragment)
+    fragment = re.sub(
+        rf'src="wxpub-src-{marker}-(\d+)"', lambda m: f'src="{html_lib.escape(sources[int(m.group(1))])}"', fragment
+    )
     # lxml's HTML serialiser lower-cases attribute names; SVG's viewBox is case-sensitive.
     fragment = _SVG_VIEWBOX.sub(r"\1 viewBox=", fragment)
     return fragment, tuple(notices)
@@ -289,7 +291,7 @@ def _compact_style(
         if (prop, value) in DEFAULTS.get(tag, ()) or (prop, value) in INITIAL:
             continue
         if prop in INHERITED:
-            if value == "inherit":
+            if value == "inherit":  # what an inherited property does anyway
                 continue
             if parent.get(prop) == value and prop not in UA_SETS.get(tag, ()) and not _RELATIVE.search(value):
                 kept.pop(prop, None)
