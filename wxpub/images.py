@@ -46,7 +46,7 @@ Role = Literal["content", "cover"]
 Route = Literal["uploadimg", "material"]
 
 # Bump when the processing changes, so cached results made by older code are not reused.
-_ALGORITHM = "1"
+_ALGORITHM = "2"
 CACHE_SUBDIR = Path(".wxpub-cache") / "images"
 
 # Formats we let Pillow open. Pillow knows more (EPS would run Ghostscript, PSD, FITS ...);
@@ -598,7 +598,10 @@ def _shrink(image: Image.Image, max_width: int) -> Image.Image:
     if width <= max_width:
         return image
     new_size = (max_width, max(1, round(height * max_width / width)))
-    return image.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # Lanczos where a picture shrinks a lot (its sharpness shows there); bicubic, a third cheaper
+    # and indistinguishable, for the slight shrink of a picture just over the column's width.
+    resample = Image.Resampling.LANCZOS if width >= 2 * max_width else Image.Resampling.BICUBIC
+    return image.resize(new_size, resample, reducing_gap=3.0)
 
 
 def _encode(
