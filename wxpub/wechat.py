@@ -19,7 +19,6 @@ import logging
 import os
 import random
 import re
-import sys
 import tempfile
 import threading
 import time
@@ -36,23 +35,11 @@ from wechatpy.session.memorystorage import MemoryStorage
 
 from .config import user_cache_dir
 from .errors import ConfigError, WeChatError
-from .limits import (  # noqa: F401 - re-exported: the client's users read the limits here too
-    ARTICLES_MAX,
-    AUTHOR_MAX,
-    CONTENT_MAX_BYTES,
-    CONTENT_MAX_CHARS,
-    DIGEST_MAX,
-    MATERIAL_IMAGE_MAX_BYTES,
-    SOURCE_URL_MAX_BYTES,
-    TITLE_MAX,
-    UPLOADIMG_MAX_BYTES,
-    fit_units,
-    wechat_length,
-)
+from .limits import ARTICLES_MAX, AUTHOR_MAX, CONTENT_MAX_CHARS, DIGEST_MAX, TITLE_MAX, wechat_length
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
 
-# --- limits of the API (wxpub.limits, re-exported here) and status words ----------------------
+# --- status words and error families ------------------------------------------------------------
 PUBLISH_STATUS = {  # freepublish/get publish_status, in words
     0: "published",
     1: "publishing",
