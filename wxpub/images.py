@@ -136,9 +136,6 @@ class PreparedImages:
     images: tuple[PreparedImage, ...]
     cover: PreparedImage | None
 
-    def by_source(self) -> dict[str, PreparedImage]:
-        return {image.source: image for image in self.images}
-
 
 # --- where images come from ---------------------------------------------------------------------
 

@@ -116,10 +116,6 @@ class Ledger:
                 return record
         return None
 
-    def drafts_with(self, post: str) -> list[DraftRecord]:
-        """Drafts that hold this post (alone or with others), newest first."""
-        return [record for record in self.drafts() if post in record.posts]
-
     def record_draft(self, media_id: str, posts: Sequence[str], fingerprints: Sequence[str]) -> DraftRecord:
         entry = {"posts": list(posts), "fingerprints": list(fingerprints), "at": time.time()}
 

@@ -30,7 +30,6 @@ KNOWN_KEYS = frozenset(
         "date",
     }
 )
-COMMENT_MODES = ("open", "fans-only", "closed")
 # What marks a project's root folder: only files inside it may be read for a post.
 PROJECT_MARKERS = ("wxpub.toml", "pyproject.toml", ".git")
 
