@@ -27,7 +27,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 import warnings
 from concurrent.futures import Future
@@ -38,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageCms, ImageColor, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
+from .cachefiles import write_atomic
 from .errors import ImageError
 from .post import find_project_root, front_matter_line
 from .render import ImageRef
@@ -950,21 +950,10 @@ def _cache_put(cache_dir: Path, key: str, prepared: PreparedImage) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # The data first and the JSON last: an entry counts only once its JSON exists.
-        _write_atomic(folder / f"{key}.bin", prepared.data)
-        _write_atomic(folder / f"{key}.json", json.dumps(meta, sort_keys=True).encode())
+        write_atomic(folder / f"{key}.bin", prepared.data)
+        write_atomic(folder / f"{key}.json", json.dumps(meta, sort_keys=True).encode())
     except OSError:
         pass  # a cache that cannot be written only costs time
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 # --- looking at the result ----------------------------------------------------------------------------

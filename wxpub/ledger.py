@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from .cachefiles import write_atomic
 from .errors import WxpubError
 
 LEDGER_FILE = "wxpub-ledger.json"
@@ -192,18 +191,9 @@ class Ledger:
 
     def _write(self) -> None:
         text = json.dumps(self._data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-        tmp = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            write_atomic(self.path, text.encode("utf-8"), durable=True)  # no half-written ledger, ever
         except OSError as exc:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)  # leave no half-written file in the project
             raise LedgerError(f"cannot write the ledger: {exc.strerror}", path=self.path) from None
 
 

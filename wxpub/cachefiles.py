@@ -1,0 +1,59 @@
+"""Files that wxpub writes for itself: written whole or not at all, so a killed run leaves no half file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it over `path`.
+
+    `durable` also flushes it to disk first, for files that record what was done (the ledger)
+    rather than what can be computed again (caches).
+    """
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_or_none(path: Path) -> bytes | None:
+    """The file's bytes, or None when it cannot be read: a cache entry that is missing is recomputed."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def prune(folder: Path, *, keep: int) -> None:
+    """Keep a cache folder small: past `keep` files, drop the least recently written quarter and more.
+
+    Folders beside it (the cache of an older wxpub or library version) go once unused for a month.
+    """
+    import shutil
+    import time
+
+    try:
+        with os.scandir(folder) as scan:
+            entries = [(entry.stat().st_mtime, entry.path) for entry in scan if entry.is_file()]
+        if len(entries) > keep:
+            for _, path in sorted(entries)[: len(entries) - keep * 3 // 4]:
+                os.unlink(path)
+        month_ago = time.time() - 30 * 24 * 3600
+        with os.scandir(folder.parent) as scan:
+            for entry in scan:
+                if entry.is_dir() and entry.path != str(folder) and entry.stat().st_mtime < month_ago:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+    except OSError:
+        pass  # another process pruned it first, or it cannot be pruned: only disk space is at stake
