@@ -100,6 +100,8 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
     # Building a Markdown instance with its extensions costs more than converting a short post,
     # so one instance is kept per set of options and reset before each document.
     import markdown
+    import mdx_truly_sane_lists
+    import pymdownx.tilde
 
     from .mdext import callouts, cjk, codeblocks, figures, footnotes, links, listindent, lists, math, tables, title
 
@@ -109,11 +111,13 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
         links=links.LinksExtension(),
         math=math.MathExtension(font_size=options.font_size),
     )
+    # Extensions are given as objects, not names: a name makes Markdown scan every installed
+    # package's entry points, which costs more than converting a post.
     md = markdown.Markdown(
         extensions=[
-            "mdx_truly_sane_lists",  # nesting in steps of two spaces ...
+            mdx_truly_sane_lists.makeExtension(nested_indent=2),  # nesting in steps of two spaces ...
             listindent.ListIndentExtension(),  # ... to which any CommonMark indent is brought
-            "pymdownx.tilde",
+            pymdownx.tilde.makeExtension(subscript=False),
             codeblocks.CodeBlocksExtension(style=options.code_style, line_numbers=options.line_numbers),
             callouts.CalloutsExtension(),
             tables.TablesExtension(),
@@ -125,10 +129,6 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
             lists.ListsExtension(),
             cjk.CjkExtension(),
         ],
-        extension_configs={
-            "mdx_truly_sane_lists": {"nested_indent": 2},
-            "pymdownx.tilde": {"subscript": False},
-        },
         output_format="html",
     )
     # Pretty-printing adds a newline after every block; WeChat counts each one against its limit.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from .errors import Notice, ThemeError, UsageError
@@ -52,10 +51,8 @@ class ResolvedTheme:
 
 def _styles_dir() -> Path:
     # Installed: the wheel carries styles/ inside the package. From a checkout: ../styles.
-    packaged = resources.files("wxpub") / "styles"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "styles"
+    packaged = Path(__file__).resolve().parent / "styles"
+    return packaged if packaged.is_dir() else packaged.parent.parent / "styles"
 
 
 def list_themes() -> list[Theme]:
