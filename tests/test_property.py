@@ -15,7 +15,7 @@ PIECES = [
     "> 引用", "> [!NOTE]", "> [!警告]", "```python", "```", "    缩进代码", "| a | b |", "|:-|-:|", "| 1 | 2 |",
     "$x^2$", "$$", "\\frac{1}{2}", "$$E=mc^2$$", "[^1]", "[^1]: 脚注", "---", "<b>粗</b>", "<script>x</script>",
     "<div onclick='x()'>d</div>", "<style>p{}</style>", "</section>", "<section>", "</body>", "&amp;", "&nbsp;", "\t制表", "  ", "", "<!-- 注释 -->",
-    "$5 和 $10", "***", "\\$", "<iframe src=x>", "<a href='https://x.y'>a</a>", "全角，标点。", "😀",
+    "$5 和 $10", '<p style="text-align: center; COLOR:Red">居中</p>', '<span style="font-weight:bold">粗</span>', "***", "\\$", "<iframe src=x>", "<a href='https://x.y'>a</a>", "全角，标点。", "😀",
 ]
 
 lines = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=12)), max_size=25)

@@ -1,7 +1,8 @@
 """Rendered HTML + theme -> the WeChat-safe fragment: sanitised, styles inlined, then made compact.
 
-The only module that imports premailer (and lxml). Output: one `<section style=…>` with no
-`<style>`, `<script>`, class, id or `var()`, every style inline, byte-identical for the same input.
+The only module that imports premailer, and only when compiled_theme.py has not yet stored what
+premailer makes of the theme. Output: one `<section style=…>` with no `<style>`, `<script>`,
+class, id or `var()`, every style inline, byte-identical for the same input.
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ def _import_premailer() -> Any:
     return Premailer
 
 
-Premailer = _import_premailer()
-
-from .errors import Notice  # noqa: E402 - after premailer, which must come in without requests
+from . import compiled_theme  # noqa: E402
+from .errors import Notice  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
@@ -101,7 +101,7 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     """
     root = _parse(html)
     notices = _sanitise(root, images)
-    _ThemePremailer(css_text=theme.css, **_PREMAILER_OPTIONS).transform(root)
+    _apply_theme(root, theme.css)
     _compact(root, ())
     root.tail = None
     # The HTML serialiser percent-encodes src values ("猫 图.png" -> "%E7%8C%AB%20…"); `src` must stay
@@ -121,41 +121,84 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     return fragment, tuple(notices)
 
 
-_PREMAILER_OPTIONS: dict[str, Any] = dict(
-    allow_network=False,
-    disable_validation=True,
-    disable_leftover_css=True,
-    remove_classes=True,
-    strip_important=True,
-    keep_style_tags=False,
-    cssutils_logging_level="CRITICAL",
-    align_floating_images=False,
-)
+def _apply_theme(root: Any, css: str) -> None:
+    """Inline the theme: from its compiled form when there is one, else with premailer, which then compiles it."""
+    if compiled_theme.apply(root, css):
+        return
+    own_styles = {element.get("style") for element in root.iter() if element.get("style")}
+    premailer = _premailer()
+    premailer.themed(css).transform(root)
+    compiled_theme.store(
+        css, _compile(css), {style: tuple(premailer.csstext_to_pairs(style)) for style in own_styles}
+    )
 
 
-@functools.lru_cache(maxsize=16)
-def _theme_rules(css: str, ruleset_index: int) -> tuple[Any, ...]:
-    rules, _leftover = Premailer(**_PREMAILER_OPTIONS)._parse_style_rules(css, ruleset_index)
-    return tuple(rules)
+def _compile(css: str) -> list[tuple[str, tuple[tuple[str, str], ...]]] | None:
+    """The theme's rules in premailer's order, as (XPath, declarations); None if one needs premailer itself."""
+    premailer = _premailer()
+    compiled = []
+    for _, selector, block in sorted(premailer.theme_rules(css, 0), key=lambda rule: rule[0]):
+        if ":" in selector:
+            pseudo = ":" + selector.split(":", 1)[1]
+            if pseudo not in premailer.FILTER_PSEUDOSELECTORS and not pseudo.startswith(":nth-child"):
+                return None  # premailer would write it as a pseudo-class block; themes.py keeps none
+        path = premailer.CSSSelector(selector).path
+        if "__lxml_internal_css" in path:  # needs lxml's own XPath functions
+            return None
+        compiled.append((path, tuple(premailer.csstext_to_pairs(block, validate=False))))
+    return compiled
+
+
+@functools.lru_cache(maxsize=1)
+def _premailer() -> Any:
+    """premailer, set up for wxpub: imported without requests, themes parsed once per process."""
+    import types
+
+    from lxml.cssselect import CSSSelector
+
+    Premailer = _import_premailer()
+    from premailer.merge_style import csstext_to_pairs
+    from premailer.premailer import FILTER_PSEUDOSELECTORS
+
+    options: dict[str, Any] = dict(
+        allow_network=False,
+        disable_validation=True,
+        disable_leftover_css=True,
+        remove_classes=True,
+        strip_important=True,
+        keep_style_tags=False,
+        cssutils_logging_level="CRITICAL",
+        align_floating_images=False,
+    )
+
+    @functools.lru_cache(maxsize=16)
+    def theme_rules(css: str, ruleset_index: int) -> tuple[Any, ...]:
+        rules, _leftover = Premailer(**options)._parse_style_rules(css, ruleset_index)
+        return tuple(rules)
+
+    class ThemePremailer(Premailer):  # type: ignore[misc, valid-type]
+        """Premailer that parses a theme's rules once per process instead of once per post.
+
+        The themes hold no rules it cannot inline (themes.py removed them), so nothing is left over.
+        """
+
+        def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
+            return list(theme_rules(css_body, ruleset_index)), []
+
+        def _style_to_basic_html_attributes(self, element: Any, style_content: str, force: bool = False) -> None:
+            """Write no e-mail-era attributes (align=, bgcolor=, width=…): WeChat reads the style."""
+
+    return types.SimpleNamespace(
+        themed=lambda css: ThemePremailer(css_text=css, **options),
+        theme_rules=theme_rules,
+        csstext_to_pairs=csstext_to_pairs,
+        CSSSelector=CSSSelector,
+        FILTER_PSEUDOSELECTORS=FILTER_PSEUDOSELECTORS,
+    )
 
 
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True)
 _DOCUMENT_TAGS = re.compile(r"</?(?:html|head|body)\b[^>]*>", re.IGNORECASE)
-
-
-class _ThemePremailer(Premailer):
-    """Premailer that parses a theme's rules once per process instead of once per post.
-
-    Parsing and re-serialising the CSS with cssutils is most of premailer's time; the rules are
-    immutable tuples, so one parse serves every post. The themes hold no rules it cannot inline
-    (themes.py removed them), so there is nothing left over.
-    """
-
-    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
-        return list(_theme_rules(css_body, ruleset_index)), []
-
-    def _style_to_basic_html_attributes(self, element: Any, style_content: str, force: bool = False) -> None:
-        """Write no e-mail-era attributes (align=, bgcolor=, width=…): WeChat reads the style."""
 
 
 def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:

@@ -1,0 +1,163 @@
+"""Themes as premailer compiled them, kept on disk so that later processes inline without premailer.
+
+Importing premailer (and cssutils under it) and parsing a theme's CSS take longer than the whole
+rest of a conversion. What premailer makes of a theme never changes: its rules in the order it
+applies them, each selector translated to XPath and each declaration block parsed into pairs. So
+the first conversion with a theme runs premailer itself (inline.py) and stores that here; later
+ones apply the stored rules the way premailer's `transform` does, and give byte-identical output
+(tests/test_compiled_theme.py holds the two paths to that on every golden case and random input).
+
+An element's own style attribute is merged by premailer after parsing it with cssutils, so those
+parses are stored too. A style never seen before sends the whole document back to premailer,
+which then teaches the store; the tree is not touched until the stored rules are known to cover it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from .cachefiles import prune, read_or_none, write_atomic
+
+Pairs = tuple[tuple[str, str], ...]
+
+# The store of parsed style attributes stays small: an article repeats a few dozen of them.
+MAX_STYLES = 4096
+MAX_THEMES = 200  # each --color or --font-size makes a theme of its own
+_STYLES_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class CompiledTheme:
+    """Premailer's rules for one theme, in the order it applies them: (XPath, declarations)."""
+
+    rules: tuple[tuple[Any, Pairs], ...]
+
+
+def apply(root: Any, css: str) -> bool:
+    """Inline `css` into the tree at `root` as premailer would; False, tree untouched, when that needs premailer."""
+    folder = _folder()
+    compiled = _load_theme(folder, css)
+    if compiled is None:
+        return False
+    tree = root.getroottree()
+    matched: dict[Any, list[Pairs]] = {}
+    for select, pairs in compiled.rules:
+        for element in select(tree):
+            matched.setdefault(element, []).append(pairs)
+    known = _styles(folder)
+    if any(element.get("style") and element.get("style") not in known for element in matched):
+        return False
+    for element, blocks in matched.items():
+        merged: dict[str, str] = {}
+        for pairs in blocks:
+            merged.update(pairs)
+        own = element.get("style")
+        if own:
+            merged.update(known[own])  # the element's own style wins, as in premailer
+        final = "; ".join(f"{prop}:{value}" for prop, value in merged.items() if value.lower() != "unset").strip()
+        if final:
+            element.set("style", final)
+    for element in root.iter():
+        if "class" in element.attrib:
+            del element.attrib["class"]
+    return True
+
+
+def store(css: str, rules: list[tuple[str, Pairs]] | None, styles: dict[str, Pairs]) -> None:
+    """Keep what premailer made of `css` (None: a theme it cannot be compiled from) and of `styles`."""
+    folder = _folder()
+    if rules is not None and _load_theme(folder, css) is None:
+        _write(folder / f"theme-{_digest(css)}.json", {"rules": rules})
+        _load_theme.cache_clear()
+        prune(folder, keep=MAX_THEMES)
+    known = _styles(folder)
+    new = {style: pairs for style, pairs in styles.items() if style not in known}
+    if new:
+        with _STYLES_LOCK:
+            known.update(new)
+            while len(known) > MAX_STYLES:
+                del known[next(iter(known))]
+            _write(folder / "styles.json", known)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_theme(folder: Path, css: str) -> CompiledTheme | None:
+    data = _read(folder / f"theme-{_digest(css)}.json")
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        return None
+    try:
+        return CompiledTheme(
+            rules=tuple((etree.XPath(path), tuple((str(k), str(v)) for k, v in pairs)) for path, pairs in data["rules"])
+        )
+    except (etree.XPathError, TypeError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def _styles(folder: Path) -> dict[str, Pairs]:
+    data = _read(folder / "styles.json")
+    if not isinstance(data, dict):
+        return {}
+    try:
+        return {str(style): tuple((str(k), str(v)) for k, v in pairs) for style, pairs in data.items()}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _folder() -> Path:
+    from .config import user_cache_dir
+
+    return user_cache_dir() / "themes" / _code_stamp()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_stamp() -> str:
+    """One folder per set of installed code that decides the output, so an upgrade starts afresh.
+
+    premailer, cssutils and cssselect are told apart by their files' sizes and times, read
+    without importing them.
+    """
+    from . import __version__
+
+    stamp = [__version__, etree.__version__]
+    for package in ("premailer", "cssutils", "cssselect"):
+        spec = find_spec(package)  # a top-level name: found, not imported
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            with os.scandir(folder) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    if entry.name.endswith(".py"):
+                        info = entry.stat()
+                        stamp.append(f"{package}/{entry.name}:{info.st_size}:{info.st_mtime_ns}")
+    for own in ("inline.py", "compiled_theme.py"):
+        info = os.stat(Path(__file__).with_name(own))
+        stamp.append(f"{own}:{info.st_size}:{info.st_mtime_ns}")
+    return _digest("\n".join(stamp))[:16]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read(path: Path) -> Any:
+    data = read_or_none(path)
+    try:
+        return None if data is None else json.loads(data)
+    except ValueError:
+        return None  # damaged: premailer will redo it
+
+
+def _write(path: Path, data: Any) -> None:
+    try:
+        write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    except OSError:
+        pass  # a cache that cannot be written only costs speed
