@@ -10,8 +10,11 @@ style colours get a `<span>`; neighbours of one colour are merged, which keeps t
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
+import os
 import xml.etree.ElementTree as etree
+from pathlib import Path
 from typing import Any
 
 from markdown import Markdown
@@ -20,7 +23,10 @@ from markdown.treeprocessors import Treeprocessor
 from pygments.style import Style
 from pygments.token import Comment, Keyword, Name, Operator, String, Token, _TokenType
 
+from ..cachefiles import prune, read_or_none, write_atomic
+
 NBSP = "\u00a0"
+CACHED_BLOCKS = 4000  # highlighted blocks kept in the user cache, a few kilobytes each
 
 
 class WxpubLight(Style):
@@ -113,9 +119,46 @@ def _lexer(lang: str | None) -> Any:
 def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False) -> str:
     """Code -> `<pre>` HTML with inline colours, U+00A0 for spaces and `<br>` between lines.
 
-    Cached: lexing is the slowest step of a conversion, and a post being edited, checked and
-    published converts the same code blocks again and again.
+    Cached in memory and on disk: a post being edited, checked and published converts the same
+    code blocks again and again, and the first lexing with a language costs more (Pygments compiles
+    the lexer's patterns) than converting the rest of the post.
     """
+    folder = _cache_dir()
+    entry = folder / _digest(code, lang, style, line_numbers)
+    cached = read_or_none(entry)
+    if cached is not None:
+        return cached.decode("utf-8")
+    html = _highlight(code, lang, style, line_numbers)
+    try:
+        write_atomic(entry, html.encode("utf-8"))
+    except OSError:
+        return html  # a cache that cannot be written only costs time
+    prune(folder, keep=CACHED_BLOCKS)
+    return html
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def _cache_dir() -> Path:
+    """One folder per version of this code and of Pygments, so an upgrade starts afresh."""
+    from ..config import user_cache_dir
+
+    return user_cache_dir() / "code" / _code_stamp()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_stamp() -> str:
+    import pygments
+
+    from .. import __version__
+
+    own = os.stat(__file__)
+    return _digest(__version__, pygments.__version__, own.st_size, own.st_mtime_ns)[:16]
+
+
+def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> str:
     code = code.expandtabs(4).strip("\n")
     lines: list[list[tuple[str | None, str]]] = [[]]
     for ttype, value in _lexer(lang).get_tokens(code):
@@ -201,10 +244,29 @@ class CodeBlocksExtension(Extension):
 
         # A catch-all custom fence ('*') routes every fenced block, whatever its language, to us.
         fences = SuperFencesCodeExtension(custom_fences=[{"name": "*", "class": "code", "format": self._format_fence}])
-        fences.extendMarkdown(md)
+        _without_entry_point_scan(md, fences)
         # Priority 29: after the block parser has made `<pre><code>` (tree built before any
         # treeprocessor) and before 'inline' (20), which must not touch code text.
         md.treeprocessors.register(CodeBlockTreeprocessor(md, self), "wxpub-code", 29)
+
+
+def _without_entry_point_scan(md: Markdown, fences: Any) -> None:
+    """Let superfences register pymdownx.highlight as an object rather than by name.
+
+    Markdown resolves an extension name by reading the entry points of every installed package,
+    which costs a tenth of what the whole `wxpub convert` process may take.
+    """
+    from pymdownx.highlight import HighlightExtension
+
+    def register(extensions: list[Any], configs: dict[str, Any]) -> Markdown:
+        extensions = [HighlightExtension(**configs.get(e, {})) if e == "pymdownx.highlight" else e for e in extensions]
+        return Markdown.registerExtensions(md, extensions, configs)
+
+    md.registerExtensions = register  # type: ignore[method-assign]
+    try:
+        fences.extendMarkdown(md)
+    finally:
+        del md.registerExtensions
 
 
 def makeExtension(**kwargs: Any) -> CodeBlocksExtension:
