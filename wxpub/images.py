@@ -484,7 +484,16 @@ def _register_optional_openers() -> None:
     global _OPENERS_REGISTERED
     if _OPENERS_REGISTERED:
         return
-    Image.init()  # loads every plugin, so the formats= list of Image.open finds them all
+    # The plugins of the formats we open, and no others: Image.init() would load all forty of them
+    # (PDF, PSD, …), which costs more than probing a dozen images.
+    Image.preinit()  # BMP (and DIB), GIF, JPEG, PNG
+    import importlib
+
+    for plugin in ("MpoImagePlugin", "WebPImagePlugin", "TiffImagePlugin", "IcoImagePlugin", "AvifImagePlugin"):
+        try:
+            importlib.import_module(f"PIL.{plugin}")
+        except ImportError:  # a Pillow built without it, or too old to have it
+            pass
     try:
         import pillow_heif  # type: ignore[import-not-found]
 
@@ -829,7 +838,8 @@ def prepare_images(
     focus = (0.5, 0.5)
     cover_ref = choose_cover(meta, refs, post_path=post) if cover else None
     if cover_ref is not None:
-        wanted.append((cover_ref, "cover"))
+        # The cover first: it is the most work (crops, a larger size) and the draft needs it.
+        wanted.insert(0, (cover_ref, "cover"))
         focus = parse_focus(meta.get("cover_focus"), path=post, line=front_matter_line(post, "cover_focus"))
 
     # Each distinct (source, role) is prepared once, however often the post uses it.
