@@ -293,16 +293,17 @@ def publish(
     # Everything that can be judged before any work: front matter, image files (found, inside the
     # project, readable headers), a cover, and the content's size with typical image URLs.
     problems = [problem for c in converted for problem in _meta_problems(c)]
+    # The token comes while the images are checked and the first ones prepared (a token changes
+    # nothing on the account, but a post with bad front matter is refused without any call).
+    token = _background(client.ensure_token) if online and client is not None and not problems else None
     problems += [problem for path, c in zip(paths, converted) for problem in _preflight(path, c)]
     _refuse(problems)
-    if not online or client is None or ledger is None:
+    if token is None or client is None or ledger is None:
         return _dry_run([_prepare_images(path, post) for path, post in zip(paths, converted)], ledger)
-    # The token comes while the first images are prepared, and each image is uploaded as soon as it
-    # is ready, while the others are still being made.
-    with _Uploads(client, ledger, options.concurrency or 1, say, token=_background(client.ensure_token)) as uploads:
+    # Each image is uploaded as soon as it is ready, while the others are still being made.
+    with _Uploads(client, ledger, options.concurrency or 1, say, token=token) as uploads:
         posts = [_prepare_images(path, post, on_ready=uploads.offer) for path, post in zip(paths, converted)]
         uploaded, counts = uploads.finish(posts)
-    articles = [_uploaded_article(post, uploaded) for post in posts]
     articles = [_uploaded_article(post, uploaded) for post in posts]
     _refuse(
         [problem for post, article in zip(posts, articles) for problem in _content_problems(post.path, article.content, exact=True)]
