@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 import warnings
 from concurrent.futures import Future
@@ -428,6 +429,7 @@ def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> None:
 
 def _open(raw: bytes, source: ImageSource, options: ImageOptions) -> ImageFile.ImageFile:
     _register_optional_openers()
+    _register_heif_if_needed(raw)
     with warnings.catch_warnings():
         # We apply our own pixel limit below; Pillow's warning would only be noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -463,7 +465,7 @@ def _what_is_it(raw: bytes) -> str:
         return "this is an HTML page, not an image"
     if head.startswith(b"%pdf"):
         return "this is a PDF, not an image"
-    if raw[4:8] == b"ftyp" and raw[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"heim", b"heis"):
+    if raw[4:8] == b"ftyp" and raw[8:12] in _HEIF_BRANDS:
         return "HEIF/HEIC images need the optional pillow-heif package (pip install 'wxpub[heif]')"
     try:
         raw[:4096].decode("utf-8")
@@ -494,13 +496,26 @@ def _register_optional_openers() -> None:
             importlib.import_module(f"PIL.{plugin}")
         except ImportError:  # a Pillow built without it, or too old to have it
             pass
-    try:
-        import pillow_heif  # type: ignore[import-not-found]
-
-        pillow_heif.register_heif_opener()
-    except ImportError:
-        pass
     _OPENERS_REGISTERED = True  # only once all are in: a thread that sees it may open any format
+
+
+_HEIF_BRANDS = (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"heim", b"heis")
+_HEIF_LOCK = threading.Lock()
+
+
+def _register_heif_if_needed(raw: bytes) -> None:
+    """pillow-heif (optional) comes in only for an iPhone photo: importing it costs a probe of ten images."""
+    if raw[4:8] != b"ftyp" or raw[8:12] not in _HEIF_BRANDS:
+        return
+    with _HEIF_LOCK:
+        if "HEIF" in Image.OPEN:
+            return
+        try:
+            import pillow_heif  # type: ignore[import-not-found]
+
+            pillow_heif.register_heif_opener()
+        except ImportError:
+            pass  # _what_is_it says how to install it
 
 
 def _looks_like_svg(raw: bytes) -> bool:
