@@ -36,14 +36,21 @@ def read_or_none(path: Path) -> bytes | None:
         return None
 
 
+_PRUNED: set[Path] = set()
+
+
 def prune(folder: Path, *, keep: int) -> None:
     """Keep a cache folder small: past `keep` files, drop the least recently written quarter and more.
 
     Folders beside it (the cache of an older wxpub or library version) go once unused for a month.
+    Once per folder and process: a look at every file is no cost to pay on every write.
     """
     import shutil
     import time
 
+    if folder in _PRUNED:
+        return
+    _PRUNED.add(folder)
     try:
         with os.scandir(folder) as scan:
             entries = [(entry.stat().st_mtime, entry.path) for entry in scan if entry.is_file()]

