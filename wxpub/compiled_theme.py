@@ -55,15 +55,19 @@ def apply(root: Any, css: str) -> bool:
         for element in select(tree):
             matched.setdefault(element, []).append(pairs)
     known = _styles(folder)
-    if any(element.get("style") and element.get("style") not in known for element in matched):
-        return False
+    own_styles: dict[Any, Pairs] = {}
+    for element in matched:
+        own = element.get("style")
+        if own:
+            parsed = known.get(own)
+            if parsed is None:
+                return False
+            own_styles[element] = parsed
     for element, blocks in matched.items():
         merged: dict[str, str] = {}
         for pairs in blocks:
             merged.update(pairs)
-        own = element.get("style")
-        if own:
-            merged.update(known[own])  # the element's own style wins, as in premailer
+        merged.update(own_styles.get(element, ()))  # the element's own style wins, as in premailer
         final = "; ".join(f"{prop}:{value}" for prop, value in merged.items() if value.lower() != "unset").strip()
         if final:
             element.set("style", final)
