@@ -277,3 +277,15 @@ def test_converting_from_several_threads_gives_each_post_its_own_facts() -> None
         assert converted.title == f"标题{n}"
         assert [i.src for i in converted.images] == [f"img{n}.png"]
         assert [l.url for l in converted.links] == [f"https://example.com/{n}"]
+
+
+def test_urls_shown_as_text_may_break_anywhere_and_keep_their_punctuation_out() -> None:
+    html = wxpub.convert_text(
+        "见https://docs.python.org/3/library/asyncio.html。又见 <https://a.b/c>，"
+        "(https://en.wikipedia.org/wiki/Foo_(bar))。`https://in.code/x` 与 <b title=\"https://raw.attr/x\">粗</b>\n"
+    ).html
+    url = '<span style="word-break:break-all">{}</span>'
+    assert "见" + url.format("https://docs.python.org/3/library/asyncio.html") + "。" in html
+    assert url.format("https://a.b/c") + "，" in html
+    assert "(" + url.format("https://en.wikipedia.org/wiki/Foo_(bar)") + ")。" in html
+    assert "https://in.code/x</code>" in html and 'title="https://raw.attr/x"' in html

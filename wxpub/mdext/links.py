@@ -3,6 +3,10 @@
 WeChat lets an article link only to mp.weixin.qq.com. Rather than lose the address, the link text
 stays in place with a superscript number and the URL is written out, as text, in a reference list
 at the end. A link whose text is its own URL is just text; in-page anchors are dropped.
+
+A URL shown as text (a bare one, or a link whose text is its URL) goes in a `<span class="url">`,
+which the themes let break at any character: otherwise a browser carries the whole URL to a new
+line, and justified text spreads the line it left into wide gaps.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ from urllib.parse import urlsplit
 
 from markdown import Markdown
 from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
-from markdown.util import AMP_SUBSTITUTE
+from markdown.util import AMP_SUBSTITUTE, AtomicString
 
 from ._tree import parent_map, text_of, unwrap
 
 WECHAT_HOSTS = frozenset({"mp.weixin.qq.com"})
+# A bare URL: ASCII only, so that CJK text and punctuation around it end it ("见https://a.b/c。").
+BARE_URL_RE = r"(?<![A-Za-z0-9_/.@-])(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
+# What ends a sentence rather than the URL, as in GFM's autolinks.
+_TRAILING = ".,:;!?'*"
 
 
 def _plain(value: str) -> str:
@@ -55,7 +64,13 @@ class LinksTreeprocessor(Treeprocessor):
                 link.attrib.pop("title", None)
                 continue
             text = text_of(link)
-            if not href or href.startswith("#") or _same_as_text(href, text) or not text:
+            if href and text and _same_as_text(href, text):
+                tail = link.tail
+                link.clear()  # its text may hold a bare-URL span already
+                link.tag, link.text, link.tail = "span", text, tail
+                link.set("class", "url")
+                continue
+            if not href or href.startswith("#") or not text:
                 unwrap(link, parent)
                 continue
             if href not in numbers:
@@ -82,6 +97,18 @@ class LinksTreeprocessor(Treeprocessor):
         return section
 
 
+class BareUrlInlineProcessor(InlineProcessor):
+    """A URL written as plain text becomes `<span class="url">` (never a link: WeChat refuses them)."""
+
+    def handleMatch(self, m: Any, data: str) -> tuple[etree.Element | None, int | None, int | None]:
+        url = m.group(0).rstrip(_TRAILING)
+        while url.endswith(")") and url.count(")") > url.count("("):
+            url = url[:-1].rstrip(_TRAILING)  # "(see https://a.b/c)." : the bracket is the sentence's
+        span = etree.Element("span", {"class": "url"})
+        span.text = AtomicString(url)  # not matched again, by this or any other pattern
+        return span, m.start(0), m.start(0) + len(url)
+
+
 class LinksExtension(Extension):
     """Collects `(number, url, text)` of every reference in `links`, cleared per document."""
 
@@ -98,6 +125,8 @@ class LinksExtension(Extension):
         # 12: after 'inline' (20) made the <a> elements and after the footnotes rewrite (13), so
         # links inside footnotes are numbered too and the references come after the notes.
         md.treeprocessors.register(LinksTreeprocessor(md, self), "wxpub-links", 12)
+        # 85: after code spans, links, autolinks and raw HTML tags (90), which keep their own URLs.
+        md.inlinePatterns.register(BareUrlInlineProcessor(BARE_URL_RE, md), "wxpub-bare-url", 85)
 
 
 def makeExtension(**kwargs: Any) -> LinksExtension:
