@@ -28,6 +28,19 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
         raise
 
 
+def file_stamp(path: str | Path) -> str:
+    """A file's size and modification time, which change when it is edited or reinstalled ("" if unknown).
+
+    Caches key on the stamps of the code that shapes what they hold, so an edited or upgraded
+    module never meets entries its older self wrote.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:  # inside a zip, or a frozen application
+        return ""
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
 def read_or_none(path: Path) -> bytes | None:
     """The file's bytes, or None when it cannot be read: a cache entry that is missing is recomputed."""
     try:

@@ -26,7 +26,7 @@ from typing import Any
 
 from lxml import etree
 
-from .cachefiles import prune, read_or_none, write_atomic
+from .cachefiles import file_stamp, prune, read_or_none, write_atomic
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -137,14 +137,12 @@ def _code_stamp() -> str:
     for package in ("premailer", "cssutils", "cssselect"):
         spec = find_spec(package)  # a top-level name: found, not imported
         for folder in (spec.submodule_search_locations or []) if spec else []:
-            with os.scandir(folder) as entries:
-                for entry in sorted(entries, key=lambda e: e.name):
-                    if entry.name.endswith(".py"):
-                        info = entry.stat()
-                        stamp.append(f"{package}/{entry.name}:{info.st_size}:{info.st_mtime_ns}")
-    for own in ("inline.py", "compiled_theme.py"):
-        info = os.stat(Path(__file__).with_name(own))
-        stamp.append(f"{own}:{info.st_size}:{info.st_mtime_ns}")
+            try:
+                names = sorted(name for name in os.listdir(folder) if name.endswith(".py"))
+            except OSError:
+                names = []
+            stamp += [f"{package}/{name}:{file_stamp(os.path.join(folder, name))}" for name in names]
+    stamp += [f"{own}:{file_stamp(Path(__file__).with_name(own))}" for own in ("inline.py", "compiled_theme.py")]
     return _digest("\n".join(stamp))[:16]
 
 

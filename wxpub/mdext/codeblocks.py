@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
-import os
 import xml.etree.ElementTree as etree
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from markdown.treeprocessors import Treeprocessor
 from pygments.style import Style
 from pygments.token import Comment, Keyword, Name, Operator, String, Token, _TokenType
 
-from ..cachefiles import prune, read_or_none, write_atomic
+from ..cachefiles import file_stamp, prune, read_or_none, write_atomic
 
 NBSP = "\u00a0"
 CACHED_BLOCKS = 4000  # highlighted blocks kept in the user cache, a few kilobytes each
@@ -154,8 +153,7 @@ def _code_stamp() -> str:
 
     from .. import __version__
 
-    own = os.stat(__file__)
-    return _digest(__version__, pygments.__version__, own.st_size, own.st_mtime_ns)[:16]
+    return _digest(__version__, pygments.__version__, file_stamp(__file__))[:16]
 
 
 def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> str:
