@@ -112,7 +112,7 @@ def test_broken_yaml_is_reported_at_its_line_and_the_body_still_checked(project:
     path = write(project, "---\ntitle: 标题\ntags: [a, b\nauthor: 张三\n---\n\n正文abc\n")
     result = check_file(path)
     assert result.crash is None
-    assert where(list(result.problems), "WX101") == [(4, 1)]
+    assert where(list(result.problems), "WX101") == [(3, 1)]  # where the bracket opens, not where it is noticed
     assert where(list(result.problems), "WX401") == [(7, 3)]
     assert "WX206" not in codes(list(result.problems))  # the cover may be in the broken part
 

@@ -103,3 +103,14 @@ def test_an_unexpected_failure_is_one_line_without_traceback(monkeypatch) -> Non
     result = run("convert", str(GOLDEN / "emphasis.md"))
     assert result.exit_code == 70
     assert result.stderr.strip() == "error: internal error, RuntimeError: something broke (please report it; WXPUB_DEBUG=1 shows the traceback)"
+
+
+def test_an_unclosed_quote_in_front_matter_points_at_the_line_it_opens(tmp_path: Path) -> None:
+    post = tmp_path / "p.md"
+    post.write_text('---\ntitle: "没有收尾的引号\nauthor: b\ndigest: c\n---\n正文\n', encoding="utf-8")
+    result = run("convert", str(post))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: {post}:2: front matter is not valid YAML: a quoted value is never closed "
+        "(close it, or quote the whole value)"
+    )

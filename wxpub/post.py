@@ -118,6 +118,13 @@ def _guess_encoding(data: bytes) -> str | None:
     return None
 
 
+_UNCLOSED = {
+    "while scanning a quoted scalar": "a quoted value",
+    "while parsing a flow sequence": "a [ list",
+    "while parsing a flow mapping": "a { mapping",
+}
+
+
 def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
     # python-frontmatter's YAML handler is the same safe loader; we call it directly to keep the
     # error mark, which gives the line of the mistake.
@@ -127,15 +134,16 @@ def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
     try:
         loaded = YAMLHandler().load(yaml_text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 2 if mark is not None else 1  # +1 for 0-based, +1 for the opening '---'
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PostError(
-            f"front matter is not valid YAML: {problem}",
-            path=path,
-            line=line,
-            hint="quote values that contain ':' or start with a special character",
-        ) from None
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        hint = "quote values that contain ':' or start with a special character"
+        opened = _UNCLOSED.get(getattr(exc, "context", None) or "")
+        if opened and getattr(exc, "context_mark", None) is not None:
+            # The parser notices an unclosed quote or bracket lines later, at the next key or at
+            # the end; the line to fix is the one where it opened.
+            mark, problem, hint = exc.context_mark, f"{opened} is never closed", "close it, or quote the whole value"
+        line = mark.line + 2 if mark is not None else 1  # +1 for 0-based, +1 for the opening '---'
+        raise PostError(f"front matter is not valid YAML: {problem}", path=path, line=line, hint=hint) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
