@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .convert import Converted
     from .images import PreparedImage, PreparedImages
     from .ledger import Ledger
-    from .post import Post
     from .wechat import WeChat
 
 Progress = Callable[[str], None]
@@ -290,17 +289,13 @@ def publish(
     paths = _distinct(paths)
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
-    read = [_read(path) for path in paths]
-    # When the front matter passes, the token comes while the posts are converted and their images
-    # checked: a token changes nothing on the account, and a post with bad front matter is refused
-    # without any call.
-    early = [problem for post in read for problem in _meta_problems(post.meta, _text(post.meta.get("title")) or None, post.path)]
-    token = _background(client.ensure_token) if online and client is not None and not early else None
-    converted = [_convert(post) for post in read]
-    # Everything that can be judged before any work: front matter (the title may come from the
-    # first heading), image files (found, inside the project, readable headers), a cover, and the
-    # content's size with typical image URLs.
-    problems = [problem for c in converted for problem in _meta_problems(c.meta, c.title, c.post.path)]
+    converted = [_convert(path) for path in paths]
+    # Everything that can be judged before any work: front matter, image files (found, inside the
+    # project, readable headers), a cover, and the content's size with typical image URLs.
+    problems = [problem for c in converted for problem in _meta_problems(c)]
+    # The token comes while the images are checked and the first ones prepared (a token changes
+    # nothing on the account, but a post with bad front matter is refused without any call).
+    token = _background(client.ensure_token) if online and client is not None and not problems else None
     problems += [problem for path, c in zip(paths, converted) for problem in _preflight(path, c)]
     _refuse(problems)
     if token is None or client is None or ledger is None:
@@ -395,17 +390,10 @@ def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     return resolved
 
 
-def _read(path: Path) -> Post:
-    from .convert import with_project_defaults
-    from .post import read_post
+def _convert(path: Path) -> Converted:
+    from .convert import convert_file
 
-    return with_project_defaults(read_post(path))
-
-
-def _convert(post: Post) -> Converted:
-    from .convert import convert_post
-
-    return convert_post(post)
+    return convert_file(path)
 
 
 def _prepare_images(path: Path, converted: Converted, on_ready: Callable[[PreparedImage], None] | None = None) -> _Prepared:
@@ -454,22 +442,20 @@ def _background(call: Callable[[], Any]) -> Future[Any]:
     return future
 
 
-def _meta_problems(meta: Mapping[str, Any], title: str | None, path: Path | None) -> list[WxpubError]:
-    """The front matter's problems, measured as WeChat measures (title, author, digest, source_url).
-
-    `title` None: not known yet (it may come from the first heading), so not checked.
-    """
+def _meta_problems(post: Converted) -> list[WxpubError]:
+    """The front matter's problems, measured as WeChat measures (title, author, digest, source_url)."""
     from .limits import AUTHOR_MAX, DIGEST_MAX, SOURCE_URL_MAX_BYTES, TITLE_MAX, url_size, wechat_length
 
     problems: list[WxpubError] = []
+    meta, path = post.meta, post.post.path
 
     def fail(message: str, key: str | None = None, hint: str | None = None) -> None:
         problems.append(PostError(message, path=path, line=front_matter_line(path, key) if key and path else None, hint=hint))
 
-    if title is not None and not title.strip():
+    title = post.title.strip()
+    if not title:
         fail("the post has no title", hint="add 'title: …' to the front matter, or start with a '# heading'")
-    fields = (("title", (title or "").strip(), TITLE_MAX), ("author", _text(meta.get("author")), AUTHOR_MAX), ("digest", _text(meta.get("digest")), DIGEST_MAX))
-    for key, value, limit in fields:
+    for key, value, limit in (("title", title, TITLE_MAX), ("author", _text(meta.get("author")), AUTHOR_MAX), ("digest", _text(meta.get("digest")), DIGEST_MAX)):
         units = wechat_length(value)
         if units > limit:
             over = units - limit
