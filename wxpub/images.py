@@ -360,7 +360,8 @@ def _process(raw: bytes, source: ImageSource, role: Role, options: ImageOptions)
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise source.fail(f"the image is damaged ({_reason(exc)})", hint="export or download it again") from None
-    image = _to_display(ImageOps.exif_transpose(image) or image, options)
+    ImageOps.exif_transpose(image, in_place=True)  # in place: a copy of every photo costs 3 ms for nothing
+    image = _to_display(image, options)
     image = _shrink(image, options.max_width)
     limit = options.cover_max_bytes if role == "cover" else options.max_bytes
     lossless_first = original_format in _LOSSLESS_SOURCES and role == "content"
