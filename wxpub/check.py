@@ -778,13 +778,13 @@ def _probe(images_module: Any, src: str, post_path: Path) -> tuple[str, str] | N
         source = images_module.resolve_source(src, post_path, root)
     except ImageError as error:
         text = error.message.split("': ", 1)[-1]
-        code = "WX204" if "outside the project" in text else "WX201" if "no such file" in text else "WX202"
+        code = {"outside": "WX204", "missing": "WX201"}.get(error.kind, "WX202")
         return code, f"{text} ({error.hint})" if error.hint else text
     try:
         images_module.probe(source)
     except ImageError as error:
         text = error.message.split("': ", 1)[-1]
-        code = "WX203" if "unsupported" in text or "HEIF" in text or "CairoSVG" in text else "WX202"
+        code = "WX203" if error.kind == "unsupported" else "WX202"
         return code, f"{text} ({error.hint})" if error.hint and code == "WX203" else text
     return None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class WxpubError(Exception):
@@ -63,7 +63,15 @@ class ThemeError(WxpubError):
 
 
 class ImageError(WxpubError):
-    """An image cannot be read, is not an image, is outside the project, or cannot be made to fit."""
+    """An image cannot be read, is not an image, is outside the project, or cannot be made to fit.
+
+    `kind` says which, for `wxpub check` to file it under a code: "missing", "outside" (the
+    project), "unsupported" (a format wxpub cannot read here), or "unusable" (anything else).
+    """
+
+    def __init__(self, message: str, *, kind: str = "unusable", **where: Any) -> None:
+        self.kind = kind
+        super().__init__(message, **where)
 
 
 class ConfigError(WxpubError):

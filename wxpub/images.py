@@ -93,8 +93,8 @@ class ImageSource:
     post: Path | None = None  # for error messages
     line: int | None = None
 
-    def fail(self, message: str, hint: str | None = None) -> ImageError:
-        return ImageError(f"image '{_short(self.src)}': {message}", path=self.post, line=self.line, hint=hint)
+    def fail(self, message: str, hint: str | None = None, kind: str = "unusable") -> ImageError:
+        return ImageError(f"image '{_short(self.src)}': {message}", path=self.post, line=self.line, hint=hint, kind=kind)
 
 
 @dataclass(frozen=True)
@@ -166,12 +166,13 @@ def resolve_source(
     base = post.resolve().parent if post is not None else root_dir
     path = _find_file(text, base, root_dir)
     if path is None:
-        raise probe.fail("no such file", hint=f"paths are relative to {_display(base)}")
+        raise probe.fail("no such file", hint=f"paths are relative to {_display(base)}", kind="missing")
     real = path.resolve()
     if not real.is_relative_to(root_dir):
         raise probe.fail(
             f"is outside the project folder {_display(root_dir)}",
             hint="only images inside the project are read; copy the image into it",
+            kind="outside",
         )
     if not real.is_file():
         raise probe.fail("is not a file")
@@ -440,7 +441,8 @@ def _open(raw: bytes, source: ImageSource, options: ImageOptions) -> ImageFile.I
             claimed = re.search(r"\((\d+) pixels\)", str(exc))
             raise _bomb(source, int(claimed.group(1)) if claimed else None, options) from None
         except UnidentifiedImageError:
-            raise source.fail(_what_is_it(raw), hint="use a JPEG, PNG, GIF, WebP or SVG file") from None
+            what, kind = _what_is_it(raw)
+            raise source.fail(what, hint="use a JPEG, PNG, GIF, WebP or SVG file", kind=kind) from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise source.fail(f"the image is damaged ({_reason(exc)})", hint="export or download it again") from None
     width, height = image.size
@@ -458,21 +460,22 @@ def _bomb(source: ImageSource, pixels: int | None, options: ImageOptions) -> Ima
     )
 
 
-def _what_is_it(raw: bytes) -> str:
+def _what_is_it(raw: bytes) -> tuple[str, str]:
+    """Why Pillow cannot open `raw`, in words, and the ImageError kind: unsupported, or unusable."""
     head = raw[:512].lstrip().lower()
     if not raw:
-        return "the file is empty, not an image"
+        return "the file is empty, not an image", "unusable"
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-        return "this is an HTML page, not an image"
+        return "this is an HTML page, not an image", "unusable"
     if head.startswith(b"%pdf"):
-        return "this is a PDF, not an image"
+        return "this is a PDF, not an image", "unusable"
     if raw[4:8] == b"ftyp" and raw[8:12] in _HEIF_BRANDS:
-        return "HEIF/HEIC images need the optional pillow-heif package (pip install 'wxpub[heif]')"
+        return "HEIF/HEIC images need the optional pillow-heif package (pip install 'wxpub[heif]')", "unsupported"
     try:
         raw[:4096].decode("utf-8")
-        return "this is a text file, not an image"
+        return "this is a text file, not an image", "unusable"
     except UnicodeDecodeError:
-        return "not an image that can be read (unknown or unsupported format)"
+        return "not an image that can be read (unknown or unsupported format)", "unsupported"
 
 
 def _reason(exc: BaseException) -> str:
@@ -531,6 +534,7 @@ def _require_cairosvg(source: ImageSource) -> Any:
         raise source.fail(
             "SVG images need CairoSVG to be turned into PNG",
             hint="pip install cairosvg, or export the drawing as PNG",
+            kind="unsupported",
         ) from None
     return cairosvg
 
