@@ -28,6 +28,7 @@ from .limits import (
     CONTENT_MAX_BYTES,
     CONTENT_MAX_CHARS,
     DIGEST_MAX,
+    DROPPED_TAGS,
     IMAGE_URL_CHARS,
     SOURCE_URL_MAX_BYTES,
     TITLE_MAX,
@@ -596,14 +597,6 @@ def _exact(converted: Any) -> _Content:
 
 def _image_url_growth(images: Sequence[Any]) -> int:
     return sum(max(0, IMAGE_URL_CHARS - len(image.src)) for image in images)
-
-
-# What the converter's sanitiser removes (wxpub.inline.DROPPED_TAGS; a test keeps the two equal).
-# Importing wxpub.inline would load premailer, and with it requests, into the hook.
-DROPPED_TAGS = frozenset(
-    "script style iframe frame frameset object embed applet form input button select textarea "
-    "option link meta base noscript template canvas audio video source track dialog title".split()
-)
 
 
 def _bound(html: str, css: str) -> tuple[tuple[Notice, ...], int, int]:

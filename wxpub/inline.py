@@ -40,14 +40,10 @@ def _import_premailer() -> Any:
 
 from . import compiled_theme  # noqa: E402
 from .errors import Notice  # noqa: E402
+from .limits import DROPPED_TAGS  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
-# Removed with their content: they run code, embed other pages, or WeChat strips them anyway.
-DROPPED_TAGS = frozenset(
-    "script style iframe frame frameset object embed applet form input button select textarea "
-    "option link meta base noscript template canvas audio video source track dialog title".split()
-)
 # Properties a child takes from its parent: set once on the root, dropped where they repeat it.
 INHERITED = frozenset(
     "color font font-family font-size font-style font-variant font-weight letter-spacing line-height "

@@ -44,3 +44,10 @@ def fit_units(text: str, limit: int) -> str:
         if total > limit:
             return text[:index]
     return text
+
+# Tags removed from an article with their content: they run code, embed other pages, or WeChat
+# strips them anyway. The converter's sanitiser removes them and `wxpub check` reports them.
+DROPPED_TAGS = frozenset(
+    "script style iframe frame frameset object embed applet form input button select textarea "
+    "option link meta base noscript template canvas audio video source track dialog title".split()
+)
