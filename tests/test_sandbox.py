@@ -247,3 +247,41 @@ def test_pages_and_state_survive_a_restart_without_secrets(tmp_path: Path) -> No
     with Sandbox(state, accounts={APPID: SECRET}) as again:
         assert media_id in again.drafts(APPID)
         assert call(again, "draft/count", token=token(again), method="GET")["total_count"] == 1
+
+
+def test_publish_joins_a_running_sandbox_only_if_it_is_this_users_at_that_address(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    from wxpub.publish import running_sandbox
+
+    with Sandbox(tmp_path / "mine", port=0) as mine:
+        port = int(mine.url.rsplit(":", 1)[1].strip("/"))
+        assert running_sandbox(port) == (mine.url, mine.state_dir)
+
+    def impostor(info: dict) -> int:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps({**info, "api_base": info["api_base"].format(port=self.server.server_port)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_port
+
+    servers: list[http.server.HTTPServer] = []
+    try:
+        elsewhere = impostor({"api_base": "https://elsewhere.example/", "state_dir": str(tmp_path)})
+        no_folder = impostor({"api_base": "http://127.0.0.1:{port}/", "state_dir": str(tmp_path / "none")})
+        assert running_sandbox(elsewhere) is None  # would receive the post
+        assert running_sandbox(no_folder) is None
+    finally:
+        for server in servers:
+            server.shutdown()

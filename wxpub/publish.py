@@ -902,15 +902,24 @@ def sandbox_state_dir() -> Path:
 
 
 def running_sandbox(port: int = DEFAULT_SANDBOX_PORT) -> tuple[str, Path] | None:
-    """(API base, state folder) of a sandbox already answering on 127.0.0.1:port, if there is one."""
+    """(API base, state folder) of a sandbox already answering on 127.0.0.1:port, if there is one.
+
+    Only one of this user's: whatever answers on the port must name itself as that very address
+    and keep its state in a folder this user owns. Another user's process could otherwise receive
+    the post, or choose where the ledger is written.
+    """
     import urllib.error
     import urllib.request
 
+    base = f"http://127.0.0.1:{port}/"
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/sandbox/info", timeout=0.5) as answer:
+        with urllib.request.urlopen(f"{base}sandbox/info", timeout=0.5) as answer:
             info = json.loads(answer.read())
-        return str(info["api_base"]), Path(info["state_dir"])
-    except (OSError, ValueError, KeyError, urllib.error.URLError):
+        state = Path(info["state_dir"])
+        if info["api_base"] != base or not state.is_dir() or state.stat().st_uid != getattr(os, "getuid", lambda: state.stat().st_uid)():
+            return None
+        return base, state
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
         return None
 
 
