@@ -85,9 +85,15 @@ def test_a_style_attribute_never_seen_goes_back_to_premailer() -> None:
 
 def test_a_user_theme_is_compiled_too(tmp_path: Path) -> None:
     css = tmp_path / "mine.css"
-    css.write_text("section { color: #333 } p { margin: 0 0 1em } h2 { color: #c00; font-size: 20px }", encoding="utf-8")
-    by_premailer, by_compiled = both_ways("## 标题\n\n段落\n", theme=str(css))
-    assert by_compiled == by_premailer and "color:#c00" in by_compiled
+    css.write_text(
+        "section { color: #333 } p { margin: 0 0 1em } h2 { color: #c00; font-size: 20px }"
+        " p:first-child { margin-top: 0 } blockquote > p { color: #666 !important } .callout p + p { margin: 0 }"
+        " li:nth-child(2) { color: red } h2:hover { color: blue } * { box-sizing: border-box }",
+        encoding="utf-8",
+    )
+    markdown = "## 标题\n\n段落\n\n> 引用\n>\n> 第二段\n\n> [!NOTE]\n> 一\n>\n> 二\n\n- 一\n- 二\n"
+    by_premailer, by_compiled = both_ways(markdown, theme=str(css))
+    assert by_compiled == by_premailer and "color:#c00" in by_compiled and "color:#666" in by_compiled
 
 
 def test_a_broken_cache_file_only_costs_speed() -> None:
