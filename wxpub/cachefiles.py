@@ -9,6 +9,7 @@ from pathlib import Path
 def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`.
 
+    The file is readable by its owner only (mkstemp's mode), which the token store relies on.
     `durable` also flushes it to disk first, for files that record what was done (the ledger)
     rather than what can be computed again (caches).
     """

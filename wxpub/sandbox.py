@@ -22,7 +22,6 @@ import email.policy
 import hashlib
 import html
 import json
-import os
 import re
 import secrets
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from .cachefiles import write_atomic
 from .limits import (
     ARTICLES_MAX,
     AUTHOR_MAX,
@@ -265,11 +265,7 @@ class Sandbox:
         return {**empty, **loaded}
 
     def _save(self) -> None:
-        path = self.state_dir / "state.json"
-        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".state-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.state, handle, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
+        write_atomic(self.state_dir / "state.json", json.dumps(self.state, ensure_ascii=False, indent=1).encode("utf-8"))
 
     def _kill_tokens(self, why: str) -> None:
         with self._lock:

@@ -19,7 +19,6 @@ import logging
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 from wechatpy.session.memorystorage import MemoryStorage
 
+from .cachefiles import write_atomic
 from .config import user_cache_dir
 from .errors import ConfigError, WeChatError
 from .limits import ARTICLES_MAX, AUTHOR_MAX, CONTENT_MAX_CHARS, DIGEST_MAX, TITLE_MAX, wechat_length
@@ -164,16 +164,7 @@ class FileStorage(SessionStorage):
                 self._write(data)
 
     def _write(self, data: Mapping[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            os.chmod(tmp, 0o600)  # a token is a credential for two hours
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, json.dumps(data).encode("utf-8"))  # owner-only: a token is a credential for two hours
 
 
 def token_storage(spec: str | None, appid: str, *, redis_from_url: Callable[[str], Any] | None = None) -> SessionStorage:
