@@ -978,7 +978,6 @@ def _cache_put(cache_dir: Path, key: str, prepared: PreparedImage) -> None:
     }
     meta["warnings"] = list(prepared.warnings)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         # The data first and the JSON last: an entry counts only once its JSON exists.
         write_atomic(folder / f"{key}.bin", prepared.data)
         write_atomic(folder / f"{key}.json", json.dumps(meta, sort_keys=True).encode())
