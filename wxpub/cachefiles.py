@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -27,6 +28,11 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def digest(*parts: object) -> str:
+    """A cache key for `parts`: the sha256 of their repr, as a file name."""
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
 
 def file_stamp(path: str | Path) -> str:

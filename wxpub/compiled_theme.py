@@ -15,7 +15,6 @@ which then teaches the store; the tree is not touched until the stored rules are
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import threading
@@ -26,7 +25,7 @@ from typing import Any
 
 from lxml import etree
 
-from .cachefiles import file_stamp, prune, read_or_none, write_atomic
+from .cachefiles import digest, file_stamp, prune, read_or_none, write_atomic
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -81,7 +80,7 @@ def store(css: str, rules: list[tuple[str, Pairs]] | None, styles: dict[str, Pai
     """Keep what premailer made of `css` (None: a theme it cannot be compiled from) and of `styles`."""
     folder = _folder()
     if rules is not None and _load_theme(folder, css) is None:
-        _write(folder / f"theme-{_digest(css)}.json", {"rules": rules})
+        _write(folder / f"theme-{digest(css)}.json", {"rules": rules})
         _load_theme.cache_clear()
         prune(folder, keep=MAX_THEMES)
     known = _styles(folder)
@@ -96,7 +95,7 @@ def store(css: str, rules: list[tuple[str, Pairs]] | None, styles: dict[str, Pai
 
 @functools.lru_cache(maxsize=16)
 def _load_theme(folder: Path, css: str) -> CompiledTheme | None:
-    data = _read(folder / f"theme-{_digest(css)}.json")
+    data = _read(folder / f"theme-{digest(css)}.json")
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         return None
     try:
@@ -143,11 +142,7 @@ def _code_stamp() -> str:
                 names = []
             stamp += [f"{package}/{name}:{file_stamp(os.path.join(folder, name))}" for name in names]
     stamp += [f"{own}:{file_stamp(Path(__file__).with_name(own))}" for own in ("inline.py", "compiled_theme.py")]
-    return _digest("\n".join(stamp))[:16]
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digest(*stamp)[:16]
 
 
 def _read(path: Path) -> Any:

@@ -10,7 +10,6 @@ style colours get a `<span>`; neighbours of one colour are merged, which keeps t
 from __future__ import annotations
 
 import functools
-import hashlib
 import html
 import xml.etree.ElementTree as etree
 from pathlib import Path
@@ -22,7 +21,7 @@ from markdown.treeprocessors import Treeprocessor
 from pygments.style import Style
 from pygments.token import Comment, Keyword, Name, Operator, String, Token, _TokenType
 
-from ..cachefiles import file_stamp, prune, read_or_none, write_atomic
+from ..cachefiles import digest, file_stamp, prune, read_or_none, write_atomic
 
 NBSP = "\u00a0"
 CACHED_BLOCKS = 4000  # highlighted blocks kept in the user cache, a few kilobytes each
@@ -123,7 +122,7 @@ def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light",
     the lexer's patterns) than converting the rest of the post.
     """
     folder = _cache_dir()
-    entry = folder / _digest(code, lang, style, line_numbers)
+    entry = folder / digest(code, lang, style, line_numbers)
     cached = read_or_none(entry)
     if cached is not None:
         return cached.decode("utf-8")
@@ -134,10 +133,6 @@ def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light",
         return html  # a cache that cannot be written only costs time
     prune(folder, keep=CACHED_BLOCKS)
     return html
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
 
 def _cache_dir() -> Path:
@@ -153,7 +148,7 @@ def _code_stamp() -> str:
 
     from .. import __version__
 
-    return _digest(__version__, pygments.__version__, file_stamp(__file__))[:16]
+    return digest(__version__, pygments.__version__, file_stamp(__file__))[:16]
 
 
 def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> str:
