@@ -58,7 +58,7 @@ def main() -> None:
                   f"{sum(i.cached for i in result.images)} from cache)")
             return elapsed
 
-        cache = root / ".wxpub-cache" / "images"
+        cache = root / "image-cache"
         print(f"Python {sys.version.split()[0]}, {cores} usable cores")
         run("cold, one core", 1, None)
         run(f"cold, {args.jobs or cores} workers (filling the cache)", args.jobs, cache)

@@ -90,6 +90,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="wxpub-bench-") as folder:
+        # A user cache of its own, so "images not yet prepared" means it.
+        os.environ["WXPUB_CACHE_DIR"] = str(Path(folder) / "user-cache")
         post = make_post(Path(folder) / "blog", args.images)
         credentials = Credentials(SANDBOX_APPID, SANDBOX_SECRET)
         print(f"{args.images} images + cover, {args.latency * 1000:.0f} ms latency per call, {os.cpu_count()} CPUs")
@@ -114,14 +116,14 @@ def main() -> None:
         with SandboxProcess(Path(folder) / "sandbox-1", args.latency) as sandbox:
             run("first publish (images not yet prepared)", sandbox, "ledger-1.json")
             run("unchanged rerun", sandbox, "ledger-1.json")
-        # A new account: nothing uploaded yet, but the images are prepared (.wxpub-cache), as after
+        # A new account: nothing uploaded yet, but the images are prepared (in the user cache), as after
         # `wxpub check`, `wxpub images` or `--dry-run`; this isolates the network part.
         with SandboxProcess(Path(folder) / "sandbox-2", args.latency) as sandbox:
             run("first publish (images prepared), 4 at a time", sandbox, "ledger-2.json")
         with SandboxProcess(Path(folder) / "sandbox-3", args.latency) as sandbox:
             run("first publish (images prepared), 1 at a time", sandbox, "ledger-3.json", concurrency=1)
         # The same first publish as a command, its own start-up and imports included.
-        shutil.rmtree(Path(folder) / "blog" / ".wxpub-cache")
+        shutil.rmtree(Path(folder) / "user-cache" / "images")
         with SandboxProcess(Path(folder) / "sandbox-4", args.latency) as sandbox:
             env = {
                 **os.environ, "WXPUB_API_BASE": sandbox.url, "WXPUB_APPID": SANDBOX_APPID,

@@ -427,16 +427,19 @@ def test_prepare_images_in_parallel_keeps_order_and_caches(project: Path, photo_
     assert result.cover is not None and result.cover.format == "jpeg"
     assert result.cover.pic_crop_235_1 == cover_crops(result.cover.width, result.cover.height, (0.5, 0.3))[0]
     assert len(calls) == 3 and calls[-1][:2] == (3, 3)
-    cache = project / ".wxpub-cache" / "images"
-    assert len(list(cache.glob("*/*.json"))) == 3
+    from wxpub.images.cache import default_cache
+
+    cache = default_cache().folder  # in the user cache, never in the project
+    assert not (project / ".wxpub-cache").exists()
+    assert len(list(cache.iterdir())) >= 3
 
     again = prepare_images(refs, post, meta=meta)
     assert all(i.cached for i in again.images) and again.cover is not None and again.cover.cached
     assert [i.data for i in again.images] == [i.data for i in result.images]
     assert again.cover.data == result.cover.data
 
-    for entry in cache.glob("*/*.bin"):  # a damaged entry is recomputed, never trusted
-        entry.write_bytes(b"garbage")
+    for entry in cache.iterdir():  # a damaged entry is recomputed, never trusted
+        entry.write_bytes(entry.read_bytes()[:-1] + b"!")
     healed = prepare_images(refs, post, meta=meta, jobs=1)
     assert not healed.images[0].cached and healed.images[0].data == result.images[0].data
 
@@ -510,7 +513,8 @@ def test_images_command_fails_in_one_line(project: Path) -> None:
 def test_a_tiny_cover_is_a_clear_error_and_a_small_one_a_warning(tmp_path: Path) -> None:
     from PIL import Image
 
-    from wxpub.images import ImageError, prepare_images
+    from wxpub.errors import ImageError
+    from wxpub.images import prepare_images
     from wxpub.render import ImageRef
 
     (tmp_path / "wxpub.toml").write_text("")

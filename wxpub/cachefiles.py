@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -46,6 +47,35 @@ def file_stamp(path: str | Path) -> str:
     except OSError:  # inside a zip, or a frozen application
         return ""
     return f"{info.st_size}:{info.st_mtime_ns}"
+
+
+@dataclass(frozen=True)
+class DiskCache:
+    """A folder of cache entries, each one file named by its key, written whole, pruned past `keep`.
+
+    Only what can be computed again goes here: an entry that is missing, damaged or pruned by
+    another process costs time, never correctness, so no error of the disk is ever raised.
+    """
+
+    folder: Path
+    keep: int
+
+    @classmethod
+    def named(cls, name: str, *stamp: object, keep: int) -> DiskCache:
+        """`name/` in the user cache, one folder per `stamp` (the versions of the code that fills it)."""
+        from .config import user_cache_dir
+
+        return cls(user_cache_dir() / name / digest(*stamp)[:16], keep)
+
+    def get(self, key: str) -> bytes | None:
+        return read_or_none(self.folder / key)
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            write_atomic(self.folder / key, data)
+        except OSError:
+            return
+        prune(self.folder, keep=self.keep)
 
 
 def read_or_none(path: Path) -> bytes | None:

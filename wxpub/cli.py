@@ -132,7 +132,7 @@ def themes_command() -> None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Write the prepared images here.")
 @click.option("--max-width", type=click.IntRange(16, 10_000), default=1080, show_default=True, help="Widest image, px.")
 @click.option("--background", default="#ffffff", show_default=True, metavar="HEX", help="What transparency is flattened onto.")
-@click.option("--no-cache", is_flag=True, help="Prepare everything again instead of reusing .wxpub-cache/images.")
+@click.option("--no-cache", is_flag=True, help="Prepare everything again instead of reusing the prepared images in the user cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image, for scripts.")
 def images_command(post: Path, out: Path | None, max_width: int, background: str, no_cache: bool, as_json: bool) -> None:
     """Prepare the images of POST as WeChat will get them, without an account: a table, or files with --out."""
