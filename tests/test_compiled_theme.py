@@ -98,7 +98,7 @@ def test_a_user_theme_is_compiled_too(tmp_path: Path) -> None:
 
 def test_a_broken_cache_file_only_costs_speed() -> None:
     expected = wxpub.convert_text("## 标题\n\n段落\n").html
-    folder = compiled_theme._folder()
+    folder = compiled_theme._cache().folder
     for path in folder.iterdir():
         path.write_text("{not json", encoding="utf-8")
     compiled_theme._load_theme.cache_clear()

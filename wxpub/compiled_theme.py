@@ -25,7 +25,7 @@ from typing import Any
 
 from lxml import etree
 
-from .cachefiles import digest, file_stamp, prune, read_or_none, write_atomic
+from .cachefiles import DiskCache, digest, file_stamp
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -44,8 +44,8 @@ class CompiledTheme:
 
 def apply(root: Any, css: str) -> bool:
     """Inline `css` into the tree at `root` as premailer would; False, tree untouched, when that needs premailer."""
-    folder = _folder()
-    compiled = _load_theme(folder, css)
+    cache = _cache()
+    compiled = _load_theme(cache, css)
     if compiled is None:
         return False
     tree = root.getroottree()
@@ -53,7 +53,7 @@ def apply(root: Any, css: str) -> bool:
     for select, pairs in compiled.rules:
         for element in select(tree):
             matched.setdefault(element, []).append(pairs)
-    known = _styles(folder)
+    known = _styles(cache)
     own_styles: dict[Any, Pairs] = {}
     for element in matched:
         own = element.get("style")
@@ -78,24 +78,23 @@ def apply(root: Any, css: str) -> bool:
 
 def store(css: str, rules: list[tuple[str, Pairs]] | None, styles: dict[str, Pairs]) -> None:
     """Keep what premailer made of `css` (None: a theme it cannot be compiled from) and of `styles`."""
-    folder = _folder()
-    if rules is not None and _load_theme(folder, css) is None:
-        _write(folder / f"theme-{digest(css)}.json", {"rules": rules})
+    cache = _cache()
+    if rules is not None and _load_theme(cache, css) is None:
+        _write(cache, f"theme-{digest(css)}.json", {"rules": rules})
         _load_theme.cache_clear()
-        prune(folder, keep=MAX_THEMES)
-    known = _styles(folder)
+    known = _styles(cache)
     new = {style: pairs for style, pairs in styles.items() if style not in known}
     if new:
         with _STYLES_LOCK:
             known.update(new)
             while len(known) > MAX_STYLES:
                 del known[next(iter(known))]
-            _write(folder / "styles.json", known)
+            _write(cache, "styles.json", known)
 
 
 @functools.lru_cache(maxsize=16)
-def _load_theme(folder: Path, css: str) -> CompiledTheme | None:
-    data = _read(folder / f"theme-{digest(css)}.json")
+def _load_theme(cache: DiskCache, css: str) -> CompiledTheme | None:
+    data = _read(cache, f"theme-{digest(css)}.json")
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         return None
     try:
@@ -107,8 +106,8 @@ def _load_theme(folder: Path, css: str) -> CompiledTheme | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _styles(folder: Path) -> dict[str, Pairs]:
-    data = _read(folder / "styles.json")
+def _styles(cache: DiskCache) -> dict[str, Pairs]:
+    data = _read(cache, "styles.json")
     if not isinstance(data, dict):
         return {}
     try:
@@ -117,10 +116,8 @@ def _styles(folder: Path) -> dict[str, Pairs]:
         return {}
 
 
-def _folder() -> Path:
-    from .config import user_cache_dir
-
-    return user_cache_dir() / "themes" / _code_stamp()
+def _cache() -> DiskCache:
+    return DiskCache.named("themes", _code_stamp(), keep=MAX_THEMES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -145,16 +142,13 @@ def _code_stamp() -> str:
     return digest(*stamp)[:16]
 
 
-def _read(path: Path) -> Any:
-    data = read_or_none(path)
+def _read(cache: DiskCache, name: str) -> Any:
+    data = cache.get(name)
     try:
         return None if data is None else json.loads(data)
     except ValueError:
         return None  # damaged: premailer will redo it
 
 
-def _write(path: Path, data: Any) -> None:
-    try:
-        write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-    except OSError:
-        pass  # a cache that cannot be written only costs speed
+def _write(cache: DiskCache, name: str, data: Any) -> None:
+    cache.put(name, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

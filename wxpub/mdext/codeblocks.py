@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import html
 import xml.etree.ElementTree as etree
-from pathlib import Path
 from typing import Any
 
 from markdown import Markdown
@@ -21,7 +20,7 @@ from markdown.treeprocessors import Treeprocessor
 from pygments.style import Style
 from pygments.token import Comment, Keyword, Name, Operator, String, Token, _TokenType
 
-from ..cachefiles import digest, file_stamp, prune, read_or_none, write_atomic
+from ..cachefiles import DiskCache, digest, file_stamp
 
 NBSP = "\u00a0"
 CACHED_BLOCKS = 4000  # highlighted blocks kept in the user cache, a few kilobytes each
@@ -121,34 +120,24 @@ def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light",
     code blocks again and again, and the first lexing with a language costs more (Pygments compiles
     the lexer's patterns) than converting the rest of the post.
     """
-    folder = _cache_dir()
-    entry = folder / digest(code, lang, style, line_numbers)
-    cached = read_or_none(entry)
+    cache = DiskCache.named("code", *_code_stamp(), keep=CACHED_BLOCKS)
+    key = digest(code, lang, style, line_numbers)
+    cached = cache.get(key)
     if cached is not None:
         return cached.decode("utf-8")
     html = _highlight(code, lang, style, line_numbers)
-    try:
-        write_atomic(entry, html.encode("utf-8"))
-    except OSError:
-        return html  # a cache that cannot be written only costs time
-    prune(folder, keep=CACHED_BLOCKS)
+    cache.put(key, html.encode("utf-8"))
     return html
 
 
-def _cache_dir() -> Path:
-    """One folder per version of this code and of Pygments, so an upgrade starts afresh."""
-    from ..config import user_cache_dir
-
-    return user_cache_dir() / "code" / _code_stamp()
-
-
 @functools.lru_cache(maxsize=1)
-def _code_stamp() -> str:
+def _code_stamp() -> tuple[str, ...]:
+    """The versions of this code and of Pygments: an upgrade starts a cache folder afresh."""
     import pygments
 
     from .. import __version__
 
-    return digest(__version__, pygments.__version__, file_stamp(__file__))[:16]
+    return (__version__, pygments.__version__, file_stamp(__file__))
 
 
 def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> str:
