@@ -26,7 +26,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from wxpub.publish import Credentials, PublishOptions, publish_paths
+from wxpub.config import Credentials
+from wxpub.publish import PublishOptions, publish_paths
 from wxpub.sandbox import SANDBOX_APPID, SANDBOX_SECRET
 
 

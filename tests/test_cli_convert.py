@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+from wxpub.limits import IMAGE_URL_CHARS
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +31,9 @@ def test_convert_json_for_scripts() -> None:
     data = json.loads(result.stdout)
     assert data["title"] == "图片"
     assert data["images"][0] == {"src": "images/photo.jpg", "line": 5, "alt": "替代文字", "title": "图 1：标题作为图注"}
-    assert data["content_length"] == len(data["html"]) and data["budget_left"] == 20_000 - len(data["html"])
+    # Measured as publish sends it: each image path counted as long as a WeChat image URL.
+    assert data["content_length"] == len(data["html"]) + sum(IMAGE_URL_CHARS - len(i["src"]) for i in data["images"])
+    assert data["budget_left"] == 20_000 - data["content_length"]
 
 
 def test_convert_to_a_file_and_a_phone_page(tmp_path: Path) -> None:

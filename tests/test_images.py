@@ -405,7 +405,7 @@ def test_choose_cover_and_focus(tmp_path: Path) -> None:
     post = tmp_path / "p.md"
     post.write_text("---\ntitle: t\ncover: [1, 2]\n---\n")
     with pytest.raises(ImageError, match="'cover' must be a path or URL") as caught:
-        choose_cover({"cover": [1, 2]}, refs, post_path=post)
+        choose_cover({"cover": [1, 2]}, refs, post_path=post, key_lines={"cover": 3})
     assert caught.value.line == 3
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
@@ -40,10 +41,6 @@ cover: cover.png
 这是一篇WeChat文章,写于2024年。
 """
 
-PNG_1X1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -81,7 +78,7 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def posts_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "blog"
     (repo / "posts").mkdir(parents=True)
-    (repo / "posts" / "cover.png").write_bytes(PNG_1X1)
+    Image.new("RGB", (94, 40), (30, 120, 200)).save(repo / "posts" / "cover.png")  # holds both cover crops
     _git("init", "-q", cwd=repo)
     return repo
 

@@ -18,8 +18,8 @@ from sandbox_fixtures import APPID, SECRET, sandbox  # noqa: F401  (fixture)
 from wxpub.cli import main
 from wxpub.errors import UsageError, WeChatError
 from wxpub.ledger import Ledger
+from wxpub.config import Credentials
 from wxpub.publish import (
-    Credentials,
     PublishOptions,
     PublishRefused,
     PublishResult,
@@ -250,19 +250,19 @@ def test_a_run_killed_between_uploads_is_rerun_without_duplicates(tmp_path: Path
 
 
 def test_a_post_that_fails_its_checks_uploads_nothing(sandbox: Sandbox, project: Project) -> None:
-    long_title = project.post("a.md", "这是一个非常非常长的标题超过了限制", "正文。", three_images(project))
+    long_title = project.post("a.md", "长" * 70, "正文。", three_images(project))
     no_cover = project.post("b.md", "无图", "只有文字。")
     with pytest.raises(PublishRefused) as refused:
         run(sandbox, project, long_title, no_cover)
     problems = [p.one_line() for p in refused.value.problems]
-    assert any("title is 34 units, 2 over WeChat's 32" in p and "a.md:2:" in p for p in problems)
+    assert any("title is 70 characters, 210 bytes; WeChat refuses titles over 64" in p and "a.md:2:" in p for p in problems)
     assert any("no cover" in p and "b.md" in p for p in problems)
     assert sandbox.count() == 0
 
 
 def test_content_over_the_limit_says_by_how_much(sandbox: Sandbox, project: Project) -> None:
     post = project.post("a.md", "太长", "\n\n".join(f"第{i}段，" + "字" * 60 for i in range(400)), three_images(project))
-    with pytest.raises(PublishRefused, match=r"the content is about [\d,]+ characters of HTML with image URLs, [\d,]+ over"):
+    with pytest.raises(PublishRefused, match=r"the content is [\d,]+ characters of HTML with WeChat's image URLs, [\d,]+ over"):
         run(sandbox, project, post)
     assert sandbox.count() == sandbox.count("stable_token") <= 1  # the token came while images were prepared
 
@@ -368,7 +368,7 @@ def test_an_image_wechat_would_drop_stops_the_publish(sandbox: Sandbox, project:
 
 
 def test_the_cli_lists_every_problem_before_refusing(project: Project) -> None:
-    first = project.post("a.md", "标" * 40, "正文。", three_images(project))
+    first = project.post("a.md", "标" * 70, "正文。", three_images(project))
     second = project.post("b.md", "第二篇", "正文。\n\n![缺](img/missing.png)\n", [])
     result = CliRunner().invoke(main, ["publish", "--dry-run", str(first), str(second)])
     assert result.exit_code == 1
@@ -415,7 +415,7 @@ def test_a_refused_draft_add_leaves_nothing_to_look_for(sandbox: Sandbox, projec
 
 def test_a_project_file_cannot_choose_where_the_secret_goes(project: Project) -> None:
     from wxpub.errors import ConfigError
-    from wxpub.publish import PublishSettings
+    from wxpub.config import PublishSettings
 
     (project.root / "wxpub.toml").write_text('[publish]\napi_base = "https://evil.example.com/"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="api_base is not read from a project file"):
@@ -487,3 +487,37 @@ def _record_many(path: str, cache: str, worker: int) -> None:
     for n in range(40):
         sha = hashlib.sha256(f"{worker}-{n}".encode()).hexdigest()
         ledger.record_upload(sha, "uploadimg", f"http://mmbiz.qpic.cn/{worker}/{n}")
+
+
+def test_titles_as_wechat_takes_them(sandbox: Sandbox, project: Project) -> None:
+    """A real 22-character title publishes quietly; 40 characters publish with a warning; 70 are refused before any call."""
+    real = project.post("real.md", "奔赴Web3，视频号熟人社交捧起新创作者经济", "正文。", three_images(project))  # 22 characters
+    result = run(sandbox, project, real)
+    assert result.action == "added" and not [w for w in result.posts[0].warnings if "the title is" in w]
+    forty = project.post("forty.md", "标" * 40, "正文。", three_images(project))
+    result = run(sandbox, project, forty)
+    assert result.action == "added"
+    assert any("40 characters, 120 bytes; WeChat documents at most 32 and may refuse it" in w for w in result.posts[0].warnings)
+    calls = sandbox.count()
+    seventy = project.post("seventy.md", "标" * 70, "正文。", three_images(project))
+    with pytest.raises(PublishRefused, match="WeChat refuses titles over 64 characters"):
+        run(sandbox, project, seventy)
+    assert sandbox.count() == calls
+
+
+@pytest.mark.parametrize(("field", "errcode"), [("author", 45110), ("digest", 45004)])
+def test_a_length_wechat_refuses_names_it_and_the_rerun_uploads_nothing(
+    sandbox: Sandbox, project: Project, field: str, errcode: int
+) -> None:
+    value = "长" * (17 if field == "author" else 129)
+    post = project.post("a.md", "标题", "正文。", three_images(project), **{field: value})
+    with pytest.raises(WeChatError) as refused:
+        run(sandbox, project, post)
+    message = str(refused.value)
+    assert refused.value.errcode == errcode
+    assert f"the {field} '{value}'" in message and f"{len(value)} characters, {len(value) * 3} bytes" in message
+    assert "uploads are kept" in message
+    uploads = sandbox.count("media/uploadimg") + sandbox.count("material/add_material")
+    post.write_text(post.read_text(encoding="utf-8").replace(value, "短"), encoding="utf-8")
+    assert run(sandbox, project, post).action == "added"
+    assert sandbox.count("media/uploadimg") + sandbox.count("material/add_material") == uploads

@@ -100,10 +100,10 @@ def test_add_material_takes_gifs_and_returns_a_media_id(sandbox: Sandbox) -> Non
 @pytest.mark.parametrize(
     ("fields", "errcode"),
     [
-        ({"title": "一" * 17}, 45003),
-        ({"title": "x" * 33}, 45003),
-        ({"author": "作者作者作者作者作"}, 45110),
-        ({"digest": "摘" * 65}, 45004),
+        ({"title": "一" * 65}, 45003),  # the older documented 64 characters, what the editor takes
+        ({"title": "x" * 65}, 45003),
+        ({"author": "作" * 17}, 45110),  # the documented 16 "字"
+        ({"digest": "摘" * 129}, 45004),  # the documented 128 "字"
         ({"content": "x" * 20_000}, 45002),
         ({"content": ""}, 44004),
         ({"content_source_url": "https://e.com/" + "a" * 1024}, 45005),
@@ -119,7 +119,7 @@ def test_draft_add_enforces_the_article_limits(sandbox: Sandbox, fields: dict, e
 
 def test_draft_add_at_the_limits_succeeds(sandbox: Sandbox) -> None:
     tok = token(sandbox)
-    fields = {"title": "一" * 16, "author": "作" * 8, "digest": "摘" * 64, "content": "x" * 19_999}
+    fields = {"title": "一" * 64, "author": "作" * 16, "digest": "摘" * 128, "content": "x" * 19_999}
     assert "media_id" in call(sandbox, "draft/add", {"articles": [article(sandbox, tok, **fields)]}, token=tok)
 
 

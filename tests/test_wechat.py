@@ -174,9 +174,17 @@ def test_ip_whitelist_names_the_ip_and_where_to_add_it(tmp_path: Path) -> None:
     assert "127.0.0.1 is not on the account's IP whitelist" in text and "IP白名单" in text
 
 
-def test_title_too_long_says_by_how_much() -> None:
-    error = translate(45003, "title size out of limit hint: [x]", "draft/add", [{"title": "标题" * 10}])
-    assert "40 units, 8 over WeChat's 32" in str(error)
+@pytest.mark.parametrize(("errcode", "field"), [(45003, "title"), (45110, "author"), (45004, "digest")])
+def test_a_refused_length_names_the_field_its_lengths_and_the_kept_uploads(errcode: int, field: str) -> None:
+    error = translate(errcode, "size out of limit hint: [x]", "draft/add", [{field: "标题" * 20}])
+    assert f"the {field} '{'标题' * 20}'" in str(error)
+    assert "40 characters, 120 bytes" in str(error)
+    assert "uploads are kept" in str(error)
+
+
+def test_content_too_long_names_both_measures() -> None:
+    error = translate(45002, "content size out of limit", "draft/add", [{"content": "文" * 20_001}])
+    assert "20001 characters, 60003 bytes" in str(error) and "uploads are kept" in str(error)
 
 
 def test_unknown_errcode_keeps_the_message_without_tokens() -> None:

@@ -143,11 +143,14 @@ def images_command(post: Path, out: Path | None, max_width: int, background: str
     options = images.ImageOptions(max_width=max_width, background=background)
 
     def progress(done: int, total: int, src: str) -> None:
-        click.echo(f"\r[{done}/{total}] {src[:60]:<60}", err=True, nl=done == total)
+        if _stderr_is_terminal():  # one line redrawn in place
+            click.echo(f"\r[{done}/{total}] {src[:60]:<60}", err=True, nl=done == total)
+        else:  # a log (CI, a pre-commit hook): plain lines, no carriage returns
+            click.echo(f"[{done}/{total}] {src}", err=True)
 
     result = _run(
         lambda: images.prepare_images(
-            converted.images, post, meta=converted.meta, options=options,
+            converted.images, post, meta=converted.meta, key_lines=converted.post.key_lines, options=options,
             cache_dir=None if no_cache else "default", progress=progress,
         )
     )
@@ -161,6 +164,10 @@ def images_command(post: Path, out: Path | None, max_width: int, background: str
         click.echo(f"warning: {post}: {images.NO_COVER} ({images.NO_COVER_HINT})", err=True)
     if out:
         click.echo(f"wrote {len(written)} files to {out}", err=True)
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
 
 
 def _image_json(image: Any) -> dict[str, Any]:
@@ -225,6 +232,7 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
     else:
         result, base = _run(lambda: publish_paths(posts, options, progress=progress)), None
     try:
+        _publish_notes(result)
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         else:
@@ -245,6 +253,15 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
             server.stop()
 
 
+def _publish_notes(result: Any) -> None:
+    """The warnings about each post and the notes about the run: on stderr, once."""
+    for post in result.posts:
+        for warning in post.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 def _publish_summary(result: Any) -> None:
     if result.plan:
         for step in result.plan:
@@ -261,8 +278,6 @@ def _publish_summary(result: Any) -> None:
         return
     for post in result.posts:
         click.echo(f"{post.action}: {post.path} -> draft {result.media_id} article {post.index + 1} ({post.uploaded} uploaded, {post.reused} reused)")
-    for note in result.notes:
-        click.echo(f"note: {note}")
     if result.preview_msg_id:
         click.echo(f"preview sent (msg_id {result.preview_msg_id})")
     if result.publish_id:

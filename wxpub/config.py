@@ -1,4 +1,5 @@
-"""Settings from wxpub.toml or pyproject.toml's [tool.wxpub], found by walking up from a post.
+"""Settings: wxpub.toml or pyproject.toml's [tool.wxpub] found by walking up from a post, the
+environment, the account's credentials, and where a project and the user cache are.
 
 Imports nothing of ours but the errors, so the CLI and `wxpub check` can read it cheaply.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,6 +21,18 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 CONFIG_FILE = "wxpub.toml"
+LEDGER_FILE = "wxpub-ledger.json"
+# What marks a project's root folder: only files inside it may be read for a post.
+PROJECT_MARKERS = (CONFIG_FILE, "pyproject.toml", ".git")
+
+
+def find_project_root(post_path: str | Path) -> Path:
+    """The nearest folder above the post holding wxpub.toml, pyproject.toml or .git, else the post's folder."""
+    folder = Path(post_path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return folder
 
 
 def user_cache_dir() -> Path:
@@ -126,3 +139,95 @@ def convert_defaults(start: str | Path) -> dict[str, Any]:
     if isinstance(theme, str) and theme.endswith(".css") and source is not None and not Path(theme).is_absolute():
         defaults["theme"] = str(source.parent / theme)
     return defaults
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """`[publish]` in wxpub.toml (or [tool.wxpub.publish]); the environment wins where it has a say."""
+
+    ledger: Path
+    api_base: str | None = None  # WXPUB_API_BASE only: a project file must not decide where the secret goes
+    token_store: str | None = None  # WXPUB_TOKEN_STORE: memory, file, file:DIR, redis://...
+    secret_file: Path | None = None  # a file holding the AppSecret, outside the project
+    concurrency: int = 4
+    poll_interval: float = 5.0  # seconds before the first freepublish/get, doubled after each
+    poll_max: int = 8  # freepublish/get allows 100 calls a day
+    source: Path | None = None
+
+    @classmethod
+    def find(cls, start: str | Path) -> PublishSettings:
+        settings, source = find_settings(start)
+        table = settings.get("publish", {})
+        if not isinstance(table, dict):
+            raise ConfigError("'publish' must be a table", path=source, hint="write [publish] (or [tool.wxpub.publish])")
+        if {"secret", "appsecret"} & (set(table) | set(settings)):
+            raise ConfigError("the AppSecret must not be in a config file", path=source, hint="set WXPUB_SECRET, or secret_file = a path outside the project")
+        if "api_base" in table:
+            raise ConfigError(
+                "[publish] api_base is not read from a project file: it would decide where your AppSecret is sent",
+                path=source,
+                hint="set WXPUB_API_BASE in your environment instead",
+            )
+        known = {"ledger", "token_store", "secret_file", "concurrency", "poll_interval", "poll_max"}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(f"[publish] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(sorted(known))}")
+        root = source.parent if source is not None else find_project_root(start)
+
+        def path(key: str) -> Path | None:
+            value = table.get(key)
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                raise ConfigError(f"[publish] {key} must be a path", path=source)
+            found = Path(value).expanduser()
+            return found if found.is_absolute() else root / found
+
+        def number(key: str, kind: type, default: Any, low: float) -> Any:
+            value = table.get(key, default)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"[publish] {key} must be a number of at least {low}", path=source)
+            return kind(value)
+
+        return cls(
+            ledger=path("ledger") or root / LEDGER_FILE,
+            api_base=os.environ.get("WXPUB_API_BASE"),
+            token_store=os.environ.get("WXPUB_TOKEN_STORE") or table.get("token_store"),
+            secret_file=path("secret_file"),
+            concurrency=number("concurrency", int, cls.concurrency, 1),
+            poll_interval=number("poll_interval", float, cls.poll_interval, 0),
+            poll_max=number("poll_max", int, cls.poll_max, 0),
+            source=source,
+        )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The account's AppID and AppSecret, from WXPUB_APPID and WXPUB_SECRET (or secret_file)."""
+
+    appid: str
+    secret: str = field(repr=False)
+
+    @classmethod
+    def from_environment(cls, settings: PublishSettings) -> Credentials:
+        appid = os.environ.get("WXPUB_APPID", "").strip()
+        secret = os.environ.get("WXPUB_SECRET", "").strip()
+        if not secret and settings.secret_file is not None:
+            try:
+                secret = settings.secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read secret_file: {exc.strerror}", path=settings.secret_file) from None
+        if not appid:
+            raise ConfigError("WXPUB_APPID is not set", hint="export WXPUB_APPID=wx... (设置与开发 → 基本配置); or try --sandbox first")
+        if not secret:
+            raise ConfigError("WXPUB_SECRET is not set", hint="export WXPUB_SECRET=..., or name a file with secret_file in [publish]")
+        return cls(appid, secret)
+
+
+def shown(path: str | Path) -> str:
+    """A path as shown to people: relative to the current folder when it lies inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

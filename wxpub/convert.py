@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import re
 from dataclasses import dataclass, field, replace
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import Notice, PostError
-from .limits import CONTENT_MAX_CHARS
+from .errors import Notice, PostError, UsageError
+from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS
 from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
 
@@ -33,14 +36,26 @@ class Converted:
     theme: str = "default"
 
     @property
+    def sent_html(self) -> str:
+        """The HTML as publish sends it, but for the image URLs: each image's source as long as
+        the URL WeChat gives an upload (the real URLs are known only once uploaded)."""
+        typical = "http://mmbiz.qpic.cn/".ljust(IMAGE_URL_CHARS, "0")
+        return rewrite_sources(self.html, {image.src: typical for image in self.images})
+
+    @property
     def content_length(self) -> int:
-        """Characters WeChat counts against its content limit."""
-        return len(self.html)
+        """Characters WeChat counts against its content limit: the HTML as publish will send it."""
+        return len(self.sent_html)
+
+    @property
+    def content_bytes(self) -> int:
+        """UTF-8 bytes of the HTML as publish will send it (WeChat's other limit is 1 MB)."""
+        return len(self.sent_html.encode("utf-8"))
 
     @property
     def budget_left(self) -> int:
         """Characters left before WeChat's 20,000-character limit (negative when over)."""
-        return CONTENT_MAX_CHARS - len(self.html)
+        return CONTENT_MAX_CHARS - self.content_length
 
 
 def convert_post(post: Post, **options: Any) -> Converted:
@@ -82,10 +97,16 @@ def plan(
 
     meta = post.meta
     base = post.path.parent if post.path else None
-    chosen = themes.load_theme(theme or meta.get("theme"), base=base)
+    with _from_front_matter(post, "theme", given=theme is not None):
+        chosen = themes.load_theme(theme or meta.get("theme"), base=base)
     if not theme and chosen.path is not None and post.path is not None and not themes.is_builtin(chosen):
         _inside_project(chosen.path, post)
-    resolved = themes.resolve(chosen, color=color or _str(meta.get("color")), font_size=font_size or meta.get("font_size"))
+    chosen_color, chosen_size = color or _str(meta.get("color")), font_size or meta.get("font_size")
+    with _from_front_matter(post, "color", given=color is not None):
+        themes.check_color(chosen_color)
+    with _from_front_matter(post, "font_size", given=font_size is not None):
+        themes.check_font_size(chosen_size)
+    resolved = themes.resolve(chosen, color=chosen_color, font_size=chosen_size)
     options = RenderOptions(
         code_style=code_style or _str(meta.get("code_style")) or resolved.code_style,
         line_numbers=bool(line_numbers if line_numbers is not None else meta.get("line_numbers", False)),
@@ -124,9 +145,23 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+class _from_front_matter:
+    """Turn a UsageError about a value that came from the front matter into a PostError at its line."""
+
+    def __init__(self, post: Post, key: str, *, given: bool) -> None:
+        self.post, self.key, self.given = post, key, given
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, error: BaseException | None, traceback: Any) -> None:
+        if isinstance(error, UsageError) and not self.given and self.key in self.post.meta:
+            raise PostError(error.message, path=self.post.path, line=self.post.line_of(self.key), hint=error.hint) from None
+
+
 def _inside_project(path: Path, post: Post) -> None:
     """A theme named by the post (or its project's config) must be a file of the project."""
-    from .post import find_project_root, front_matter_line
+    from .config import find_project_root
 
     assert post.path is not None
     root = find_project_root(post.path)
@@ -134,7 +169,7 @@ def _inside_project(path: Path, post: Post) -> None:
         raise PostError(
             f"theme '{path}' is outside the project ({root})",
             path=post.path,
-            line=front_matter_line(post.path, "theme"),
+            line=post.line_of("theme"),
             hint="keep theme files inside the project, or pass --theme on the command line",
         )
 
@@ -146,5 +181,59 @@ def _check_options(options: RenderOptions, post: Post) -> None:
         raise PostError(
             f"caption '{options.caption}' is not one of {', '.join(CAPTION_MODES)}",
             path=post.path,
+            line=post.line_of("caption"),
             hint="set caption: title-alt (the default), title, alt or none",
         )
+
+
+# --- the fragment's images -------------------------------------------------------------------------
+
+
+class _ImgFinder(HTMLParser):
+    """Finds the exact span of each `src` attribute value of each <img> start tag."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.starts = [0]
+        for line in text.split("\n"):
+            self.starts.append(self.starts[-1] + len(line) + 1)
+        self.found: list[tuple[int, int, str]] = []  # (start, end) of the whole src="…" and its value
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "img":
+            return
+        line, col = self.getpos()
+        start = self.starts[line - 1] + col
+        tag_text = self.get_starttag_text() or ""
+        match = re.search(r"""\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", tag_text, re.IGNORECASE)
+        if match:
+            value = next(group for group in match.groups() if group is not None)
+            self.found.append((start + match.start() + 1, start + match.end(), html_lib.unescape(value)))
+
+    handle_startendtag = handle_starttag
+
+
+def _img_sources(fragment: str) -> list[tuple[int, int, str]]:
+    finder = _ImgFinder(fragment)
+    finder.feed(fragment)
+    finder.close()
+    return finder.found
+
+
+def rewrite_sources(fragment: str, urls: Mapping[str, str]) -> str:
+    """The fragment with the `src` of every <img> whose value is a key of `urls` replaced by its URL.
+
+    The HTML is parsed to find each attribute; only those attribute values change, byte for byte."""
+    out, last = [], 0
+    for start, end, value in _img_sources(fragment):
+        if value in urls:
+            out.append(fragment[last:start])
+            out.append(f'src="{html_lib.escape(urls[value], quote=True)}"')
+            last = end
+    out.append(fragment[last:])
+    return "".join(out)
+
+
+def image_sources(fragment: str) -> list[str]:
+    """The `src` value of every <img> in the fragment, unescaped, in order."""
+    return [value for _, _, value in _img_sources(fragment)]

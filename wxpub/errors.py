@@ -67,10 +67,12 @@ class ImageError(WxpubError):
 
     `kind` says which, for `wxpub check` to file it under a code: "missing", "outside" (the
     project), "unsupported" (a format wxpub cannot read here), or "unusable" (anything else).
+    `reason` is the message without the image it is about, for lines that name the image themselves.
     """
 
-    def __init__(self, message: str, *, kind: str = "unusable", **where: Any) -> None:
+    def __init__(self, message: str, *, kind: str = "unusable", reason: str | None = None, **where: Any) -> None:
         self.kind = kind
+        self.reason = reason or message
         super().__init__(message, **where)
 
 

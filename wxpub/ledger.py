@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from .cachefiles import write_atomic
 from .errors import WxpubError
 
-LEDGER_FILE = "wxpub-ledger.json"
 VERSION = 1
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import Notice, PostError
 
@@ -30,12 +31,10 @@ KNOWN_KEYS = frozenset(
         "date",
     }
 )
-# What marks a project's root folder: only files inside it may be read for a post.
-PROJECT_MARKERS = ("wxpub.toml", "pyproject.toml", ".git")
-
 _FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-_KEY_LINE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+_KEY_LINE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*[:：]")  # a full-width colon too: check fixes it
+_TOP_KEY = re.compile(r"""^("[^"]*"|'[^']*'|[^\s#:'"][^:]*?)[ \t]*:(?:\s|$)""")
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,48 @@ class Post:
     path: Path | None = None
     body_line: int = 1  # the file line on which `body` starts, so body line n is file line n + body_line - 1
     notices: tuple[Notice, ...] = field(default=())
+    key_lines: Mapping[str, int] = field(default_factory=dict)  # front matter key -> its file line
+    front_text: str = field(default="", repr=False)  # the lines before the body: fences and YAML
+
+    def line_of(self, key: str) -> int | None:
+        """The file line of a front matter key, for messages about its value (None: not in the front matter)."""
+        return self.key_lines.get(key)
+
+    @functools.cached_property
+    def _lines(self) -> list[str]:
+        return (self.front_text + self.body).split("\n") if self.front_text else ["" for _ in range(self.body_line - 1)] + self.body.split("\n")
+
+    def source_line(self, number: int) -> str:
+        """The text of file line `number` (1-based; "" past the end), for columns in messages."""
+        return self._lines[number - 1] if 1 <= number <= len(self._lines) else ""
+
+    def find_line(self, needle: str) -> int | None:
+        """The first file line of the body holding `needle`."""
+        found = self.body.find(needle)
+        return None if found < 0 else self.body.count("\n", 0, found) + self.body_line
 
     @property
     def name(self) -> str:
         return str(self.path) if self.path else "<text>"
+
+
+def front_matter_fences(lines: Sequence[str]) -> tuple[int, int | None] | None:
+    """The 1-based lines of the front matter's opening and closing fences (None: never closed),
+    or None when the text has no front matter.
+
+    A leading '---' opens front matter only when a 'key:' follows; otherwise it is a thematic
+    break (`---` then `# 标题` is a rule and a heading, not YAML with a comment). Check and
+    convert both ask this, so they never read one post two ways.
+    """
+    if not lines or not _FENCE.match(lines[0]):
+        return None
+    following = next((line for line in lines[1:] if line.strip()), "")
+    if not _KEY_LINE.match(following):
+        return None
+    for index in range(1, len(lines)):
+        if _FENCE.match(lines[index]):
+            return 1, index + 1
+    return 1, None
 
 
 def parse_post(text: str, path: Path | None = None) -> Post:
@@ -59,28 +96,31 @@ def parse_post(text: str, path: Path | None = None) -> Post:
         text = text[1:]
     # Control characters are invisible, HTML cannot carry them, and Markdown uses two of them.
     text = _CONTROL.sub("", text)
-    meta: dict[str, Any] = {}
-    body, body_line = text, 1
-    notices: list[Notice] = []
-    first, _, rest = text.partition("\n")
-    # A leading '---' opens front matter only when a 'key:' follows; otherwise it is a rule.
-    if _FENCE.match(first) and _KEY_LINE.match(rest.lstrip("\n")):
-        closing = _FENCE.search(text, len(first) + 1)
-        if closing is None:
-            raise PostError(
-                "front matter starts with '---' but never ends",
-                path=path,
-                line=1,
-                hint="close it with a line of '---' after the last key",
-            )
-        yaml_text = text[len(first) + 1 : closing.start()]
-        meta = _load_yaml(yaml_text, path)
-        end = closing.end()
-        if text[end : end + 1] == "\n":
-            end += 1
-        body, body_line = text[end:], text[:end].count("\n") + 1
-        notices.extend(_check_keys(meta, yaml_text))
-    return Post(meta=meta, body=body, path=path, body_line=body_line, notices=tuple(notices))
+    lines = text.split("\n")
+    fences = front_matter_fences(lines)
+    if fences is None:
+        return Post(meta={}, body=text, path=path)
+    closing = fences[1]
+    if closing is None:
+        raise PostError(
+            "front matter starts with '---' but never ends",
+            path=path,
+            line=1,
+            hint="close it with a line of '---' after the last key",
+        )
+    yaml_lines = lines[1 : closing - 1]
+    yaml_text = "\n".join(yaml_lines)
+    meta = _load_yaml(yaml_text, path)
+    key_lines = _key_lines(yaml_lines, meta)
+    return Post(
+        meta=meta,
+        body="\n".join(lines[closing:]),
+        path=path,
+        body_line=closing + 1,
+        notices=tuple(_check_keys(meta, key_lines)),
+        key_lines=key_lines,
+        front_text="\n".join(lines[:closing]) + "\n",
+    )
 
 
 def read_post(path: str | Path) -> Post:
@@ -156,53 +196,29 @@ def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
     return {str(k): v for k, v in loaded.items()}
 
 
-def _check_keys(meta: Mapping[str, Any], yaml_text: str) -> list[Notice]:
+def _check_keys(meta: Mapping[str, Any], key_lines: Mapping[str, int]) -> list[Notice]:
     notices = []
     for key in meta:
         if key not in KNOWN_KEYS:
-            line = _key_line(yaml_text, key)
-            close = [k for k in KNOWN_KEYS if _similar(k, key)]
+            close = sorted(k for k in KNOWN_KEYS if _similar(k, key))
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            notices.append(Notice("unknown-key", f"front matter: unknown key '{key}'{hint}", line))
+            notices.append(Notice("unknown-key", f"front matter: unknown key '{key}'{hint}", key_lines.get(key)))
     return notices
 
 
-def _key_line(yaml_text: str, key: str) -> int | None:
-    for number, line in enumerate(yaml_text.split("\n"), start=2):
-        if line.startswith(f"{key}:") or line.startswith(f"{key} :"):
-            return number
-    return None
+def _key_lines(yaml_lines: Sequence[str], meta: Mapping[str, Any]) -> dict[str, int]:
+    """The file line of each top-level key (the YAML starts on file line 2)."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(yaml_lines, start=2):
+        match = _TOP_KEY.match(line)
+        if match:
+            key = match.group(1).strip("\"'")
+            if key in meta and key not in found:
+                found[key] = number
+    return found
 
 
 def _similar(a: str, b: str) -> bool:
     import difflib
 
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
-
-
-def front_matter_line(path: str | Path | None, key: str) -> int | None:
-    """The file line of `key:` in a post's front matter, for messages about its value (None if absent)."""
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            lines = handle.read(65536).split("\n")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not lines or not _FENCE.match(lines[0]):
-        return None
-    for number, text in enumerate(lines[1:], start=2):
-        if _FENCE.match(text):
-            return None
-        if re.match(rf"{re.escape(key)}\s*:", text):
-            return number
-    return None
-
-
-def find_project_root(post_path: str | Path) -> Path:
-    """The nearest folder above the post holding wxpub.toml, pyproject.toml or .git, else the post's folder."""
-    folder = Path(post_path).resolve().parent
-    for candidate in (folder, *folder.parents):
-        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
-            return candidate
-    return folder

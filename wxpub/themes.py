@@ -11,6 +11,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import Notice, ThemeError, UsageError
 
@@ -86,11 +87,25 @@ def load_theme(name_or_path: str | Path | None = None, *, base: Path | None = No
 
 def resolve(theme: Theme, *, color: str | None = None, font_size: float | None = None) -> ResolvedTheme:
     """Resolve `theme` with the per-post primary colour and base font size."""
-    if color is not None and not _HEX.match(color):
-        raise UsageError(f"colour '{color}' is not a hex colour", hint="write it like #0f7b6c or #c33")
-    if font_size is not None and not 10 <= float(font_size) <= 28:
-        raise UsageError(f"font size {font_size} is out of range", hint="give a size in px between 10 and 28")
+    check_color(color)
+    check_font_size(font_size)
     return _resolve(theme, color, float(font_size) if font_size is not None else None)
+
+
+def check_color(color: str | None) -> None:
+    """A primary colour must be a hex colour (#0f7b6c or #c33); None is the theme's own."""
+    if color is not None and not _HEX.match(str(color)):
+        raise UsageError(f"colour '{color}' is not a hex colour", hint="write it like #0f7b6c or #c33")
+
+
+def check_font_size(font_size: Any) -> None:
+    """A base font size must be a number of px from 10 to 28; None is the theme's own."""
+    try:
+        good = font_size is None or (not isinstance(font_size, bool) and 10 <= float(font_size) <= 28)
+    except (TypeError, ValueError):
+        good = False
+    if not good:
+        raise UsageError(f"font size {font_size!r} is not a size from 10 to 28 px", hint="give a size in px between 10 and 28")
 
 
 @functools.lru_cache(maxsize=32)

@@ -35,7 +35,7 @@ from wechatpy.session.memorystorage import MemoryStorage
 from .cachefiles import write_atomic
 from .config import user_cache_dir
 from .errors import ConfigError, WeChatError
-from .limits import ARTICLES_MAX, AUTHOR_MAX, CONTENT_MAX_CHARS, DIGEST_MAX, TITLE_MAX, wechat_length
+from .limits import ARTICLES_MAX, AUTHOR_MAX, CONTENT_MAX_CHARS, DIGEST_MAX, TITLE_DOCUMENTED, lengths
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
 
@@ -248,7 +248,9 @@ _MEANINGS: dict[int, tuple[str, str | None]] = {
     89507: ("this IP was refused by the administrator (blocked for 1 hour)", f"add it under {_WHITELIST}"),
 }
 _IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]{3,}:[0-9a-fA-F:]+)\b")
-_LENGTH_FIELDS = {45003: ("title", TITLE_MAX), 45110: ("author", AUTHOR_MAX), 45004: ("digest", DIGEST_MAX)}
+_LENGTH_FIELDS = {45003: ("title", TITLE_DOCUMENTED), 45110: ("author", AUTHOR_MAX), 45004: ("digest", DIGEST_MAX)}
+# A refused draft keeps nothing of the post, but every image it uploaded is in the ledger.
+_KEPT = "the uploads are kept, so the rerun after the fix uploads nothing again"
 
 
 def translate(errcode: int, errmsg: str | None, endpoint: str, articles: Sequence[Mapping[str, Any]] = ()) -> WeChatError:
@@ -262,15 +264,15 @@ def translate(errcode: int, errmsg: str | None, endpoint: str, articles: Sequenc
         hint = f"add {ip} under {_WHITELIST} on mp.weixin.qq.com, or call through a relay with a fixed IP (WXPUB_API_BASE)"
     elif errcode in _LENGTH_FIELDS and articles:
         name, limit = _LENGTH_FIELDS[errcode]
-        over = [(a.get(name) or "", wechat_length(a.get(name) or "")) for a in articles]
-        text, units = max(over, key=lambda pair: pair[1])
-        if units > limit:
-            meaning = f"the {name} {text!r} is {units} units, {units - limit} over WeChat's {limit} (a non-ASCII character counts 2)"
-        else:
-            meaning = f"{meaning}: WeChat counts the {name} {text!r} as longer than {limit} units"
+        text = max((str(a.get(name) or "") for a in articles), key=lambda value: len(value.encode("utf-8")))
+        meaning = f"WeChat refused the {name} {text!r} as too long ({lengths(text)}; its documented limit is {limit} characters)"
+        hint = f"shorten {name}: in the front matter and run again; {_KEPT}"
     elif errcode == 45002 and articles:
-        longest = max(len(a.get("content") or "") for a in articles)
-        meaning = f"{meaning}: {longest:,} characters, {max(0, longest - CONTENT_MAX_CHARS + 1):,} too many"
+        longest = max((str(a.get("content") or "") for a in articles), key=len)
+        meaning = (
+            f"{meaning}: the content is {lengths(longest)}; WeChat takes fewer than {CONTENT_MAX_CHARS:,} characters and 1 MB"
+        )
+        hint = f"split the post, use a lighter theme, or publish with --fit; {_KEPT}"
     elif errcode == 45008 and articles:
         meaning = f"{meaning}; this one has {len(articles)}"
     return WeChatError(f"{endpoint}: {meaning} (errcode {errcode})", errcode=errcode, endpoint=endpoint, errmsg=errmsg, hint=hint)

@@ -25,7 +25,7 @@ Pillow image, SVG drawn), `encode` (an image to JPEG, PNG or GIF bytes under a l
 
 from __future__ import annotations
 
-from ..post import find_project_root
+from ..config import find_project_root
 from .cover import NO_COVER, NO_COVER_HINT, choose_cover, cover_crops, parse_focus
 from .decode import probe
 from .model import ImageOptions, PreparedImage, PreparedImages

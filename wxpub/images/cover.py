@@ -9,8 +9,8 @@ from typing import Any, Mapping, Sequence
 
 
 from ..errors import ImageError
-from ..post import front_matter_line
 from ..render import ImageRef
+from .sources import ImageSource
 
 
 # 2.35:1 as whole pixels is 47:20.
@@ -22,6 +22,15 @@ COVER_MIN_WIDTH, COVER_MIN_HEIGHT = 47, 20
 
 
 COVER_GOOD_WIDTH = 900
+
+
+def check_cover_size(width: int, height: int, source: ImageSource) -> None:
+    """A cover must hold a 2.35:1 box of whole pixels to be cropped for the feed at all."""
+    if width < COVER_MIN_WIDTH or height < COVER_MIN_HEIGHT:
+        raise source.fail(
+            f"the cover is {width}×{height} pixels, too small to crop for the feed",
+            hint=f"use a picture at least {COVER_MIN_WIDTH}×{COVER_MIN_HEIGHT} (900×383 looks sharp)",
+        )
 
 
 def cover_crops(width: int, height: int, focus: tuple[float, float] = (0.5, 0.5)) -> tuple[str, str]:
@@ -72,18 +81,27 @@ def parse_focus(value: Any, *, path: str | Path | None = None, line: int | None 
     )
 
 
-def choose_cover(meta: Mapping[str, Any], images: Sequence[ImageRef], *, post_path: str | Path | None = None) -> ImageRef | None:
-    """The cover: front matter `cover:` (path or URL), else the post's first image, else None."""
+def choose_cover(
+    meta: Mapping[str, Any],
+    images: Sequence[ImageRef],
+    *,
+    post_path: str | Path | None = None,
+    key_lines: Mapping[str, int] | None = None,
+) -> ImageRef | None:
+    """The cover: front matter `cover:` (path or URL), else the post's first image, else None.
+
+    `key_lines` (Post.key_lines) places errors about the front matter at their line."""
     cover = meta.get("cover")
+    line = (key_lines or {}).get("cover")
     if cover not in (None, ""):
         if not isinstance(cover, str):
             raise ImageError(
                 "front matter: 'cover' must be a path or URL",
                 path=post_path,
-                line=front_matter_line(post_path, "cover"),
+                line=line,
                 hint="write e.g. 'cover: images/cover.jpg'",
             )
-        return ImageRef(src=cover, line=front_matter_line(post_path, "cover"), alt="cover")
+        return ImageRef(src=cover, line=line, alt="cover")
     return images[0] if images else None
 
 

@@ -25,15 +25,16 @@ _OPENABLE = ["JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "ICO", "
 PROBE_BYTES = 64 * 1024
 
 
-def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> None:
-    """Raise the ImageError that preparing `source` would raise for its file, reading only its header.
+def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> tuple[int, int] | None:
+    """Raise the ImageError that preparing `source` would raise for its file, reading only its header;
+    return its size in pixels when the header tells (None for SVG and for remote and data: sources).
 
     For a quick look before any work (a pre-commit hook, or a publish that must refuse to start):
     the file is found, its first bytes are read and its header parsed; no pixel is decoded.
     Remote and data: sources are left for preparation to judge.
     """
     if source.kind != "file":
-        return
+        return None
     location = Path(source.location)
     try:
         with location.open("rb") as handle:
@@ -42,13 +43,13 @@ def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> None:
         raise source.fail(f"cannot be read: {exc.strerror}") from None
     if looks_like_svg(head):
         require_cairosvg(source)
-        return
+        return None
     try:
-        open_image(head, source, options)
+        return open_image(head, source, options).size
     except ImageError as error:
         if "damaged" not in error.message or location.stat().st_size <= len(head):
             raise
-        open_image(location.read_bytes(), source, options)  # some formats keep their header at the end (TIFF)
+        return open_image(location.read_bytes(), source, options).size  # some formats keep their header at the end (TIFF)
 
 
 def open_image(raw: bytes, source: ImageSource, options: ImageOptions) -> ImageFile.ImageFile:

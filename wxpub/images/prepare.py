@@ -15,11 +15,11 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageOps
 
-from ..post import find_project_root, front_matter_line
+from ..config import find_project_root
 from ..render import ImageRef
 from ..cachefiles import DiskCache
 from .cache import cache_at, cache_get, cache_key, cache_put, default_cache
-from .cover import COVER_GOOD_WIDTH, COVER_MIN_HEIGHT, COVER_MIN_WIDTH, choose_cover, cover_crops, parse_focus
+from .cover import COVER_GOOD_WIDTH, check_cover_size, choose_cover, cover_crops, parse_focus
 from .decode import decode_reduced, looks_like_svg, open_image, rasterise_svg, reason, register_openers, to_display
 from .encode import animated_gif, encode, shrink
 from .model import ImageOptions, PreparedImage, PreparedImages, Role, Route
@@ -58,11 +58,7 @@ def _finish(prepared: PreparedImage, source: ImageSource, role: Role, focus: tup
     crops: dict[str, Any] = {}
     warnings = prepared.warnings
     if role == "cover":
-        if prepared.width < COVER_MIN_WIDTH or prepared.height < COVER_MIN_HEIGHT:
-            raise source.fail(
-                f"the cover is {prepared.width}×{prepared.height} pixels, too small to crop for the feed",
-                hint=f"use a picture at least {COVER_MIN_WIDTH}×{COVER_MIN_HEIGHT} (900×383 looks sharp)",
-            )
+        check_cover_size(prepared.width, prepared.height, source)
         if prepared.width < COVER_GOOD_WIDTH:
             warnings += (f"the cover is only {prepared.width} px wide; it looks blurry in the feed below {COVER_GOOD_WIDTH} px",)
         crop_235, crop_11 = cover_crops(prepared.width, prepared.height, focus)
@@ -153,6 +149,7 @@ def prepare_images(
     post_path: str | Path | None,
     *,
     meta: Mapping[str, Any] | None = None,
+    key_lines: Mapping[str, int] | None = None,
     cover: bool = True,
     options: ImageOptions = ImageOptions(),
     root: str | Path | None = None,
@@ -163,7 +160,8 @@ def prepare_images(
 ) -> PreparedImages:
     """Prepare every image of a post (and its cover, when `cover`), in parallel, the same bytes every run.
 
-    `meta` is the front matter (for `cover` and `cover_focus`). The project root defaults to
+    `meta` is the front matter (for `cover` and `cover_focus`), `key_lines` the line of each of its
+    keys (Post.key_lines, for errors). The project root defaults to
     find_project_root(post_path); the cache is `images/` in the user cache (a folder: there; None: none).
     `jobs` caps worker threads (default: the usable cores). `progress(done, total, src)` is
     called as images finish, and `on_ready(image)` with each distinct image as soon as it is
@@ -177,11 +175,12 @@ def prepare_images(
 
     wanted: list[tuple[ImageRef, Role]] = [(ref, "content") for ref in refs]
     focus = (0.5, 0.5)
-    cover_ref = choose_cover(meta, refs, post_path=post) if cover else None
+    key_lines = key_lines or {}
+    cover_ref = choose_cover(meta, refs, post_path=post, key_lines=key_lines) if cover else None
     if cover_ref is not None:
         # The cover first: it is the most work (crops, a larger size) and the draft needs it.
         wanted.insert(0, (cover_ref, "cover"))
-        focus = parse_focus(meta.get("cover_focus"), path=post, line=front_matter_line(post, "cover_focus"))
+        focus = parse_focus(meta.get("cover_focus"), path=post, line=key_lines.get("cover_focus"))
 
     # Each distinct (source, role) is prepared once, however often the post uses it.
     unique: dict[tuple[str, Role], ImageSource] = {}

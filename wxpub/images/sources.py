@@ -26,7 +26,9 @@ class ImageSource:
     line: int | None = None
 
     def fail(self, message: str, hint: str | None = None, kind: str = "unusable") -> ImageError:
-        return ImageError(f"image '{short(self.src)}': {message}", path=self.post, line=self.line, hint=hint, kind=kind)
+        return ImageError(
+            f"image '{short(self.src)}': {message}", path=self.post, line=self.line, hint=hint, kind=kind, reason=message
+        )
 
 
 def resolve_source(

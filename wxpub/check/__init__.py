@@ -1,0 +1,255 @@
+"""Checking posts before they are published: problems as `path:line:col: CODE message`, --fix, a report.
+
+`wxpub check` runs in a pre-commit hook on every commit, so the package imports only the post
+reader at the top; the converter comes in when a post's content is checked, and the publishing
+stack (wechatpy, requests) never. Whether a post may be published is decided by validate.py, the
+verdict publish asks too: check reports each of its findings under its code (codes.py), next to
+what only check looks at, the front matter's formatting and CJK typography, which --fix repairs.
+
+Layers, from pure string to files: `check_text()` / `fix_text()` work on a string and do no I/O,
+`check_file()` reads and (for --fix) writes one file, `check_paths()` walks folders and fans the
+files out over the CPU cores, and `Report` collects what happened. One module per concern:
+`problems` (Problem, Edit, Selection, Mode, inline silencing), `frontmatter`, `typography`,
+`content` (through the converter and validate.py), `report`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import traceback
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..codes import RULES, Rule, Severity
+from ..errors import PostError, UsageError
+from ..post import parse_post
+from .content import content_problems, front_matter_problems
+from .frontmatter import formatting_problems, Layout
+from .problems import Edit, Mode, Problem, Selection, apply_edits, is_silenced, silenced_lines
+from .report import FileResult, Report
+from .typography import typography_problems
+
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
+
+
+def check_text(
+    text: str,
+    path: str | Path | None = None,
+    *,
+    selection: Selection = Selection(),
+    content: bool = True,
+) -> list[Problem]:
+    """Every problem in a post's text that the selection allows and no inline comment silences, in order."""
+    name = str(path) if path is not None else "<text>"
+    file_path = Path(path) if path is not None else None
+    layout = Layout.of(text.removeprefix("\ufeff"))
+    problems = formatting_problems(layout, name)
+    # Parse what --fix would write, so one formatting slip does not hide every other rule.
+    parsed_text = apply_edits("\n".join(layout.lines), [p.edit for p in problems if p.edit])
+    try:
+        post = parse_post(parsed_text, file_path)
+    except PostError as error:
+        post = None
+        problems.append(Problem(name, error.line or 1, 1, "WX101", _sentence(error)))
+    problems.extend(typography_problems(layout, name))
+    if content and any(selection.allows(code) for code in RULES if code.startswith(("WX1", "WX2", "WX3"))):
+        problems.extend(content_problems(post, layout, file_path, name))
+    elif post is not None:
+        problems.extend(front_matter_problems(post, name))
+    silenced = silenced_lines(layout.lines)
+    kept = [p for p in problems if selection.allows(p.code) and not is_silenced(p, silenced)]
+    return sorted(set(kept), key=lambda p: (p.line, p.col, p.code, p.message))
+
+
+def _sentence(error: PostError) -> str:
+    return f"{error.message}; {error.hint}" if error.hint else error.message
+
+
+def fix_text(
+    text: str,
+    path: str | Path | None = None,
+    *,
+    selection: Selection = Selection(),
+) -> tuple[str, list[Problem]]:
+    """The text with every safe fix applied, and the problems that were fixed. Idempotent."""
+    fixed: list[Problem] = []
+    for _ in range(4):  # a fix can reveal another (a space added next to new punctuation)
+        problems = check_text(text, path, selection=selection, content=False)
+        edits = [p.edit for p in problems if p.edit is not None]
+        if not edits:
+            break
+        new = apply_edits(text, edits)
+        if new == text:
+            break
+        fixed.extend(p for p in problems if p.edit is not None)
+        text = new
+    return text, fixed
+
+
+def _decode(data: bytes, path: Path, name: str) -> tuple[str | None, Problem | None]:
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"not UTF-8 (byte 0x{data[exc.start]:02x})"
+        try:
+            from ..post import read_post
+
+            read_post(path)
+        except PostError as error:
+            message = _sentence(error)
+        return None, Problem(name, line, col, "WX001", message)
+
+
+def check_file(path: str | Path, mode: Mode = Mode.CHECK, selection: Selection | None = None) -> FileResult:
+    """Check one file; for FIX rewrite it in place (keeping its BOM and line endings), for DIFF describe the fixes."""
+    path = Path(path)
+    name = str(path)
+    try:
+        if selection is None:
+            selection = selection_for(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return FileResult(name, (Problem(name, 1, 1, "WX002", f"cannot read: {exc.strerror}"),))
+        text, problem = _decode(data, path, name)
+        if text is None:
+            return FileResult(name, (problem,) if problem and selection.allows(problem.code) else ())
+        bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
+        crlf = "\r\n" in text
+        text = text.replace("\r\n", "\n")
+        fixed_count, diff = 0, ""
+        if mode is not Mode.CHECK:
+            new, fixed = fix_text(text, name, selection=selection)
+            fixed_count = len(fixed)
+            if new != text:
+                if mode is Mode.FIX:
+                    out = bom + (new.replace("\n", "\r\n") if crlf else new)
+                    path.write_bytes(out.encode("utf-8"))
+                else:
+                    diff = "".join(
+                        difflib.unified_diff(
+                            text.splitlines(keepends=True),
+                            new.splitlines(keepends=True),
+                            fromfile=f"{name}\t(original)",
+                            tofile=f"{name}\t(fixed)",
+                        )
+                    )
+                    if not diff.endswith("\n"):
+                        diff += "\n"
+                text = new
+        problems = check_text(text, name, selection=selection)
+        return FileResult(name, tuple(problems), fixed_count, diff)
+    except Exception as exc:  # one bad file must not stop the others: it is reported as a crash
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return FileResult(name, crash=detail)
+
+
+@lru_cache(maxsize=256)
+def _selection_in(folder: Path) -> Selection:
+    from ..config import check_options
+
+    options = check_options(folder)
+    return Selection.from_options(options.select, options.ignore, origin=str(options.source or folder))
+
+
+def selection_for(path: Path) -> Selection:
+    """The selection from the nearest wxpub.toml [check] or pyproject.toml [tool.wxpub.check] above `path`."""
+    return _selection_in(path.resolve().parent)
+
+
+def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Markdown files among `paths`, folders walked in sorted order (hidden folders skipped); others ignored."""
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in MARKDOWN_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") or part == "node_modules" for part in p.relative_to(path).parts[:-1])
+            )
+        elif path.exists():
+            found = [path] if path.suffix.lower() in MARKDOWN_SUFFIXES else []
+        else:
+            raise UsageError("no such file or folder", path=path)
+        for post in found:
+            if post not in seen:
+                seen.add(post)
+                yield post
+
+
+def _check_one(job: tuple[Path, Mode, Selection | None]) -> FileResult:
+    path, mode, override = job
+    selection = selection_for(path)  # a broken config is a usage error (exit 2) for the whole run
+    if override is not None:
+        selection = override.over(selection)
+    return check_file(path, mode, selection)
+
+
+def check_paths(
+    paths: Iterable[str | Path],
+    mode: Mode = Mode.CHECK,
+    selection: Selection | None = None,
+    jobs: int | None = None,
+) -> Report:
+    """Check every Markdown post under `paths` and return the report; `selection` overrides the config's."""
+    posts = list(iter_posts(paths))
+    report = Report(mode)
+    work = [(post, mode, selection) for post in posts]
+    workers = min(jobs or _usable_cores(), len(work))
+    if workers > 1 and len(work) >= 8:
+        # The first post is checked here, before the workers fork: they inherit every module and
+        # cache it warmed up (Markdown, the theme, autocorrect) instead of building their own.
+        report.add(_check_one(work[0]))
+        results: Iterable[FileResult] = _in_parallel(work[1:], workers)
+    else:
+        results = map(_check_one, work)
+    for result in results:
+        report.add(result)
+    return report
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _in_parallel(work: list[tuple[Path, Mode, Selection | None]], workers: int) -> list[FileResult]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork shares the warm modules with the workers; where there is no fork (macOS, Windows
+    # default to spawn) they import them again, which is slower but still right.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    chunk = max(1, len(work) // (workers * 4))
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(_check_one, work, chunksize=chunk))
+
+
+__all__ = [
+    "RULES",
+    "Rule",
+    "Edit",
+    "FileResult",
+    "Mode",
+    "Problem",
+    "Report",
+    "Selection",
+    "Severity",
+    "check_file",
+    "check_paths",
+    "check_text",
+    "fix_text",
+    "iter_posts",
+    "selection_for",
+]

@@ -1,0 +1,33 @@
+"""Publishing: posts -> judged -> images uploaded -> articles -> one draft -> (submit, preview).
+
+One module per stage: `recipe` (the orchestration, and the dry run), `uploads` (each image up
+once per account), `article` (the draft payload of a post), `drafts` (add or update in place,
+submit, poll), `model` (the options, results and data passed between them). What decides
+whether a post may be published is validate.py, which `wxpub check` asks too.
+"""
+
+from __future__ import annotations
+
+from ..convert import image_sources, rewrite_sources
+from .article import Article, excerpt
+from .model import PostResult, PreparedPost, PublishOptions, PublishRefused, PublishResult
+from .recipe import publish, publish_paths
+from .sandboxed import DEFAULT_SANDBOX_PORT, publish_to_sandbox, running_sandbox, sandbox_state_dir
+
+__all__ = [
+    "DEFAULT_SANDBOX_PORT",
+    "Article",
+    "PostResult",
+    "PreparedPost",
+    "PublishOptions",
+    "PublishRefused",
+    "PublishResult",
+    "excerpt",
+    "image_sources",
+    "publish",
+    "publish_paths",
+    "publish_to_sandbox",
+    "rewrite_sources",
+    "running_sandbox",
+    "sandbox_state_dir",
+]

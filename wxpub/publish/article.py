@@ -1,0 +1,133 @@
+"""The draft article of a post: its fields, its content with the uploaded image URLs, its digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..convert import rewrite_sources
+from ..validate import COMMENTS
+from .model import PreparedPost
+
+if TYPE_CHECKING:
+    from ..images import PreparedImage
+
+@dataclass(frozen=True)
+class Article:
+    """One article of a draft, as sent to draft/add and draft/update."""
+
+    title: str
+    content: str
+    thumb_media_id: str
+    author: str = ""
+    digest: str = ""
+    content_source_url: str = ""
+    need_open_comment: int = 0
+    only_fans_can_comment: int = 0
+    pic_crop_235_1: str | None = None
+    pic_crop_1_1: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "title": self.title,
+            "author": self.author,
+            "digest": self.digest,
+            "content": self.content,
+            "content_source_url": self.content_source_url,
+            "thumb_media_id": self.thumb_media_id,
+            "need_open_comment": self.need_open_comment,
+            "only_fans_can_comment": self.only_fans_can_comment,
+        }
+        for key in ("pic_crop_235_1", "pic_crop_1_1"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
+
+    def fingerprint(self) -> str:
+        text = json.dumps(self.payload(), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_article(post: PreparedPost, url_of: Callable[[PreparedImage], str], thumb_media_id: str) -> Article:
+    """The draft article of a post, each image's src swapped for `url_of(image)`."""
+    meta, cover = post.converted.meta, post.images.cover
+    assert cover is not None  # checked before anything was prepared
+    open_comment, fans_only = COMMENTS[meta.get("comments", "closed")]
+    return Article(
+        title=post.converted.title.strip(),
+        author=_text(meta.get("author")),
+        digest=_text(meta.get("digest")) or excerpt(post.converted.html),
+        content=rewrite_sources(post.converted.html, {image.source: url_of(image) for image in post.images.images}),
+        content_source_url=_text(meta.get("source_url")),
+        thumb_media_id=thumb_media_id,
+        need_open_comment=open_comment,
+        only_fans_can_comment=fans_only,
+        pic_crop_235_1=cover.pic_crop_235_1,
+        pic_crop_1_1=cover.pic_crop_1_1,
+    )
+
+
+def uploaded_article(post: PreparedPost, uploaded: Mapping[tuple[str, str], Any]) -> Article:
+    """The article with the URLs and the cover's media_id that the uploads gave (`{(sha256, route): UploadRecord}`)."""
+    cover = post.images.cover
+    assert cover is not None
+    return build_article(post, lambda image: uploaded[(image.sha256, image.route)].url, uploaded[(cover.sha256, cover.route)].media_id)
+
+
+class _Text(HTMLParser):
+    """The text of paragraphs, for an excerpt."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.sections = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "section":
+            self.sections += 1  # the outer one wraps the article; inner ones are asides and references
+        elif tag == "p" and self.sections <= 1:
+            self.depth += 1
+        elif tag in ("sup", "figcaption", "code", "pre") and self.depth:
+            self.depth += 100  # footnote marks and code do not belong in a digest
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.sections -= 1
+        elif tag == "p" and self.depth:
+            self.depth -= 1
+            self.parts.append(" ")
+        elif tag in ("sup", "figcaption", "code", "pre") and self.depth >= 100:
+            self.depth -= 100
+
+    def handle_data(self, data: str) -> None:
+        if 0 < self.depth < 100:
+            self.parts.append(data)
+
+
+# WeChat itself shows the first 54 characters of the text when there is no digest; well within
+# its documented 128.
+EXCERPT_CHARS = 54
+
+
+def excerpt(fragment: str) -> str:
+    """A digest from the post's first paragraphs: plain text, whole characters, within WeChat's limit."""
+    parser = _Text()
+    parser.feed(fragment)
+    parser.close()
+    text = re.sub(r"\s+", " ", "".join(parser.parts)).strip()
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    cut = text[: EXCERPT_CHARS - 1]  # room for the ellipsis
+    sentence = max(cut.rfind(mark) for mark in "。！？.!?")
+    if sentence >= len(cut) // 2:
+        return cut[: sentence + 1]
+    return cut.rstrip(" ,，、;；:：") + "…"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()

@@ -1,0 +1,144 @@
+"""The draft: added once or updated in place, submitted for publishing, its status polled sparingly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ..errors import WeChatError
+from .article import Article
+from .model import PublishOptions, PublishResult, Progress
+
+if TYPE_CHECKING:
+    from ..ledger import Ledger
+    from ..wechat import WeChat
+
+
+def save_draft(
+    client: WeChat, ledger: Ledger, keys: list[str], names: list[str], articles: list[Article], say: Progress
+) -> tuple[str, list[str], list[str]]:
+    """draft/update the draft these posts became, if it still exists; else draft/add (at most once).
+
+    A draft that wxpub published and that has not changed since is left alone: "unchanged".
+    `keys` name the posts in the ledger, `names` as they are shown. Returns the draft's media_id,
+    what happened to each article, and notes for the person (said once, by the caller)."""
+    shown = dict(zip(keys, names))
+
+    def _names(found: Sequence[str]) -> str:
+        return ", ".join(shown.get(key, key) for key in found)
+
+    payloads = [a.payload() for a in articles]
+    fingerprints = [a.fingerprint() for a in articles]
+    notes: list[str] = []
+    record = ledger.draft_of(keys)
+    if record is not None:
+        existing = wrap(lambda: client.get_draft(record.media_id), None)
+        if existing is None and record.publish_id and list(record.fingerprints) == fingerprints:
+            notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published (publish_id {record.publish_id}) and {'has' if len(keys) == 1 else 'have'} not changed since")
+            return record.media_id, ["unchanged"] * len(articles), notes
+        if existing is None or len(existing) != len(articles):
+            ledger.forget_draft(record.media_id)
+            notes.append(f"the draft {record.media_id} made from {_names(keys)} no longer exists (deleted, or published); adding a new one")
+            record = None
+    else:
+        for other in ledger.drafts():
+            shared = [key for key in keys if key in other.posts]
+            if shared:
+                notes.append(f"{_names(shared)} {'was' if len(shared) == 1 else 'were'} published before as draft {other.media_id}, which holds a different set of articles; adding a new draft for {_names(keys)} (that one is left as it is)")
+                break
+    recovered = False
+    if record is None:
+        exclude = [r.media_id for r in ledger.drafts()]
+        pending = ledger.pending(keys)
+        # Look for the draft as that run sent it: the post may have been edited since.
+        sent = list(pending.articles) if pending and pending.articles else payloads
+        found = wrap(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), None) if pending else None
+        if found and pending:
+            notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
+            # It holds what that run sent: articles edited since then are updated below.
+            record = ledger.record_draft(found, keys, pending.fingerprints or [""] * len(keys))
+            recovered = True
+        else:
+            since = ledger.begin_add(keys, fingerprints, payloads)
+            say(f"adding a draft with {len(articles)} article{'s' if len(articles) != 1 else ''}")
+            try:
+                media_id = wrap(lambda: client.add_draft(payloads, since=since), keys[0] if len(keys) == 1 else None)
+            except WeChatError as error:
+                if not error.maybe_done:  # refused outright: there is no draft to look for next time
+                    ledger.clear_pending(keys)
+                raise
+            ledger.record_draft(media_id, keys, fingerprints)
+            return media_id, ["added"] * len(articles), notes
+    current = list(record.fingerprints)
+    actions = []
+    for index, (old, new) in enumerate(zip(record.fingerprints, fingerprints)):
+        if old == new:
+            actions.append("added" if recovered else "unchanged")
+            continue
+        say(f"updating article {index + 1} of draft {record.media_id}")
+        wrap(lambda: client.update_draft(record.media_id, index, payloads[index]), keys[index])
+        current[index] = new
+        ledger.record_draft(record.media_id, keys, current)
+        actions.append("updated")
+    return record.media_id, actions, notes
+
+
+def submitted_before(client: WeChat, ledger: Ledger, media_id: str, actions: Sequence[str]) -> tuple[str, int, str] | None:
+    """(publish_id, status, words) of an earlier submit of this very draft, when nothing changed since."""
+    from ..wechat import PUBLISH_STATUS
+
+    record = next((r for r in ledger.drafts() if r.media_id == media_id), None)
+    if record is None or not record.publish_id or any(action != "unchanged" for action in actions):
+        return None
+    try:
+        status = int(client.publish_status(record.publish_id).get("publish_status", 1))
+    except WeChatError:
+        return None  # cannot tell: behave as before
+    return record.publish_id, status, PUBLISH_STATUS.get(status, f"status {status}")
+
+
+def submit(client: WeChat, ledger: Ledger, result: PublishResult, options: PublishOptions, say: Progress) -> PublishResult:
+    """freepublish/submit, then freepublish/get sparingly (100 a day) until the job ends or patience does."""
+    from ..wechat import PUBLISH_STATUS
+
+    media_id = result.media_id or ""
+    publish_id = wrap(lambda: client.submit(media_id), None)
+    ledger.record_publish(media_id, publish_id)
+    say(f"submitted for publishing (publish_id {publish_id})")
+    status, answer = 1, {}
+    delay, checks = options.poll_interval or 0.0, options.poll_max or 0
+    for _ in range(checks):
+        options.sleep(delay)
+        delay = min(delay * 2, 60.0)
+        try:
+            answer = client.publish_status(publish_id)
+        except WeChatError as error:
+            # The submit went through: a failed look at its progress (100 a day) must not hide that.
+            say(f"cannot see the publish status now: {error.message}")
+            words = f"submitted; status unknown ({error.message}); see 发表记录 on mp.weixin.qq.com"
+            return replace(result, publish_id=publish_id, publish_status=None, publish_words=words)
+        status = int(answer.get("publish_status", 1))
+        words = PUBLISH_STATUS.get(status, f"status {status}")
+        if status in (2, 4) and answer.get("fail_idx"):
+            words += f" (article {', '.join(str(i) for i in answer['fail_idx'])})"
+        say(f"publish status: {words}")
+        if status != 1:
+            break
+    words = PUBLISH_STATUS.get(status, f"status {status}")
+    if status == 1:
+        words = f"still publishing after {checks} checks; see 发表记录 on mp.weixin.qq.com"
+    urls = tuple(item.get("article_url", "") for item in (answer.get("article_detail") or {}).get("item", []))
+    # A published draft leaves the draft box; its record stays, with the publish_id, so that a rerun
+    # of the unchanged post neither adds a new draft nor publishes it twice.
+    return replace(result, publish_id=publish_id, publish_status=status, publish_words=words, article_urls=urls)
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+def wrap(call: Callable[[], Any], post: str | None) -> Any:
+    """Run one API step; a WeChatError gains the post's path (its message is already a sentence)."""
+    try:
+        return call()
+    except WeChatError as error:
+        if post is None or error.path is not None:
+            raise
+        raise WeChatError(error.message, errcode=error.errcode, endpoint=error.endpoint, errmsg=error.errmsg, maybe_done=error.maybe_done, path=post, hint=error.hint) from None

@@ -1,0 +1,137 @@
+"""The data of publishing: the options it takes, what it returns, and a post ready to upload."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from ..config import LEDGER_FILE, PublishSettings
+from ..errors import WxpubError
+
+if TYPE_CHECKING:
+    from ..convert import Converted
+    from ..images import PreparedImage, PreparedImages
+
+Progress = Callable[[str], None]
+
+
+class PublishRefused(WxpubError):
+    """One or more posts fail their checks; nothing was uploaded. `problems` holds each one."""
+
+    def __init__(self, problems: Sequence[WxpubError]) -> None:
+        self.problems = tuple(problems)
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        first = problems[0]
+        super().__init__(first.message + more, path=first.path, line=first.line, hint=first.hint)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "problems": [p.to_dict() for p in self.problems]}
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """What to do beyond saving the draft; flags are turned into this once, in the CLI."""
+
+    submit: bool = False
+    preview_to: str | None = None
+    dry_run: bool = False
+    concurrency: int | None = None  # None: from [publish] concurrency (default 4)
+    poll_interval: float | None = None  # None: from [publish] (default 5 s, doubled after each check)
+    poll_max: int | None = None  # None: from [publish] (default 8 checks)
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    def settled(self, settings: PublishSettings | None = None) -> PublishOptions:
+        """These options with every unset value taken from `settings` (or their defaults), once."""
+        settings = settings or PublishSettings(ledger=Path(LEDGER_FILE))
+        return replace(
+            self,
+            concurrency=settings.concurrency if self.concurrency is None else self.concurrency,
+            poll_interval=settings.poll_interval if self.poll_interval is None else self.poll_interval,
+            poll_max=settings.poll_max if self.poll_max is None else self.poll_max,
+        )
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What happened to one post."""
+
+    path: str
+    title: str
+    index: int  # its place in the draft, 0-based
+    action: str  # added | updated | unchanged (dry run: would-add | would-update | would-check)
+    uploaded: int
+    reused: int
+    content_chars: int
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What one `wxpub publish` did: the draft, each post, and the publish and preview outcomes."""
+
+    media_id: str | None
+    action: str
+    posts: tuple[PostResult, ...]
+    notes: tuple[str, ...] = ()
+    publish_id: str | None = None
+    publish_status: int | None = None
+    publish_words: str | None = None
+    article_urls: tuple[str, ...] = ()
+    preview_msg_id: str | None = None
+    calls: int = 0
+    plan: tuple[dict[str, Any], ...] = ()  # dry run: the calls that would be made
+
+    @property
+    def uploaded(self) -> int:
+        return sum(p.uploaded for p in self.posts)
+
+    @property
+    def reused(self) -> int:
+        return sum(p.reused for p in self.posts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "media_id": self.media_id,
+            "action": self.action,
+            "posts": [
+                {
+                    "path": p.path,
+                    "title": p.title,
+                    "index": p.index,
+                    "media_id": self.media_id,
+                    "action": p.action,
+                    "uploaded": p.uploaded,
+                    "reused": p.reused,
+                    "content_chars": p.content_chars,
+                    "publish_status": self.publish_words,
+                    "warnings": list(p.warnings),
+                }
+                for p in self.posts
+            ],
+            "notes": list(self.notes),
+            "publish_id": self.publish_id,
+            "publish_status": self.publish_status,
+            "publish_words": self.publish_words,
+            "article_urls": list(self.article_urls),
+            "preview_msg_id": self.preview_msg_id,
+            "calls": self.calls,
+            **({"plan": list(self.plan)} if self.plan else {}),
+        }
+
+
+@dataclass(frozen=True)
+class PreparedPost:
+    """A post converted, judged and its images prepared: everything publishing needs offline."""
+
+    path: Path
+    converted: Converted
+    images: PreparedImages
+    warnings: tuple[str, ...] = ()  # one line each, the post's path relative to where wxpub runs
+
+    def all_images(self) -> Iterator[PreparedImage]:
+        """Its content images, then its cover."""
+        yield from self.images.images
+        if self.images.cover is not None:
+            yield self.images.cover

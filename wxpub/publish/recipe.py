@@ -1,0 +1,247 @@
+"""The recipe: posts -> judged -> images uploaded -> articles -> one draft -> (submit, preview).
+
+`publish()` reads like the recipe; each stage lives in a module of this package. Nothing is
+uploaded for a post that fails its checks (validate.py, the verdict check shares), every call that
+succeeds is written to the ledger at once, and a rerun of an unchanged post makes no uploads and
+no changes (one draft/get to see that its draft still exists).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from .. import validate
+from ..config import Credentials, PublishSettings, shown
+from ..errors import UsageError, WxpubError
+from .article import build_article, uploaded_article
+from .drafts import save_draft, submit, submitted_before, wrap
+from .model import PostResult, PreparedPost, Progress, PublishOptions, PublishRefused, PublishResult
+from .uploads import Uploads
+
+if TYPE_CHECKING:
+    from ..convert import Converted
+    from ..images import PreparedImage
+    from ..ledger import Ledger
+    from ..wechat import WeChat
+
+
+def publish(
+    paths: Sequence[str | Path],
+    *,
+    client: WeChat | None,
+    ledger: Ledger | None,
+    options: PublishOptions = PublishOptions(),
+    progress: Progress | None = None,
+) -> PublishResult:
+    """Publish posts as one draft (one article each, at most 8); with `dry_run`, only show what would be sent."""
+    say = progress or (lambda message: None)
+    options = options.settled()  # a no-op when publish_paths settled them from the project's config
+    paths = _distinct(paths)
+    online = not options.dry_run and client is not None and ledger is not None
+    calls_before = _calls(client) if client else 0
+    converted = [_convert(path) for path in paths]
+    # The front matter first: with a title, digest or comments that would be refused no call is
+    # made at all. Otherwise the token comes while the images and the content are judged (a token
+    # changes nothing on the account). Every problem of every post is said before refusing.
+    findings = [list(validate.front_matter(c.post, c.meta, c.title)) for c in converted]
+    fine = not any(validate.has_errors(found) for found in findings)
+    token = _background(client.ensure_token) if online and client is not None and fine else None
+    findings = [found + list(validate.images(c)) + list(validate.content(c)) for found, c in zip(findings, converted)]
+    _refuse(paths, findings)
+    if token is None or client is None or ledger is None:
+        return _dry_run([_prepare(path, c, found) for path, c, found in zip(paths, converted, findings)], ledger)
+    # Each image is uploaded as soon as it is ready, while the others are still being made.
+    with Uploads(client, ledger, options.concurrency or 1, say, token=token) as uploads:
+        posts = [_prepare(path, c, found, on_ready=uploads.offer) for path, c, found in zip(paths, converted, findings)]
+        uploaded, counts = uploads.finish(posts)
+    articles = [uploaded_article(post, uploaded) for post in posts]
+    # Measured again with the real URLs: the figure WeChat will count.
+    ours = {record.url for record in uploaded.values() if record.url}
+    _refuse(
+        paths,
+        [
+            [*validate.size(len(a.content), len(a.content.encode("utf-8")), exact=True), *validate.foreign_images(a.content, ours)]
+            for a in articles
+        ],
+    )
+    keys = [ledger.key(p.path) for p in posts]
+    media_id, actions, notes = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say)
+    result = PublishResult(
+        media_id=media_id,
+        action=_overall(actions),
+        posts=tuple(
+            PostResult(shown(p.path), a.title, i, act, up, re_, len(a.content), p.warnings)
+            for i, (p, a, act, (up, re_)) in enumerate(zip(posts, articles, actions, counts))
+        ),
+        notes=tuple(notes),
+    )
+    submitted = submitted_before(client, ledger, media_id, actions) if options.submit or options.preview_to else None
+    if options.preview_to and not (submitted and submitted[1] == 0):  # a published draft has left the box
+        msg_id = wrap(lambda: client.preview(options.preview_to or "", media_id), None)
+        say(f"preview sent to {options.preview_to}")
+        result = replace(result, preview_msg_id=msg_id)
+    if options.submit and submitted and submitted[1] in (0, 1):
+        # Submitting again would publish the same articles twice.
+        publish_id, status, words = submitted
+        say(f"not submitted again: publish {publish_id} is {words}, and nothing changed since")
+        result = replace(result, publish_id=publish_id, publish_status=status, publish_words=f"{words} (submitted before; nothing changed since)")
+    elif options.submit:
+        result = submit(client, ledger, result, options, say)
+    return replace(result, calls=_calls(client) - calls_before)
+
+
+def publish_paths(
+    paths: Sequence[str | Path],
+    options: PublishOptions = PublishOptions(),
+    *,
+    api_base: str | None = None,
+    credentials: Credentials | None = None,
+    ledger_path: Path | None = None,
+    token_store: str | None = None,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """`publish()` with settings, credentials, client and ledger found the usual way (what the CLI calls).
+
+    A dry run needs no credentials: with WXPUB_APPID set it also tells which images are already up."""
+    from ..ledger import Ledger
+    from ..wechat import RetryPolicy, WeChat
+
+    if not paths:
+        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
+    settings = PublishSettings.find(paths[0])
+    options = options.settled(settings)
+    if options.dry_run:
+        appid = credentials.appid if credentials else os.environ.get("WXPUB_APPID", "").strip()
+        ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
+        return publish(paths, client=None, ledger=ledger, options=options, progress=progress)
+    credentials = credentials or Credentials.from_environment(settings)
+    client = WeChat(
+        credentials.appid,
+        credentials.secret,
+        api_base=api_base or settings.api_base,
+        storage=token_store or settings.token_store,
+        retry=RetryPolicy(sleep=options.sleep),
+    )
+    ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
+    return publish(paths, client=client, ledger=ledger, options=options, progress=progress)
+
+
+# --- stage 1: convert, judge, prepare the images ----------------------------------------------------
+def _distinct(paths: Sequence[str | Path]) -> list[Path]:
+    from ..limits import ARTICLES_MAX
+
+    if not paths:
+        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
+    resolved = [Path(p) for p in paths]
+    seen: set[Path] = set()
+    for path in resolved:
+        if path.resolve() in seen:
+            raise UsageError(f"{path} is given twice", hint="name each post once")
+        seen.add(path.resolve())
+    if len(resolved) > ARTICLES_MAX:
+        raise UsageError(
+            f"{len(resolved)} posts: a draft takes at most {ARTICLES_MAX} articles",
+            hint=f"publish them in groups of at most {ARTICLES_MAX}",
+        )
+    return resolved
+
+
+def _convert(path: Path) -> Converted:
+    from ..convert import convert_file
+
+    return convert_file(path)
+
+
+def _refuse(paths: Sequence[Path], findings: Sequence[Sequence[validate.Finding]]) -> None:
+    """Stop before any upload when a post has a finding that WeChat would refuse (or lose)."""
+    problems: list[WxpubError] = [
+        error for path, found in zip(paths, findings) for error in validate.refusals(found, shown(path))
+    ]
+    if problems:
+        raise PublishRefused(problems)
+
+
+def _prepare(
+    path: Path,
+    converted: Converted,
+    findings: Sequence[validate.Finding],
+    on_ready: Callable[[PreparedImage], None] | None = None,
+) -> PreparedPost:
+    from ..images import prepare_images
+
+    images = prepare_images(
+        converted.images, path, meta=converted.meta, key_lines=converted.post.key_lines, on_ready=on_ready
+    )
+    name = shown(path)
+    warnings = [f"{name}:{f.line}: {f.sentence()}" if f.line else f"{name}: {f.sentence()}" for f in findings if not f.refuses]
+    warnings += [
+        f"{name}:{image.line}: image '{image.source}': {warning}" if image.line else f"{name}: image '{image.source}': {warning}"
+        for image in [*images.images, *([images.cover] if images.cover else [])]
+        for warning in image.warnings
+    ]
+    return PreparedPost(path, converted, images, tuple(dict.fromkeys(warnings)))
+
+
+def _background(call: Callable[[], Any]) -> Future[Any]:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wxpub-token")
+    future = pool.submit(call)
+    pool.shutdown(wait=False)
+    return future
+
+
+# --- dry run -----------------------------------------------------------------------------------------
+def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishResult:
+    """What would be sent, without touching the network: uploads needed, and the draft payload."""
+    from .uploads import label
+
+    plan: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    results, payloads = [], []
+    for index, post in enumerate(posts):
+        uploaded = reused = 0
+        for image in post.all_images():
+            key = (image.sha256, image.route)
+            if key in seen:
+                continue
+            seen.add(key)
+            if ledger is not None and ledger.upload(*key) is not None:
+                reused += 1
+                continue
+            uploaded += 1
+            endpoint = "media/uploadimg" if image.route == "uploadimg" else "material/add_material?type=image"
+            plan.append({"call": endpoint, "image": label(image), "bytes": len(image.data), "format": image.format, "sha256": image.sha256})
+
+        def planned(image: PreparedImage) -> str:
+            known = ledger.upload(image.sha256, image.route) if ledger else None
+            return known.url if known and known.url else f"<upload of {image.source}>"
+
+        cover = post.images.cover
+        assert cover is not None
+        record = ledger.upload(cover.sha256, cover.route) if ledger else None
+        article = build_article(post, planned, record.media_id if record and record.media_id else f"<upload of {cover.source}>")
+        payloads.append(article.payload())
+        results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
+    keys = [ledger.key(p.path) for p in posts] if ledger else []
+    record = ledger.draft_of(keys) if ledger else None
+    if record is not None:
+        plan.append({"call": "draft/get", "media_id": record.media_id})
+        plan.extend({"call": "draft/update", "body": {"media_id": record.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
+        action = "would-update"
+    else:
+        plan.append({"call": "draft/add", "body": {"articles": payloads}})
+        action = "would-add"
+    return PublishResult(media_id=record.media_id if record else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
+
+
+def _calls(client: WeChat | None) -> int:
+    return getattr(client, "calls", 0)
+
+
+def _overall(actions: Sequence[str]) -> str:
+    if "added" in actions:
+        return "added"
+    return "updated" if "updated" in actions else "unchanged"

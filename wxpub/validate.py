@@ -1,0 +1,294 @@
+"""Whether a post can be published, and why not: the one verdict that check, publish, its dry run
+and the preview all ask.
+
+Each rule below looks at what the converter made of the post (a Converted: the post with the line
+of each front matter key, the HTML, the images and links it met, its notices) and yields Findings:
+a stable code from codes.py, a message, the line and column in the post file, and a hint. A
+finding whose code is an error makes publish refuse the post before anything is uploaded; check
+reports every finding under its code. Nothing here reads the network: a remote image is judged
+when it is downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+from .codes import RULES, Severity
+from .errors import ImageError, PostError, WxpubError
+from .limits import (
+    AUTHOR_MAX,
+    CONTENT_MAX_BYTES,
+    CONTENT_MAX_CHARS,
+    DIGEST_MAX,
+    SOURCE_URL_MAX_BYTES,
+    TITLE_DOCUMENTED,
+    TITLE_MAX,
+    lengths,
+    url_size,
+)
+
+if TYPE_CHECKING:
+    from .convert import Converted
+    from .post import Post
+
+COMMENTS = {"open": (1, 0), "fans-only": (1, 1), "closed": (0, 0)}  # need_open_comment, only_fans_can_comment
+_WEB_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+_REMOTE = re.compile(r"(?i)^(https?:)?//")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a post, at its place in the file; its code decides how bad it is."""
+
+    code: str
+    message: str
+    line: int | None = None
+    col: int | None = None
+    hint: str | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return RULES[self.code].severity
+
+    @property
+    def refuses(self) -> bool:
+        """Whether publish refuses a post with this finding."""
+        return self.severity is Severity.ERROR
+
+    def sentence(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def as_error(self, path: str | Path | None) -> WxpubError:
+        """The error publish raises for it: an ImageError for image codes, else a PostError."""
+        kind = ImageError if self.code.startswith("WX2") else PostError
+        return kind(self.message, path=path, line=self.line, hint=self.hint)
+
+
+def validate(converted: Converted) -> list[Finding]:
+    """Every finding about a converted post: front matter, images, content, in that order."""
+    return [*front_matter(converted.post, converted.meta, converted.title), *images(converted), *content(converted)]
+
+
+def refusals(findings: Iterable[Finding], path: str | Path | None) -> list[WxpubError]:
+    """The findings that stop a publish, as errors naming the post."""
+    return [finding.as_error(path) for finding in findings if finding.refuses]
+
+
+# --- front matter ---------------------------------------------------------------------------------
+
+
+def front_matter(post: Post, meta: Mapping[str, Any], title: str | None) -> Iterator[Finding]:
+    """Keys, title, author, digest, source_url, comments, cover and cover_focus, measured as WeChat measures them.
+
+    `meta` is the front matter with the project's defaults under it; `title` the one the converter
+    found (the front matter's, else a leading `# H1`), or None when the post was not converted.
+    """
+    for notice in post.notices:
+        if notice.code == "unknown-key":
+            yield Finding("WX103", notice.message.removeprefix("front matter: "), notice.line or 1, 1)
+    converted = title is not None
+    title = (title if title is not None else _text(meta.get("title"))).strip()
+    if not title:
+        if converted:  # unconverted, a title may still come from a leading heading
+            yield Finding("WX102", "the post has no title", 1, 1, "add 'title: …' to the front matter, or start the post with a '# heading'")
+    elif len(title) > TITLE_MAX:
+        yield _at(post, "title", Finding(
+            "WX104",
+            f"the title is {lengths(title)}; WeChat refuses titles over {TITLE_MAX} characters",
+            hint=f"shorten it by {len(title) - TITLE_MAX} characters; wxpub truncates nothing",
+        ))
+    elif len(title) > TITLE_DOCUMENTED:
+        yield _at(post, "title", Finding(
+            "WX113",
+            f"the title is {lengths(title)}; WeChat documents at most {TITLE_DOCUMENTED} and may refuse it",
+            hint="if WeChat refuses it (45003), shorten it; the uploads are kept for the rerun",
+        ))
+    for key, code, limit in (("author", "WX105", AUTHOR_MAX), ("digest", "WX106", DIGEST_MAX)):
+        value = _text(meta.get(key))
+        if len(value) > limit:
+            yield _at(post, key, Finding(
+                code,
+                f"{key} is {lengths(value)}; WeChat documents at most {limit} characters and may refuse it",
+                hint=f"shorten it by {len(value) - limit} characters to be sure",
+            ))
+    for key in ("title", "author", "digest", "source_url"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            yield _at(post, key, Finding(
+                "WX108", f"{key} should be text, but YAML reads it as {type(value).__name__}", hint="quote it"
+            ))
+    source_url = _text(meta.get("source_url"))
+    if source_url and not _WEB_URL.match(source_url):
+        yield _at(post, "source_url", Finding(
+            "WX109", f"source_url {source_url!r} is not an http(s) address", hint="write the full address, https://…"
+        ))
+    elif url_size(source_url) > SOURCE_URL_MAX_BYTES:
+        yield _at(post, "source_url", Finding(
+            "WX107",
+            f"source_url is {url_size(source_url)} bytes percent-encoded; WeChat takes at most {SOURCE_URL_MAX_BYTES}",
+            hint="use a shorter link",
+        ))
+    comments = meta.get("comments", "closed")
+    if comments not in COMMENTS:
+        yield _at(post, "comments", Finding(
+            "WX114", f"comments must be one of {', '.join(COMMENTS)}, not {comments!r}", hint="write e.g. 'comments: open'"
+        ))
+    cover = meta.get("cover")
+    if cover not in (None, "") and not isinstance(cover, str):
+        yield _at(post, "cover", Finding("WX116", "cover must be a path or URL", hint="write e.g. 'cover: images/cover.jpg'"))
+    if meta.get("cover_focus") not in (None, ""):
+        from .images.cover import parse_focus
+
+        try:
+            parse_focus(meta["cover_focus"])
+        except ImageError as error:
+            yield _at(post, "cover_focus", Finding("WX115", error.message.removeprefix("front matter: "), hint=error.hint))
+
+
+def _at(post: Post, key: str, finding: Finding) -> Finding:
+    """The finding placed at the value of `key` in the front matter."""
+    line = post.line_of(key)
+    if line is None:
+        return Finding(finding.code, f"{key}: {finding.message}" if not finding.message.startswith(key) else finding.message, 1, 1, finding.hint)
+    text = post.source_line(line)
+    found = re.match(rf"\s*['\"]?{re.escape(key)}['\"]?\s*:\s*", text)
+    return Finding(finding.code, finding.message, line, found.end() + 1 if found else 1, finding.hint)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+_IMAGE_KINDS = {"missing": "WX201", "outside": "WX204", "unsupported": "WX203"}
+
+
+def images(converted: Converted) -> Iterator[Finding]:
+    """A cover exists, and every image file is found, inside the project, and readable by its header.
+
+    Only headers are read (no pixel is decoded), which keeps a pre-commit hook fast on posts full
+    of photos; remote images are judged when publish downloads them.
+    """
+    post, meta = converted.post, converted.meta
+    cover = meta.get("cover")
+    refs: list[tuple[str, int | None, int | None, str]] = []
+    if cover not in (None, "") and isinstance(cover, str):
+        line = post.line_of("cover")
+        refs.append((cover, line, _col(post, line, cover), "cover"))
+    elif not converted.images:
+        yield Finding("WX206", "the post has no cover: no 'cover:' in the front matter and no image in the post", 1, 1,
+                      "add 'cover: path/to/image.jpg' to the front matter")
+    refs += [(ref.src, ref.line, _col(post, ref.line, ref.src), "image") for ref in converted.images]
+    # Without a `cover:` the first image is the cover too, and must be large enough to crop.
+    first_is_cover = len(refs) > 0 and refs[0][3] == "image"
+    seen: set[tuple[str, str]] = set()
+    for src, line, col, what in refs:
+        if (src, what) in seen:
+            continue
+        seen.add((src, what))
+        if _REMOTE.match(src):
+            yield Finding("WX205", f"remote {what} {src} is downloaded and uploaded when publishing", line, col)
+            continue
+        problem = _probe(src, post, line, cover=what == "cover" or (first_is_cover and src == refs[0][0]))
+        if problem is not None:
+            code, message, hint = problem
+            yield Finding(code, f"{what} '{src}': {message}", line, col, hint)
+
+
+def _probe(src: str, post: Post, line: int | None, *, cover: bool) -> tuple[str, str, str | None] | None:
+    """Ask the image package about one local source: None when it can be published, else (code, why, hint)."""
+    from . import images as images_package
+    from .config import find_project_root
+    from .images.cover import check_cover_size
+
+    if post.path is None:
+        return None
+    try:
+        source = images_package.resolve_source(src, post.path, find_project_root(post.path), line=line)
+        size = images_package.probe(source)
+        if cover and size is not None:
+            check_cover_size(*size, source)
+    except ImageError as error:
+        return _IMAGE_KINDS.get(error.kind, "WX202"), error.reason, error.hint
+    return None
+
+
+# --- content --------------------------------------------------------------------------------------
+
+# Converter notices that belong to another finding, or to none.
+_NOTICE_CODES: dict[str, str | None] = {"raw-html": "WX303", "unknown-key": None, "foreign-image": None}
+
+
+def content(converted: Converted) -> Iterator[Finding]:
+    """The content as publish will send it (its size with WeChat's image URLs), what the converter
+    removed or changed, links that become references, and images WeChat would filter out."""
+    post = converted.post
+    yield from size(converted.content_length, converted.content_bytes)
+    for notice in converted.warnings:
+        code = _NOTICE_CODES.get(notice.code, "WX305")
+        if code is None:
+            continue
+        message = f"{notice.message} [{notice.code}]" if code == "WX305" else notice.message
+        line = notice.line or 1
+        col = getattr(notice, "col", None) or 1
+        yield Finding(code, message, line, col)
+    for link in converted.links:
+        yield Finding(
+            "WX304",
+            f"the link to {link.url} becomes reference [{link.number}] (WeChat allows no outbound links)",
+            link.line or 1,
+            _col(post, link.line, link.url),
+        )
+    markdown_images = {ref.src for ref in converted.images}
+    yield from foreign_images(converted.html, markdown_images, post)
+
+
+def size(chars: int, size_bytes: int, *, exact: bool = False) -> Iterator[Finding]:
+    """WeChat's limit on the whole `content`: fewer than 20,000 characters and less than 1 MB.
+
+    Before the uploads the image URLs are counted at the length WeChat's have; after them (`exact`)
+    at their real length.
+    """
+    hint = "split the post, use a lighter theme, or convert with --fit; wxpub truncates nothing"
+    with_urls = "with the uploaded image URLs" if exact else "with WeChat's image URLs"
+    if chars >= CONTENT_MAX_CHARS:
+        yield Finding(
+            "WX301",
+            f"the content is {chars:,} characters of HTML {with_urls}, {chars - CONTENT_MAX_CHARS + 1:,} over WeChat's limit "
+            f"(fewer than {CONTENT_MAX_CHARS:,}; inline styles count too)",
+            1, 1, hint,
+        )
+    if size_bytes >= CONTENT_MAX_BYTES:
+        yield Finding("WX302", f"the content is {size_bytes:,} bytes; WeChat takes less than 1 MB", 1, 1, hint)
+
+
+def foreign_images(html: str, ours: set[str], post: Post | None = None) -> Iterator[Finding]:
+    """Images WeChat would silently filter out: any <img> whose source is not one wxpub uploads."""
+    from .convert import image_sources
+
+    for src in dict.fromkeys(image_sources(html)):
+        if src in ours:
+            continue
+        line = post.find_line(src) if post is not None else None
+        yield Finding(
+            "WX307",
+            f"image '{src}' would be dropped by WeChat: only images wxpub uploads may appear in an article",
+            line or 1,
+            _col(post, line, src) if post is not None else 1,
+            "write the image as ![alt](path) so wxpub uploads it",
+        )
+
+
+def _col(post: Post, line: int | None, needle: str) -> int:
+    if line is None:
+        return 1
+    found = post.source_line(line).find(needle)
+    return found + 1 if found >= 0 else 1
+
+
+def has_errors(findings: Sequence[Finding]) -> bool:
+    return any(finding.refuses for finding in findings)
