@@ -203,16 +203,28 @@ def test_front_matter_formatting_is_reported_and_fixed() -> None:
     assert fix_text(fixed) == (fixed, [])
 
 
-def test_fix_leaves_front_matter_values_it_does_not_own() -> None:
+def test_fix_leaves_front_matter_values_alone_and_reports_the_title() -> None:
     text = post(
         "title: 标题abc\nauthor: 张三abc\nsource_url: https://example.com/中文abc\ntags: [中文abc]\n"
         "digest: '摘要,English'\n"
     )
     fixed, _ = fix_text(text)
-    assert "title: 标题 abc\n" in fixed
-    assert "digest: '摘要，English'\n" in fixed or "digest: '摘要，English'" in fixed.replace("， ", "，")
-    for untouched in ("author: 张三abc", "source_url: https://example.com/中文abc", "tags: [中文abc]"):
-        assert untouched in fixed
+    assert fixed.split("---")[1] == text.split("---")[1]
+    problems = check_text(fixed, content=False)
+    [title] = [p for p in problems if p.line == 2 and p.code == "WX401"]
+    assert title.edit is None and "by hand" in title.message
+
+
+def test_fix_never_touches_alerts_links_footnotes_or_math() -> None:
+    text = post(
+        "title: 标题\n",
+        "> [!提示] 交通\n> 坐地铁2号线。\n\n> [!NOTE]\n> 说明abc。\n\n"
+        "见[文档abc](https://e.com/中文a)和![图x](a.png)。脚注[^注1]。\n\n[^注1]: 说明abc。\n\n$x中文$ 和 \\(a中b\\)\n",
+    )
+    fixed, _ = fix_text(text)
+    for kept in ("> [!提示] 交通", "> [!NOTE]", "[文档abc](https://e.com/中文a)", "![图x](a.png)", "[^注1]", "$x中文$", "\\(a中b\\)"):
+        assert kept in fixed
+    assert "坐地铁 2 号线" in fixed and "[^注1]: 说明 abc。" in fixed
 
 
 # --- typography ----------------------------------------------------------------------------------

@@ -8,18 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
+def write_atomic(path: Path, data: bytes, *, durable: bool = False, shared: bool = False) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`.
 
-    The file is readable by its owner only (mkstemp's mode), which the token store relies on.
-    `durable` also flushes it to disk first, for files that record what was done (the ledger)
-    rather than what can be computed again (caches).
+    The file is readable by its owner only (mkstemp's mode), which the token store relies on;
+    `shared` gives it the mode the user's umask gives new files instead, for files meant to be
+    committed and read by others (the ledger). `durable` also flushes it to disk first, for files
+    that record what was done rather than what can be computed again (caches).
     """
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if shared:
+            os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             if durable:
@@ -29,6 +32,12 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def digest(*parts: object) -> str:

@@ -161,22 +161,26 @@ class Ledger:
 
     def _read(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {"version": VERSION, "accounts": {}}
         except OSError as exc:
             raise LedgerError(f"cannot read the ledger: {exc.strerror}", path=self.path) from None
+        restore = "restore it from git; deleting it makes the next run upload everything again"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise LedgerError(f"the ledger is not UTF-8 text (byte 0x{raw[exc.start]:02x})", path=self.path, line=line, hint=restore) from None
         try:
             data = json.loads(text)
         except ValueError as exc:
             raise LedgerError(
-                f"the ledger is not valid JSON ({exc.msg}, line {exc.lineno})",
-                path=self.path,
-                line=exc.lineno,
-                hint="restore it from git; deleting it makes the next run upload everything again",
+                f"the ledger is not valid JSON ({exc.msg}, line {exc.lineno})", path=self.path, line=exc.lineno, hint=restore
             ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("accounts", {}), dict):
-            raise LedgerError("the ledger does not have the expected shape", path=self.path, hint="restore it from git")
+        where = _misshapen(data)
+        if where:
+            raise LedgerError(f"the ledger does not have the expected shape: {where}", path=self.path, hint=restore)
         return data
 
     def _change(self, change: Callable[[dict[str, Any]], Any]) -> None:
@@ -191,7 +195,7 @@ class Ledger:
     def _write(self) -> None:
         text = json.dumps(self._data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         try:
-            write_atomic(self.path, text.encode("utf-8"), durable=True)  # no half-written ledger, ever
+            write_atomic(self.path, text.encode("utf-8"), durable=True, shared=True)  # no half-written ledger, ever
         except OSError as exc:
             raise LedgerError(f"cannot write the ledger: {exc.strerror}", path=self.path) from None
 
@@ -215,6 +219,28 @@ def _file_lock(ledger: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _misshapen(data: Any) -> str | None:
+    """Where the ledger's JSON is not what wxpub writes, in words; None when it is."""
+    if not isinstance(data, dict) or not isinstance(data.get("accounts", {}), dict):
+        return "the top level must be an object with an 'accounts' object"
+    for appid, account in data.get("accounts", {}).items():
+        if not isinstance(account, dict):
+            return f"accounts.{appid} must be an object"
+        uploads = account.get("uploads", {})
+        if not isinstance(uploads, dict) or not all(
+            isinstance(entries, dict) and all(isinstance(entry, dict) for entry in entries.values())
+            for entries in uploads.values()
+        ):
+            return f"accounts.{appid}.uploads must map routes to objects of uploads"
+        for name in ("drafts", "pending"):
+            table = account.get(name, {})
+            if not isinstance(table, dict) or not all(
+                isinstance(entry, dict) and isinstance(entry.get("posts", []), list) for entry in table.values()
+            ):
+                return f"accounts.{appid}.{name} must map ids to objects"
+    return None
 
 
 def _pending_key(posts: Sequence[str]) -> str:

@@ -151,7 +151,7 @@ def _inlinable(css: str, theme_name: str) -> tuple[str, list[Notice]]:
             continue
         selectors = [s.strip() for s in head.split(",") if s.strip()]
         good = [s for s in selectors if not _UNINLINABLE.search(s)]
-        for bad in set(selectors) - set(good):
+        for bad in dict.fromkeys(selector for selector in selectors if selector not in good):  # in order, every run
             notices.append(Notice("theme-rule", f"theme {theme_name}: dropped '{bad}' (pseudo-classes and ::before/::after cannot be inlined)"))
         if good and body.strip(" \n\t}"):
             kept.append(f"{','.join(good)}{{{body.strip()}")

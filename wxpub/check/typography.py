@@ -1,4 +1,9 @@
-"""CJK typography with autocorrect, on prose only: code, math, HTML, URLs, link targets and alert markers are never touched."""
+"""CJK typography with autocorrect, on prose only.
+
+--fix edits nothing that is not prose: alert markers (`> [!NOTE]`, `> [!提示]`), link and image
+syntax, footnote labels, code, math, HTML, URLs and front matter values are never changed (a
+title's typography is reported, to be fixed by hand).
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,16 @@ _MATH_FENCE = re.compile(r"^(?:[ \t]*>)*[ \t]*(\$\$|\\\[)")
 _RAW_BLOCK = re.compile(r"^[ \t]*<(script|style|pre|textarea|code|svg|math)\b", re.IGNORECASE)
 
 
-# Inline spans --fix must never change: code, math, URLs, autolinks, HTML tags and link targets.
+# Inline spans --fix must never change: code, math, alert markers, footnote labels, whole links
+# and images (text and target: what the reader clicks and what the converter collects), HTML
+# tags, reference definitions and URLs. An edit may touch a span's edge (a space before a link),
+# never its inside.
 _PROTECTED = re.compile(
     r"(?P<code>(`+).+?\2)"
-    r"|(?P<math>\$\$.+?\$\$|(?<![\\$\w])\$(?=\S)[^$\n]*?(?<=\S)\$(?![\w$]))"
+    r"|(?P<math>\$\$.+?\$\$|(?<![\\$\w])\$(?=\S)[^$\n]*?(?<=\S)\$(?![\w$])|\\\(.+?\\\)|\\\[.+?\\\])"
+    r"|(?P<alert>\[![^\]\n]*\])"
+    r"|(?P<footnote>\[\^[^\]\n]*\])"
+    r"|(?P<link>!?\[(?:[^\[\]\n]|\[[^\]\n]*\])*\](?:\([^)\n]*\)|\[[^\]\n]*\]))"
     r"|(?P<tag><[A-Za-z/!][^>\n]*>)"
     r"|(?P<target>\]\([^)\n]*\)|\]\[[^\]\n]*\]|^[ \t]*\[[^\]\n]+\]:.*$)"
     r"|(?P<url>(?:https?|ftp|mailto):[^\s<>()\[\]]+|www\.[^\s<>()\[\]]+)"
@@ -152,7 +163,9 @@ def typography_problems(layout: Layout, path: str) -> list[Problem]:
 
 
 def _front_typography(layout: Layout, path: str) -> list[Problem]:
-    """Typography of the front matter values a reader sees (title, digest), written on one line."""
+    """Typography of the front matter values a reader sees (title, digest), written on one line.
+
+    Reported, never fixed: a YAML value is not prose to --fix (quoting, escapes, what it means)."""
     import autocorrect_py
 
     problems: list[Problem] = []
@@ -174,5 +187,5 @@ def _front_typography(layout: Layout, path: str) -> list[Problem]:
                 continue
             if not match.group("q") and ": " in fixed or " #" in fixed:
                 continue  # unquoted, the fixed value would read differently as YAML
-            problems.append(Problem(path, line, edit.col, code, f"{key}: {message}", edit))
+            problems.append(Problem(path, line, edit.col, code, f"{key}: {message} (by hand: --fix leaves front matter values alone)"))
     return problems

@@ -1,0 +1,167 @@
+"""One verdict: what check reports is what publish refuses (validate.py), shown with each reproduction."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import wxpub
+from wxpub.check import check_file, check_text
+from wxpub.cli import main
+from wxpub.errors import PostError
+from wxpub.publish import PublishOptions, PublishRefused, publish_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "wxpub.toml").write_text("", encoding="utf-8")
+    Image.new("RGB", (940, 400), (40, 120, 200)).save(tmp_path / "cover.png")
+    monkeypatch.delenv("WXPUB_APPID", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(project: Path, text: str, name: str = "post.md") -> Path:
+    path = project / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors(path: Path) -> set[str]:
+    return {p.code for p in check_file(path).problems if p.severity.value == "error"}
+
+
+def dry_run_refusals(path: Path) -> list[str]:
+    try:
+        publish_paths([path], PublishOptions(dry_run=True))
+    except (PublishRefused, PostError) as refused:
+        return [p.one_line() for p in getattr(refused, "problems", (refused,))]
+    return []
+
+
+def test_a_rule_then_a_heading_is_a_rule_and_a_heading_for_check_and_convert(project: Path) -> None:
+    path = write(project, "---\n# 标题\n\n<script>x</script>\n\n中文English\n\n![图](cover.png)\n")
+    converted = wxpub.convert_file(path)
+    assert converted.title == "标题" and converted.meta == {}
+    found = {(p.code, p.line) for p in check_file(path).problems}
+    assert {("WX303", 4), ("WX401", 6)} <= found and "WX102" not in {code for code, _ in found}
+
+
+def test_a_raw_image_is_refused_by_check_and_by_publish(project: Path) -> None:
+    path = write(project, "---\ntitle: 标题\ncover: cover.png\n---\n\n正文。\n\n<img src=\"https://example.com/a.png\">\n")
+    assert "WX307" in errors(path)
+    [refusal] = dry_run_refusals(path)
+    assert "post.md:8:" in refusal and "would be dropped by WeChat" in refusal
+
+
+def test_a_raw_link_is_a_warning_for_both(project: Path) -> None:
+    path = write(project, "---\ntitle: 标题\ncover: cover.png\n---\n\n见 <a href=\"https://example.com\">这里</a>。\n")
+    assert errors(path) == set() and "WX303" in {p.code for p in check_file(path).problems}
+    assert dry_run_refusals(path) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("comments: maybe", "WX114"),
+        ("source_url: ftp://example.com/a", "WX109"),
+        ("cover_focus: 2,0", "WX115"),
+        ("cover_focus: left", "WX115"),
+    ],
+)
+def test_values_publish_refuses_are_errors_in_check_at_their_line(project: Path, line: str, code: str) -> None:
+    path = write(project, f"---\ntitle: 标题\ncover: cover.png\n{line}\n---\n\n正文。\n")
+    [problem] = [p for p in check_file(path).problems if p.code == code]
+    assert problem.line == 4 and problem.severity.value == "error"
+    [refusal] = dry_run_refusals(path)
+    assert "post.md:4:" in refusal
+
+
+def test_the_example_posts_pass_their_own_check_and_fix_keeps_their_alerts(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    before = wxpub.convert_file(tmp_path / "examples" / "posts" / "autumn-hangzhou.md").html
+    result = CliRunner().invoke(main, ["check", "--fix", str(tmp_path / "examples")])
+    assert result.exit_code == 0, result.output
+    after = wxpub.convert_file(tmp_path / "examples" / "posts" / "autumn-hangzhou.md").html
+    assert before == after and ">交通<" in after and "[!" not in after
+
+
+def test_dropped_theme_rules_are_named_in_the_same_order_every_run(tmp_path: Path) -> None:
+    css = tmp_path / "mine.css"
+    css.write_text("p{color:#333}\na:hover, p::before, h2:focus, li::marker {color:red}\n@media (max-width:1px){p{x:y}}\n")
+    post = tmp_path / "p.md"
+    post.write_text("# 标题\n\n正文\n", encoding="utf-8")
+    runs = []
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-m", "wxpub", "convert", "--theme", str(css), str(post)], capture_output=True, text=True, env=env
+        )
+        runs.append([line for line in done.stderr.splitlines() if "dropped" in line])
+    assert runs[0] == runs[1] == runs[2] and len(runs[0]) == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [(b"\xff\xfe", "not UTF-8"), (b'{"accounts": {"wx1": []}}', "accounts.wx1 must be an object")],
+)
+def test_a_damaged_ledger_is_one_line_with_a_hint(project: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, said: str) -> None:
+    write(project, "---\ntitle: 标题\ncover: cover.png\n---\n\n正文。\n")
+    (project / "wxpub-ledger.json").write_bytes(content)
+    monkeypatch.setenv("WXPUB_APPID", "wx1")
+    result = CliRunner().invoke(main, ["publish", "--dry-run", "post.md"])
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert said in line and "restore it from git" in line and "internal error" not in line
+
+
+def test_warnings_show_once_in_plain_publish_output(project: Path) -> None:
+    Image.new("RGB", (400, 200), (1, 2, 3)).save(project / "small.png")
+    write(project, "---\ntitle: " + "标" * 40 + "\ncover: small.png\n---\n\n正文。\n")
+    result = CliRunner().invoke(main, ["publish", "--dry-run", "post.md"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("WeChat documents at most 32") == 1
+    assert result.stderr.count("the cover is only 400 px wide") == 1
+    assert "post.md:2:" in result.stderr and str(project) not in result.stderr  # relative to where it runs
+    assert "WeChat documents" not in result.stdout
+
+
+def test_progress_is_plain_lines_in_a_log(project: Path) -> None:
+    write(project, "---\ntitle: 标题\ncover: cover.png\n---\n\n![图](cover.png)\n")
+    result = CliRunner().invoke(main, ["images", "post.md"])
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.stderr and "[1/2] cover.png" in result.stderr
+
+
+def test_the_ledger_keeps_the_mode_the_umask_gives(project: Path) -> None:
+    from wxpub.ledger import Ledger
+
+    old = os.umask(0o022)
+    try:
+        Ledger(project / "wxpub-ledger.json", "wx1").record_upload("a" * 64, "uploadimg", "http://mmbiz.qpic.cn/x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((project / "wxpub-ledger.json").stat().st_mode) == 0o644
+
+
+def test_check_json_and_the_dry_run_name_the_same_problems(project: Path) -> None:
+    path = write(project, "---\ntitle: " + "长" * 70 + "\ncomments: maybe\n---\n\n正文。\n")
+    problems = json.loads(CliRunner().invoke(main, ["check", "--json", "post.md"]).stdout)
+    check_errors = sorted((p["line"], p["code"]) for p in problems if p["severity"] == "error")
+    assert check_errors == [(1, "WX206"), (2, "WX104"), (3, "WX114")]
+    assert len(dry_run_refusals(path)) == 3
+
+
+def test_check_text_needs_no_file() -> None:
+    assert [p.code for p in check_text("---\ntitle: 标题\n---\n\n正文。\n") if p.code != "WX206"] == []
