@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 
 pytestmark = [
+    pytest.mark.index,  # pre-commit builds the hook's environment from the package index
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
     pytest.mark.skipif(not PRE_COMMIT.exists(), reason="pre-commit is not installed next to this Python"),
 ]

@@ -8,9 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from wxpub.cachefiles import prune
+from wxpub.cachefiles import DiskCache, prune
 from wxpub.mdext import codeblocks
 
 POST = Path(__file__).parents[1] / "examples" / "posts" / "python-async.md"
@@ -30,15 +28,20 @@ def test_a_later_process_reuses_highlighted_code_without_lexing(tmp_path: Path) 
     assert first[1:] == second[1:]
 
 
-def test_a_missing_entry_is_highlighted_again_and_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path))
+def test_a_missing_entry_is_highlighted_again_and_stored(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path / "code", keep=10)
     code = f"print('{time.time_ns()}')"
-    expected = codeblocks.highlight(code, "python")
-    codeblocks.highlight.cache_clear()
+    expected = codeblocks.highlight(code, "python", cache=cache)
+    codeblocks._remembered.cache_clear()
     [entry] = [p for p in (tmp_path / "code").rglob("*") if p.is_file()]
     entry.unlink()
-    assert codeblocks.highlight(code, "python") == expected
+    assert codeblocks.highlight(code, "python", cache=cache) == expected
     assert entry.exists(), "recomputed and stored again"
+
+
+def test_the_highlighter_needs_no_cache_at_all() -> None:
+    code = f"print('{time.time_ns()}')"
+    assert "print" in codeblocks.highlight(code, "python")
 
 
 def test_prune_drops_the_oldest_entries_and_stale_versions(tmp_path: Path) -> None:

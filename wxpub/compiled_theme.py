@@ -127,7 +127,7 @@ def _code_stamp() -> str:
     premailer, cssutils and cssselect are told apart by their files' sizes and times, read
     without importing them.
     """
-    from . import __version__
+    from .version import __version__
 
     stamp = [__version__, etree.__version__]
     for package in ("premailer", "cssutils", "cssselect"):

@@ -166,13 +166,12 @@ _UNCLOSED = {
 
 
 def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
-    # python-frontmatter's YAML handler is the same safe loader; we call it directly to keep the
-    # error mark, which gives the line of the mistake.
+    # The safe loader (no Python objects from a post), its C version where PyYAML has one; its
+    # errors carry a mark, which gives the line of the mistake.
     import yaml
-    from frontmatter.default_handlers import YAMLHandler
 
     try:
-        loaded = YAMLHandler().load(yaml_text)
+        loaded = yaml.load(yaml_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

@@ -118,7 +118,7 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
             mdx_truly_sane_lists.makeExtension(nested_indent=2),  # nesting in steps of two spaces ...
             listindent.ListIndentExtension(),  # ... to which any CommonMark indent is brought
             pymdownx.tilde.makeExtension(subscript=False),
-            codeblocks.CodeBlocksExtension(style=options.code_style, line_numbers=options.line_numbers),
+            codeblocks.CodeBlocksExtension(style=options.code_style, line_numbers=options.line_numbers, cache=_code_cache()),
             callouts.CalloutsExtension(),
             tables.TablesExtension(),
             footnotes.FootnotesExtension(),
@@ -135,6 +135,19 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
     md.treeprocessors.deregister("prettify")
     md.parser.blockprocessors["olist"].LAZY_OL = False  # keep the start number of an ordered list
     return md, parts
+
+
+# Highlighted blocks are a few kilobytes each.
+CACHED_BLOCKS = 4000
+
+
+def _code_cache() -> Any:
+    """Highlighted code blocks in the user cache, one folder per version of wxpub, the highlighter and Pygments."""
+    from .cachefiles import DiskCache
+    from .mdext.codeblocks import cache_stamp
+    from .version import __version__
+
+    return DiskCache.named("code", __version__, *cache_stamp(), keep=CACHED_BLOCKS)
 
 
 def _line_of(body: str, needle: str, offset: int) -> int | None:

@@ -138,7 +138,7 @@ def _download(source: ImageSource, options: ImageOptions) -> bytes:
                 raise source.fail(f"the server redirected to a non-web address: {short(newurl)}")
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-    from .. import __version__
+    from ..version import __version__
 
     opener = urllib.request.build_opener(_HttpOnlyRedirects())
     request = urllib.request.Request(

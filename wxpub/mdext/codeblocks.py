@@ -20,10 +20,9 @@ from markdown.treeprocessors import Treeprocessor
 from pygments.style import Style
 from pygments.token import Comment, Keyword, Name, Operator, String, Token, _TokenType
 
-from ..cachefiles import DiskCache, digest, file_stamp
+from ..cachefiles import DiskCache, digest, file_stamp  # types and keys only: the caller gives the cache
 
 NBSP = "\u00a0"
-CACHED_BLOCKS = 4000  # highlighted blocks kept in the user cache, a few kilobytes each
 
 
 class WxpubLight(Style):
@@ -112,15 +111,22 @@ def _lexer(lang: str | None) -> Any:
     return get_lexer_by_name("text", **options)
 
 
-@functools.lru_cache(maxsize=512)
-def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False) -> str:
+def highlight(
+    code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False, cache: DiskCache | None = None
+) -> str:
     """Code -> `<pre>` HTML with inline colours, U+00A0 for spaces and `<br>` between lines.
 
-    Cached in memory and on disk: a post being edited, checked and published converts the same
-    code blocks again and again, and the first lexing with a language costs more (Pygments compiles
-    the lexer's patterns) than converting the rest of the post.
+    Kept in memory, and in `cache` when one is given: a post being edited, checked and published
+    converts the same code blocks again and again, and the first lexing with a language costs
+    more (Pygments compiles the lexer's patterns) than converting the rest of the post.
     """
-    cache = DiskCache.named("code", *_code_stamp(), keep=CACHED_BLOCKS)
+    return _remembered(code, lang, style, line_numbers, cache)
+
+
+@functools.lru_cache(maxsize=512)
+def _remembered(code: str, lang: str | None, style: str, line_numbers: bool, cache: DiskCache | None) -> str:
+    if cache is None:
+        return _highlight(code, lang, style, line_numbers)
     key = digest(code, lang, style, line_numbers)
     cached = cache.get(key)
     if cached is not None:
@@ -131,13 +137,11 @@ def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light",
 
 
 @functools.lru_cache(maxsize=1)
-def _code_stamp() -> tuple[str, ...]:
-    """The versions of this code and of Pygments: an upgrade starts a cache folder afresh."""
+def cache_stamp() -> tuple[str, ...]:
+    """The versions of this code and of Pygments, for a disk cache of highlighted blocks to key its folder on."""
     import pygments
 
-    from .. import __version__
-
-    return (__version__, pygments.__version__, file_stamp(__file__))
+    return (pygments.__version__, file_stamp(__file__))
 
 
 def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> str:
@@ -212,11 +216,15 @@ class CodeBlocksExtension(Extension):
         self.config = {
             "style": ["wxpub-light", "Pygments style name, or wxpub-light / wxpub-dark"],
             "line_numbers": [False, "Number the lines of every code block"],
+            # Not None: Markdown would read a None default as a yes/no option and make the cache a bool.
+            "cache": ["", "A DiskCache for highlighted blocks (empty: memory only)"],
         }
         super().__init__(**kwargs)
 
     def render(self, code: str, lang: str | None) -> str:
-        return highlight(code, lang, style=self.getConfig("style"), line_numbers=self.getConfig("line_numbers"))
+        return highlight(
+            code, lang, style=self.getConfig("style"), line_numbers=self.getConfig("line_numbers"), cache=self.getConfig("cache") or None
+        )
 
     def _format_fence(self, source: str, language: str, class_name: str, options: Any, md: Any, **kwargs: Any) -> str:
         return self.render(source, language or None)
