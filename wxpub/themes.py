@@ -51,9 +51,9 @@ class ResolvedTheme:
 
 
 def _styles_dir() -> Path:
-    # Installed: the wheel carries styles/ inside the package. From a checkout: ../styles.
-    packaged = Path(__file__).resolve().parent / "styles"
-    return packaged if packaged.is_dir() else packaged.parent.parent / "styles"
+    # The themes live in the project's top-level styles/; wxpub/styles is a link to it in a
+    # checkout and the folder itself in the wheel, so both find them the same way.
+    return Path(__file__).resolve().parent / "styles"
 
 
 def list_themes() -> list[Theme]:
