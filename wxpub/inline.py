@@ -284,7 +284,7 @@ def _drop_tag(element: Any) -> None:
 
 
 def _wechat(url: str) -> bool:
-    from .mdext.links import is_wechat_link
+    from .urls import is_wechat_link
 
     return is_wechat_link(url)
 

@@ -29,13 +29,13 @@ from .limits import (
     lengths,
     url_size,
 )
+from .urls import WEB_URL_RE
 
 if TYPE_CHECKING:
     from .convert import Converted
     from .post import Post
 
 COMMENTS = {"open": (1, 0), "fans-only": (1, 1), "closed": (0, 0)}  # need_open_comment, only_fans_can_comment
-_WEB_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _REMOTE = re.compile(r"(?i)^(https?:)?//")
 
 
@@ -121,7 +121,7 @@ def front_matter(post: Post, meta: Mapping[str, Any], title: str | None) -> Iter
                 "WX108", f"{key} should be text, but YAML reads it as {type(value).__name__}", hint="quote it"
             ))
     source_url = _text(meta.get("source_url"))
-    if source_url and not _WEB_URL.match(source_url):
+    if source_url and not WEB_URL_RE.match(source_url):
         yield _at(post, "source_url", Finding(
             "WX109", f"source_url {source_url!r} is not an http(s) address", hint="write the full address, https://…"
         ))

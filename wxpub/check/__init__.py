@@ -26,11 +26,18 @@ from ..codes import RULES, Rule, Severity
 from ..errors import PostError, UsageError
 from ..post import parse_post
 from .content import content_problems, front_matter_problems
-from .frontmatter import formatting_problems, Layout
-from .problems import Edit, Mode, Problem, Selection, apply_edits, is_silenced, silenced_lines
+from .frontmatter import Layout, formatting_problems
+from .problems import (
+    Edit,
+    Mode,
+    Problem,
+    Selection,
+    apply_edits,
+    is_silenced,
+    silenced_lines,
+)
 from .report import FileResult, Report
 from .typography import typography_problems
-
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 

@@ -12,9 +12,9 @@ import re
 import unicodedata
 from typing import Iterator, Sequence
 
+from ..urls import TEXT_URL
 from .frontmatter import Layout
 from .problems import Edit, Problem
-
 
 # Block constructs whose text is not prose: blanked before autocorrect sees the post, because it
 # formats strings and comments inside fenced code of known languages and the text of ~~~ fences.
@@ -39,7 +39,7 @@ _PROTECTED = re.compile(
     r"|(?P<link>!?\[(?:[^\[\]\n]|\[[^\]\n]*\])*\](?:\([^)\n]*\)|\[[^\]\n]*\]))"
     r"|(?P<tag><[A-Za-z/!][^>\n]*>)"
     r"|(?P<target>\]\([^)\n]*\)|\]\[[^\]\n]*\]|^[ \t]*\[[^\]\n]+\]:.*$)"
-    r"|(?P<url>(?:https?|ftp|mailto):[^\s<>()\[\]]+|www\.[^\s<>()\[\]]+)"
+    rf"|(?P<url>{TEXT_URL})"
 )
 
 

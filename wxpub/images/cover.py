@@ -7,11 +7,9 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-
 from ..errors import ImageError
 from ..render import ImageRef
 from .sources import ImageSource
-
 
 # 2.35:1 as whole pixels is 47:20.
 _RATIO_235 = (47, 20)

@@ -16,7 +16,6 @@ from ..errors import ImageError
 from .model import ImageOptions
 from .sources import ImageSource
 
-
 # Formats we let Pillow open. Pillow knows more (EPS would run Ghostscript, PSD, FITS ...);
 # a post has no business shipping those, and every extra decoder is extra attack surface.
 _OPENABLE = ["JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "ICO", "AVIF", "HEIF"]

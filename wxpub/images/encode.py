@@ -8,9 +8,9 @@ from typing import Literal
 
 from PIL import Image, ImageColor, ImageFile, ImageSequence
 
+from .decode import reason
 from .model import ImageOptions
 from .sources import ImageSource, human_size
-from .decode import reason
 
 
 def shrink(image: Image.Image, max_width: int) -> Image.Image:

@@ -6,9 +6,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-
-
-
 Role = Literal["content", "cover"]
 
 

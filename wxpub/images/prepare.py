@@ -15,16 +15,29 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageOps
 
+from ..cachefiles import DiskCache
 from ..config import find_project_root
 from ..render import ImageRef
-from ..cachefiles import DiskCache
 from .cache import cache_at, cache_get, cache_key, cache_put, default_cache
-from .cover import COVER_GOOD_WIDTH, check_cover_size, choose_cover, cover_crops, parse_focus
-from .decode import decode_reduced, looks_like_svg, open_image, rasterise_svg, reason, register_openers, to_display
+from .cover import (
+    COVER_GOOD_WIDTH,
+    check_cover_size,
+    choose_cover,
+    cover_crops,
+    parse_focus,
+)
+from .decode import (
+    decode_reduced,
+    looks_like_svg,
+    open_image,
+    rasterise_svg,
+    reason,
+    register_openers,
+    to_display,
+)
 from .encode import animated_gif, encode, shrink
 from .model import ImageOptions, PreparedImage, PreparedImages, Role, Route
 from .sources import ImageSource, load_source, resolve_source
-
 
 # Sources that are usually drawings or screenshots: try lossless PNG before JPEG.
 _LOSSLESS_SOURCES = {"PNG", "GIF", "BMP", "DIB", "TIFF", "ICO", "SVG"}

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-
 from ..errors import ImageError
 from .model import ImageOptions
 

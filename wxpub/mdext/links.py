@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 import xml.etree.ElementTree as etree
 from typing import Any
-from urllib.parse import urlsplit
 
 from markdown import Markdown
 from markdown.extensions import Extension
@@ -22,22 +21,15 @@ from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AMP_SUBSTITUTE, AtomicString
 
+from ..urls import TEXT_URL, is_wechat_link
 from ._tree import parent_map, text_of, unwrap
 
-WECHAT_HOSTS = frozenset({"mp.weixin.qq.com"})
-# A bare URL: ASCII only, so that CJK text and punctuation around it end it ("见https://a.b/c。").
-BARE_URL_RE = r"(?<![A-Za-z0-9_/.@-])(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
 # What ends a sentence rather than the URL, as in GFM's autolinks.
 _TRAILING = ".,:;!?'*"
 
 
 def _plain(value: str) -> str:
     return html.unescape(value.replace(AMP_SUBSTITUTE, "&")) if AMP_SUBSTITUTE in value else value
-
-
-def is_wechat_link(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and (parts.hostname or "") in WECHAT_HOSTS
 
 
 def _same_as_text(url: str, text: str) -> bool:
@@ -126,7 +118,7 @@ class LinksExtension(Extension):
         # links inside footnotes are numbered too and the references come after the notes.
         md.treeprocessors.register(LinksTreeprocessor(md, self), "wxpub-links", 12)
         # 85: after code spans, links, autolinks and raw HTML tags (90), which keep their own URLs.
-        md.inlinePatterns.register(BareUrlInlineProcessor(BARE_URL_RE, md), "wxpub-bare-url", 85)
+        md.inlinePatterns.register(BareUrlInlineProcessor(TEXT_URL, md), "wxpub-bare-url", 85)
 
 
 def makeExtension(**kwargs: Any) -> LinksExtension:

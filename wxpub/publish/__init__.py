@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from ..convert import image_sources, rewrite_sources
 from .article import Article, excerpt
-from .model import PostResult, PreparedPost, PublishOptions, PublishRefused, PublishResult
+from .model import (
+    PostResult,
+    PreparedPost,
+    PublishOptions,
+    PublishRefused,
+    PublishResult,
+)
 from .recipe import publish, publish_paths
-from .sandboxed import DEFAULT_SANDBOX_PORT, publish_to_sandbox, running_sandbox, sandbox_state_dir
+from .sandboxed import (
+    DEFAULT_SANDBOX_PORT,
+    publish_to_sandbox,
+    running_sandbox,
+    sandbox_state_dir,
+)
 
 __all__ = [
     "DEFAULT_SANDBOX_PORT",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import WeChatError
 from .article import Article
-from .model import PublishOptions, PublishResult, Progress
+from .model import Progress, PublishOptions, PublishResult
 
 if TYPE_CHECKING:
     from ..ledger import Ledger

@@ -19,7 +19,14 @@ from ..config import Credentials, PublishSettings, shown
 from ..errors import UsageError, WxpubError
 from .article import build_article, uploaded_article
 from .drafts import save_draft, submit, submitted_before, wrap
-from .model import PostResult, PreparedPost, Progress, PublishOptions, PublishRefused, PublishResult
+from .model import (
+    PostResult,
+    PreparedPost,
+    Progress,
+    PublishOptions,
+    PublishRefused,
+    PublishResult,
+)
 from .uploads import Uploads
 
 if TYPE_CHECKING:
