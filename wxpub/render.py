@@ -103,7 +103,9 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
     import mdx_truly_sane_lists
     import pymdownx.tilde
 
-    from .mdext import callouts, cjk, codeblocks, figures, footnotes, links, listindent, lists, math, tables, title
+    from .mdext import (
+        callouts, cjk, codeblocks, figures, footnotes, headings, links, listindent, lists, math, tables, title,
+    )
 
     parts = _Parts(
         title=title.TitleExtension(),
@@ -123,6 +125,7 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
             tables.TablesExtension(),
             footnotes.FootnotesExtension(),
             parts.math,
+            headings.HeadingsExtension(),
             parts.title,
             parts.links,
             parts.figures,
