@@ -41,6 +41,7 @@ def _import_premailer() -> Any:
 from . import compiled_theme  # noqa: E402
 from .errors import Notice  # noqa: E402
 from .limits import DROPPED_TAGS  # noqa: E402
+from .mdext.rawhtml import POSITION  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
@@ -204,15 +205,26 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
             _drop_tree(element)
             continue
         tag = element.tag.lower()
+        # Where the tag was written in the post, marked by the raw HTML extension (mdext/rawhtml.py).
+        line, col = _position(element.attrib.pop(POSITION, None))
+
+        def notice(message: str) -> None:
+            notices.append(Notice("raw-html", message, line, col))
+
         if tag in DROPPED_TAGS:
-            notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
+            notice(f"removed <{tag}>: WeChat does not allow it in articles")
             _drop_tree(element)
             continue
+        _align(element, tag)
+        if tag == "li" and element.getparent().tag not in ("ul", "ol"):
+            # An item written without its list, left raw: a paragraph with the theme's bullet.
+            element.tag = "p"
+            element.text = f"• {element.text or ''}"
         for name in list(element.attrib):
             lowered = name.lower()
             value = element.attrib[name]
             if lowered.startswith("on"):
-                notices.append(Notice("raw-html", f"removed {lowered}= from <{tag}>: scripts do not run in WeChat"))
+                notice(f"removed {lowered}= from <{tag}>: scripts do not run in WeChat")
                 del element.attrib[name]
             elif lowered in ("href", "src") and value.strip().lower().startswith(("javascript:", "vbscript:")):
                 del element.attrib[name]
@@ -220,14 +232,39 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
                 del element.attrib[name]
         if tag == "img" and element.get("src") and element.get("src") not in images:
             # Only Markdown images are prepared and uploaded; WeChat filters any other source out.
-            notices.append(Notice("raw-html", f"the raw HTML image {element.get('src')} will not be uploaded: write it as ![](…)"))
-        if tag == "div":
+            notice(f"the raw HTML image {element.get('src')} will not be uploaded: write it as ![](…)")
+        if tag in ("div", "center"):
             element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
         if tag == "a" and element.get("href") and not _wechat(element.get("href")):
             # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
-            notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
+            notice(f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link")
             _drop_tag(element)
     return notices
+
+
+def _position(value: str | None) -> tuple[int | None, int | None]:
+    line, _, col = (value or "").partition(":")
+    return (int(line), int(col)) if line.isdigit() and col.isdigit() else (None, None)
+
+
+_ALIGNABLE = frozenset("p div center section h1 h2 h3 h4 h5 h6 td th figure blockquote".split())
+
+
+def _align(element: Any, tag: str) -> None:
+    """`align="center"` (what READMEs centre with) as the style WeChat keeps; `<center>` likewise.
+
+    A centred paragraph must not keep the theme's first-line indent, or its text sits off-centre.
+    """
+    value = "center" if tag == "center" else (element.attrib.pop("align", "") or "").strip().lower()
+    if tag not in _ALIGNABLE or value not in ("left", "center", "right", "justify"):
+        return
+    element.set("style", f"text-align:{value};" + (element.get("style") or ""))
+    if value in ("center", "right"):
+        for paragraph in element.iter("p"):
+            if paragraph is not element and not paragraph.get("align"):
+                paragraph.set("style", "text-indent:0;" + (paragraph.get("style") or ""))
+        if tag == "p":
+            element.set("style", "text-indent:0;" + element.get("style"))
 
 
 def _parse(html: str) -> Any:

@@ -1,0 +1,230 @@
+"""Raw HTML as GitHub renders it: Markdown after a blank line inside a block element is Markdown.
+
+Writers centre a README's badges with `<div align="center">`, a blank line, Markdown, a blank line
+and `</div>`. CommonMark ends an HTML block at a blank line, so GitHub renders that Markdown;
+Python-Markdown keeps the whole element raw unless it says `markdown="1"`. This extension builds
+on `md_in_html` and gives the attribute to every block element whose content holds a blank line
+before its end tag; an element without one stays raw, as on GitHub.
+
+Every start tag of raw HTML also gets `data-wxpub-at="LINE:COL"`, its place in the post file, so
+the sanitiser (inline.py, which removes the attribute) can say where a tag it drops was written.
+Markdown shows some raw text as written (code spans, indented code); the mark is taken out there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import xml.etree.ElementTree as etree
+from typing import Any
+
+from markdown import Markdown
+from markdown.extensions import Extension
+from markdown.extensions.md_in_html import HTMLExtractorExtra, MarkdownInHtmlExtension
+from markdown.htmlparser import inner_blank_line_re
+from markdown.inlinepatterns import BACKTICK_RE, BacktickInlineProcessor
+from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import Treeprocessor
+
+POSITION = "data-wxpub-at"
+_POSITION_RE = re.compile(rf' {POSITION}="\d+:\d+"')
+# A tag's name as HTML has it: `<https://…>` and `<a@b.c>` look like tags to the parser, but
+# Markdown makes them links, and a mark inside them would break them.
+_TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)(?=[\s/>])")
+
+
+def strip_positions(text: str) -> str:
+    """`text` without the position marks put into raw start tags (for text shown as written)."""
+    return _POSITION_RE.sub("", text) if POSITION in text else text
+
+
+def has_blank_line_inside(rawdata: str, start: int, tag: str) -> bool:
+    """Whether a blank line comes before the end tag that closes the `tag` opened just before `start`.
+
+    Only the text up to the first blank line is searched, so each element costs the length of its
+    first run of lines, not of the rest of the document.
+    """
+    blank = inner_blank_line_re.search(rawdata, start)
+    if blank is None:
+        return False
+    depth = 1
+    for match in re.finditer(rf"<(/?){re.escape(tag)}\b[^>]*>", rawdata[start : blank.start()], re.IGNORECASE):
+        if match.group(0).endswith("/>") and not match.group(1):
+            continue
+        depth += -1 if match.group(1) else 1
+        if depth == 0:
+            return False
+    return True
+
+
+class _Extractor(HTMLExtractorExtra):
+    """md_in_html's extractor with GitHub's blank-line rule and a source position on every start tag."""
+
+    def __init__(self, md: Markdown, ext: "RawHtmlExtension", *args: Any, **kwargs: Any) -> None:
+        self.ext = ext
+        super().__init__(md, *args, **kwargs)
+
+    def _here(self) -> str:
+        line, col = self.getpos()
+        return self.ext.position(line, col, super().get_starttag_text() or "")
+
+    def get_starttag_text(self) -> str:
+        text = super().get_starttag_text()
+        name = _TAG_NAME.match(text or "")
+        if not text or not name:
+            return text
+        return f'{text[: name.end()]} {POSITION}="{self._here()}"{text[name.end():]}'
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        attrs = list(attrs)
+        names = {key for key, _ in attrs}
+        if (
+            tag in self.block_level_tags
+            and tag not in self.raw_tags
+            and "markdown" not in names
+            and not self.inraw
+            and (self.at_line_start() or self.intail or (self.mdstarted and self.mdstarted[-1]))
+        ):
+            end_of_tag = self.line_offset + self.offset + len(super().get_starttag_text() or "")
+            if has_blank_line_inside(self.rawdata, end_of_tag, tag):
+                attrs.append(("markdown", "1"))
+                names.add("markdown")
+        if POSITION not in names:
+            # Used when the tag becomes an element (Markdown inside); kept as text, it has the mark already.
+            attrs.append((POSITION, self._here()))
+        super().handle_starttag(tag, attrs)
+
+
+class _HtmlBlockPreprocessor(Preprocessor):
+    """Takes raw HTML blocks out of the text, as md_in_html's does, with `_Extractor`."""
+
+    def __init__(self, md: Markdown, ext: "RawHtmlExtension") -> None:
+        super().__init__(md)
+        self.ext = ext
+
+    def run(self, lines: list[str]) -> list[str]:
+        source = "\n".join(lines)
+        if "<" not in source:
+            return lines
+        self.ext.parsed_lines = lines
+        parser = _Extractor(self.md, self.ext)
+        parser.feed(source)
+        parser.close()
+        return "".join(parser.cleandoc).split("\n")
+
+
+class _SourceLinesPreprocessor(Preprocessor):
+    """Keeps the lines as written (tabs expanded), before fenced code is cut out of them."""
+
+    def __init__(self, md: Markdown, ext: "RawHtmlExtension") -> None:
+        super().__init__(md)
+        self.ext = ext
+
+    def run(self, lines: list[str]) -> list[str]:
+        self.ext.source_lines = lines
+        return lines
+
+
+class _CodeSpanProcessor(BacktickInlineProcessor):
+    """Code spans as Markdown makes them, without the position marks of tags written inside them."""
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[Any, int | None, int | None]:  # noqa: N802
+        element, start, end = super().handleMatch(m, data)
+        if isinstance(element, etree.Element) and element.text:
+            element.text = type(element.text)(strip_positions(element.text))
+        return element, start, end
+
+
+class _RawHtmlTreeprocessor(Treeprocessor):
+    """Takes the position marks out of indented code, and gives list items written bare a list."""
+
+    def run(self, root: etree.Element) -> None:
+        for pre in root.iter("pre"):
+            for code in pre.iter("code"):
+                if code.text and POSITION in code.text:
+                    code.text = type(code.text)(strip_positions(code.text))
+        for parent in list(root.iter()):
+            if parent.tag in ("ul", "ol"):
+                continue
+            _wrap_bare_items(parent)
+
+
+def _wrap_bare_items(parent: etree.Element) -> None:
+    """Each run of `<li>` outside any list becomes a `<ul>`, so the list rewrite gives it the theme's rows."""
+    children = list(parent)
+    index = 0
+    while index < len(children):
+        if children[index].tag != "li":
+            index += 1
+            continue
+        run = [children[index]]
+        while index + len(run) < len(children) and children[index + len(run)].tag == "li":
+            run.append(children[index + len(run)])
+        position = list(parent).index(run[0])
+        holder = etree.Element("ul")
+        holder.tail = run[-1].tail
+        for item in run:
+            parent.remove(item)
+            item.tail = None
+            holder.append(item)
+        parent.insert(position, holder)
+        index += len(run)
+
+
+class RawHtmlExtension(Extension):
+    """md_in_html with GitHub's blank-line rule, and the file position of every raw start tag.
+
+    Set `line_offset` (the file line before the body's first) before converting.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.line_offset = 0
+        self.source_lines: list[str] = []
+        self.parsed_lines: list[str] = []
+        self._line_map: dict[int, int] | None = None
+
+    def reset(self) -> None:
+        self.line_offset = 0
+        self.source_lines = []
+        self.parsed_lines = []
+        self._line_map = None
+
+    def position(self, line: int, col: int, tag_text: str) -> str:
+        """`LINE:COL` in the post file of a tag the extractor met at (line, col) of the text it parsed."""
+        index = self._source_index(line - 1)
+        written = self.source_lines[index] if 0 <= index < len(self.source_lines) else ""
+        # The parsed line may be re-indented (nested lists): find the tag where it was written.
+        found = written.find(tag_text.split("\n", 1)[0]) if tag_text else -1
+        return f"{index + 1 + self.line_offset}:{(found if found >= 0 else col) + 1}"
+
+    def _source_index(self, parsed_index: int) -> int:
+        if self._line_map is None:
+            # Fenced code was cut out before raw HTML is parsed, each block leaving one line; list
+            # lines may have been re-indented. Matching the stripped lines gives back the rest.
+            written = [line.strip() for line in self.source_lines]
+            parsed = [line.strip() for line in self.parsed_lines]
+            self._line_map = {}
+            matcher = difflib.SequenceMatcher(None, parsed, written, autojunk=False)
+            for block in matcher.get_matching_blocks():
+                for k in range(block.size):
+                    self._line_map[block.a + k] = block.b + k
+        if parsed_index in self._line_map:
+            return self._line_map[parsed_index]
+        before = [p for p in self._line_map if p < parsed_index]
+        return self._line_map[max(before)] + parsed_index - max(before) if before else parsed_index
+
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802
+        md.registerExtension(self)
+        MarkdownInHtmlExtension().extendMarkdown(md)
+        # 20: md_in_html's own place, after fenced code (25) is stashed, so tags in code stay code.
+        md.preprocessors.register(_HtmlBlockPreprocessor(md, self), "html_block", 20)
+        # 29: straight after 'normalize_whitespace' (30), before lists are re-indented (28).
+        md.preprocessors.register(_SourceLinesPreprocessor(md, self), "wxpub-source-lines", 29)
+        md.inlinePatterns.register(_CodeSpanProcessor(BACKTICK_RE), "backtick", 190)
+        # 29.5: before indented code is highlighted ('wxpub-code', 29) and lists are rewritten (10.8).
+        md.treeprocessors.register(_RawHtmlTreeprocessor(md), "wxpub-raw-html", 29.5)
+
+
+def makeExtension(**kwargs: Any) -> RawHtmlExtension:  # noqa: N802
+    return RawHtmlExtension(**kwargs)
