@@ -206,16 +206,16 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
             continue
         tag = element.tag.lower()
         # Where the tag was written in the post, marked by the raw HTML extension (mdext/rawhtml.py).
-        line, col = _position(element.attrib.pop(POSITION, None))
-
-        def notice(message: str) -> None:
-            notices.append(Notice("raw-html", message, line, col))
-
+        at = element.get(POSITION)
+        if at is not None:
+            del element.attrib[POSITION]
+        line, col = _position(at)
         if tag in DROPPED_TAGS:
-            notice(f"removed <{tag}>: WeChat does not allow it in articles")
+            notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles", line, col))
             _drop_tree(element)
             continue
-        _align(element, tag)
+        if tag == "center" or (tag in _ALIGNABLE and element.get("align") is not None):
+            _align(element, tag)
         if tag == "li" and element.getparent().tag not in ("ul", "ol"):
             # An item written without its list, left raw: a paragraph with the theme's bullet.
             element.tag = "p"
@@ -224,7 +224,8 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
             lowered = name.lower()
             value = element.attrib[name]
             if lowered.startswith("on"):
-                notice(f"removed {lowered}= from <{tag}>: scripts do not run in WeChat")
+                message = f"removed {lowered}= from <{tag}>: scripts do not run in WeChat"
+                notices.append(Notice("raw-html", message, line, col))
                 del element.attrib[name]
             elif lowered in ("href", "src") and value.strip().lower().startswith(("javascript:", "vbscript:")):
                 del element.attrib[name]
@@ -232,18 +233,22 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
                 del element.attrib[name]
         if tag == "img" and element.get("src") and element.get("src") not in images:
             # Only Markdown images are prepared and uploaded; WeChat filters any other source out.
-            notice(f"the raw HTML image {element.get('src')} will not be uploaded: write it as ![](…)")
+            message = f"the raw HTML image {element.get('src')} will not be uploaded: write it as ![](…)"
+            notices.append(Notice("raw-html", message, line, col))
         if tag in ("div", "center"):
             element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
         if tag == "a" and element.get("href") and not _wechat(element.get("href")):
             # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
-            notice(f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link")
+            message = f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"
+            notices.append(Notice("raw-html", message, line, col))
             _drop_tag(element)
     return notices
 
 
 def _position(value: str | None) -> tuple[int | None, int | None]:
-    line, _, col = (value or "").partition(":")
+    if value is None:
+        return None, None
+    line, _, col = value.partition(":")
     return (int(line), int(col)) if line.isdigit() and col.isdigit() else (None, None)
 
 
