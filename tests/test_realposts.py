@@ -119,6 +119,13 @@ def test_without_a_blank_line_an_html_block_stays_raw_as_on_github() -> None:
     assert 'style="text-align:center"' in html
 
 
+def test_a_paragraph_with_blank_lines_inside_is_one_centred_line_of_markdown() -> None:
+    html = wxpub.convert_text('<p align="center">\n\n居中的**段落**\n\n</p>\n').html
+    paragraph = _root(html).find("p")
+    assert "text-align:center" in paragraph.get("style")
+    assert paragraph.text == "居中的" and paragraph[0].tag == "strong"
+
+
 def test_bare_list_items_in_a_block_become_the_themes_list_rows() -> None:
     source = '<div align="center">\n\n<li>特性一</li>\n<li>特性<b>二</b></li>\n\n</div>\n'
     html = wxpub.convert_text(source).html

@@ -41,7 +41,7 @@ def _import_premailer() -> Any:
 from . import compiled_theme  # noqa: E402
 from .errors import Notice  # noqa: E402
 from .limits import DROPPED_TAGS  # noqa: E402
-from .mdext.rawhtml import POSITION  # noqa: E402
+from .mdext.rawhtml import POSITION, parse_position  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
@@ -209,7 +209,7 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
         at = element.get(POSITION)
         if at is not None:
             del element.attrib[POSITION]
-        line, col = _position(at)
+        line, col = parse_position(at)
         if tag in DROPPED_TAGS:
             notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles", line, col))
             _drop_tree(element)
@@ -243,13 +243,6 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
             notices.append(Notice("raw-html", message, line, col))
             _drop_tag(element)
     return notices
-
-
-def _position(value: str | None) -> tuple[int | None, int | None]:
-    if value is None:
-        return None, None
-    line, _, col = value.partition(":")
-    return (int(line), int(col)) if line.isdigit() and col.isdigit() else (None, None)
 
 
 _ALIGNABLE = frozenset("p div center section h1 h2 h3 h4 h5 h6 td th figure blockquote".split())

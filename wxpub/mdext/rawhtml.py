@@ -38,6 +38,14 @@ def strip_positions(text: str) -> str:
     return _POSITION_RE.sub("", text) if POSITION in text else text
 
 
+def parse_position(value: str | None) -> tuple[int | None, int | None]:
+    """(line, col) from the value of a `data-wxpub-at` mark; (None, None) for an element without one."""
+    if value is None:
+        return None, None
+    line, _, col = value.partition(":")
+    return (int(line), int(col)) if line.isdigit() and col.isdigit() else (None, None)
+
+
 def has_blank_line_inside(rawdata: str, start: int, tag: str) -> bool:
     """Whether a blank line comes before the end tag that closes the `tag` opened just before `start`.
 
@@ -144,9 +152,28 @@ class _RawHtmlTreeprocessor(Treeprocessor):
                 if code.text and POSITION in code.text:
                     code.text = type(code.text)(strip_positions(code.text))
         for parent in list(root.iter()):
+            if parent.tag in _SPAN_TAGS:
+                _trim(parent)
             if parent.tag in ("ul", "ol"):
                 continue
             _wrap_bare_items(parent)
+
+
+# Elements whose content md_in_html parses as a line of text: the blank lines that made it Markdown
+# would become spaces (and characters WeChat counts) at its edges.
+_SPAN_TAGS = frozenset("p li td th dt dd h1 h2 h3 h4 h5 h6 summary legend address".split())
+
+
+def _trim(element: etree.Element) -> None:
+    if element.text and element.text[:1] in "\n ":
+        element.text = type(element.text)(element.text.lstrip("\n "))
+    last = element[-1] if len(element) else None
+    text = (last.tail if last is not None else element.text) or ""
+    if text[-1:] in ("\n", " "):
+        if last is not None:
+            last.tail = type(text)(text.rstrip("\n "))
+        else:
+            element.text = type(text)(text.rstrip("\n "))
 
 
 def _wrap_bare_items(parent: etree.Element) -> None:
