@@ -147,6 +147,12 @@ def test_markdown_attribute_and_nested_blocks_still_work() -> None:
     assert "<strong>格内</strong>" in html
 
 
+def test_a_block_element_never_closed_does_not_keep_the_rest_of_the_post_raw() -> None:
+    html = wxpub.convert_text('<div align="center">\n<img src="logo.png">\n\n## 标题\n\n正文 **粗**\n').html
+    assert "<h2" in html and "<strong>粗</strong>" in html
+    assert "##" not in _text(html)
+
+
 def test_tags_in_code_are_shown_as_written() -> None:
     source = "`<div align=\"center\">` 与 <https://a.b/c>\n\n    <div>缩进代码</div>\n\n```html\n<div>围栏</div>\n```\n"
     html = wxpub.convert_text(source).html

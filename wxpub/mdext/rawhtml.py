@@ -21,7 +21,7 @@ from typing import Any
 from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.extensions.md_in_html import HTMLExtractorExtra, MarkdownInHtmlExtension
-from markdown.htmlparser import inner_blank_line_re
+from markdown.htmlparser import inner_blank_line_re, void_tags
 from markdown.inlinepatterns import BACKTICK_RE, BacktickInlineProcessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
@@ -50,7 +50,7 @@ def has_blank_line_inside(rawdata: str, start: int, tag: str) -> bool:
     """Whether a blank line comes before the end tag that closes the `tag` opened just before `start`.
 
     Only the text up to the first blank line is searched, so each element costs the length of its
-    first run of lines, not of the rest of the document.
+    first run of lines, not of the rest of the post. (The caller knows the element is closed.)
     """
     blank = inner_blank_line_re.search(rawdata, start)
     if blank is None:
@@ -63,6 +63,9 @@ def has_blank_line_inside(rawdata: str, start: int, tag: str) -> bool:
         if depth == 0:
             return False
     return True
+
+
+_END_TAG = re.compile(r"</([a-zA-Z][a-zA-Z0-9-]*)\s*>")
 
 
 class _Extractor(HTMLExtractorExtra):
@@ -83,18 +86,36 @@ class _Extractor(HTMLExtractorExtra):
             return text
         return f'{text[: name.end()]} {POSITION}="{self._here()}"{text[name.end():]}'
 
+    def _closed_after(self, tag: str, position: int) -> bool:
+        """Whether an end tag for `tag` comes after `position` (the end tags are listed once per post)."""
+        if self._last_end is None:
+            self._last_end = {m.group(1).lower(): m.start() for m in _END_TAG.finditer(self.rawdata)}
+        return self._last_end.get(tag, -1) >= position
+
+    def reset(self) -> None:
+        self._last_end: dict[str, int] | None = None
+        super().reset()
+
     def handle_starttag(self, tag: str, attrs: Any) -> None:
         attrs = list(attrs)
         names = {key for key, _ in attrs}
         if (
             tag in self.block_level_tags
             and tag not in self.raw_tags
+            and tag not in self.empty_tags
+            and tag not in void_tags
             and "markdown" not in names
             and not self.inraw
             and (self.at_line_start() or self.intail or (self.mdstarted and self.mdstarted[-1]))
         ):
             end_of_tag = self.line_offset + self.offset + len(super().get_starttag_text() or "")
-            if has_blank_line_inside(self.rawdata, end_of_tag, tag):
+            if not self._closed_after(tag, end_of_tag):
+                if not self.mdstack and not self.intail and self.at_line_start():
+                    # Never closed: Python-Markdown would keep the rest of the post raw. GitHub ends
+                    # the HTML at a blank line; here the start tag alone is the raw block.
+                    self.handle_empty_tag(self.get_starttag_text(), is_block=True)
+                    return
+            elif has_blank_line_inside(self.rawdata, end_of_tag, tag):
                 attrs.append(("markdown", "1"))
                 names.add("markdown")
         if POSITION not in names:
