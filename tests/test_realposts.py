@@ -284,3 +284,9 @@ def test_convert_json_gives_each_warning_its_line_and_column(tmp_path: Path) -> 
     [warning] = json.loads(result.stdout)["warnings"]
     assert (warning["line"], warning["col"]) == (6, 6)
     assert f"{post}:6:6: removed <iframe>" in result.stderr
+
+
+def test_columns_count_characters_as_written_even_with_tabs_and_repeated_tags() -> None:
+    source = 'a <b onclick="1">x</b> and <b onclick="2">y</b>\n\n-\titem <i onclick="3">z</i>\n\n  -   deeper <u onclick="4">w</u>\n'
+    converted = wxpub.convert_text(source)
+    assert [(n.line, n.col) for n in converted.warnings] == [(1, 3), (1, 28), (3, 8), (5, 14)]

@@ -59,7 +59,7 @@ def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
         md.reset()
         given = post.meta.get("title")
         parts.title.given = str(given) if given else None
-        parts.raw.line_offset = post.body_line - 1
+        parts.raw.set_source(post.body, post.body_line - 1)
         html = md.convert(post.body)
         figures, refs, math_warnings = list(parts.figures.images), list(parts.links.links), list(parts.math.warnings)
         title = parts.title.title

@@ -142,18 +142,6 @@ class _HtmlBlockPreprocessor(Preprocessor):
         return "".join(parser.cleandoc).split("\n")
 
 
-class _SourceLinesPreprocessor(Preprocessor):
-    """Keeps the lines as written (tabs expanded), before fenced code is cut out of them."""
-
-    def __init__(self, md: Markdown, ext: "RawHtmlExtension") -> None:
-        super().__init__(md)
-        self.ext = ext
-
-    def run(self, lines: list[str]) -> list[str]:
-        self.ext.source_lines = lines
-        return lines
-
-
 class _CodeSpanProcessor(BacktickInlineProcessor):
     """Code spans as Markdown makes them, without the position marks of tags written inside them."""
 
@@ -222,35 +210,46 @@ def _wrap_bare_items(parent: etree.Element) -> None:
 class RawHtmlExtension(Extension):
     """md_in_html with GitHub's blank-line rule, and the file position of every raw start tag.
 
-    Set `line_offset` (the file line before the body's first) before converting.
+    Call `set_source(body, line_offset)` before converting, so positions are given in the file.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.tab_length = 4  # Markdown's, as set in extendMarkdown
+        self.reset()
+
+    def reset(self) -> None:
         self.line_offset = 0
         self.source_lines: list[str] = []
         self.parsed_lines: list[str] = []
         self._line_map: dict[int, int] | None = None
 
-    def reset(self) -> None:
-        self.line_offset = 0
-        self.source_lines = []
-        self.parsed_lines = []
-        self._line_map = None
+    def set_source(self, body: str, line_offset: int) -> None:
+        """The body as written, and the file line before its first (the front matter's last)."""
+        self.source_lines = body.split("\n")
+        self.line_offset = line_offset
 
     def position(self, line: int, col: int, tag_text: str) -> str:
         """`LINE:COL` in the post file of a tag the extractor met at (line, col) of the text it parsed."""
         index = self._source_index(line - 1)
         written = self.source_lines[index] if 0 <= index < len(self.source_lines) else ""
-        # The parsed line may be re-indented (nested lists): find the tag where it was written.
-        found = written.find(tag_text.split("\n", 1)[0]) if tag_text else -1
+        parsed = self.parsed_lines[line - 1] if 0 < line <= len(self.parsed_lines) else ""
+        # The parsed line has its tabs expanded and may be re-indented (nested lists): the tag is
+        # the same occurrence of its text in the written line as in the parsed one.
+        needle = tag_text.split("\n", 1)[0]
+        nth = parsed.count(needle, 0, col) if needle else 0
+        found = -1
+        for _ in range(nth + 1):
+            found = written.find(needle, found + 1) if needle else -1
+            if found < 0:
+                break
         return f"{index + 1 + self.line_offset}:{(found if found >= 0 else col) + 1}"
 
     def _source_index(self, parsed_index: int) -> int:
         if self._line_map is None:
             # Fenced code was cut out before raw HTML is parsed, each block leaving one line; list
             # lines may have been re-indented. Matching the stripped lines gives back the rest.
-            written = [line.strip() for line in self.source_lines]
+            written = [line.expandtabs(self.tab_length).strip() for line in self.source_lines]
             parsed = [line.strip() for line in self.parsed_lines]
             self._line_map = {}
             matcher = difflib.SequenceMatcher(None, parsed, written, autojunk=False)
@@ -259,16 +258,15 @@ class RawHtmlExtension(Extension):
                     self._line_map[block.a + k] = block.b + k
         if parsed_index in self._line_map:
             return self._line_map[parsed_index]
-        before = [p for p in self._line_map if p < parsed_index]
-        return self._line_map[max(before)] + parsed_index - max(before) if before else parsed_index
+        before = max((p for p in self._line_map if p < parsed_index), default=None)
+        return parsed_index if before is None else self._line_map[before] + parsed_index - before
 
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802
         md.registerExtension(self)
         MarkdownInHtmlExtension().extendMarkdown(md)
         # 20: md_in_html's own place, after fenced code (25) is stashed, so tags in code stay code.
         md.preprocessors.register(_HtmlBlockPreprocessor(md, self), "html_block", 20)
-        # 29: straight after 'normalize_whitespace' (30), before lists are re-indented (28).
-        md.preprocessors.register(_SourceLinesPreprocessor(md, self), "wxpub-source-lines", 29)
+        self.tab_length = md.tab_length
         md.inlinePatterns.register(_CodeSpanProcessor(BACKTICK_RE), "backtick", 190)
         # 29.5: before indented code is highlighted ('wxpub-code', 29) and lists are rewritten (10.8).
         md.treeprocessors.register(_RawHtmlTreeprocessor(md), "wxpub-raw-html", 29.5)
