@@ -41,8 +41,8 @@ def _import_premailer() -> Any:
 from . import compiled_theme  # noqa: E402
 from .errors import Notice  # noqa: E402
 from .limits import DROPPED_TAGS  # noqa: E402
-from .mdext.rawhtml import POSITION, parse_position  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
+from .mdext.rawhtml import POSITION, parse_position  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
 # Properties a child takes from its parent: set once on the root, dropped where they repeat it.
