@@ -67,7 +67,8 @@ def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
     images = _with_lines(post.body, [src for src, _, _ in figures], offset)
     links = _with_lines(post.body, [url for _, url, _ in refs], offset)
     notices = [
-        Notice("math", f"formula not drawn: {why}", *_place_of(post.body, tex, offset)) for why, tex in math_warnings
+        Notice("math", f"{why} (the formula is shown as written)", *_place_of(post.body, tex, offset))
+        for why, tex in math_warnings
     ]
     return Rendered(
         html=html,
