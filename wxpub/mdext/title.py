@@ -1,4 +1,4 @@
-"""With no `title` in the front matter, a `# H1` that opens the post becomes the title and leaves the body.
+"""With no `title` in the front matter, a `# H1` opening the post is the title and leaves the body.
 
 WeChat shows the title above the article itself; leaving the H1 in would print it twice, so a
 leading H1 that repeats the front-matter title leaves the body too. An H1 after any body text is
@@ -14,7 +14,6 @@ from typing import Any
 from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
-
 from markdown.util import HTML_PLACEHOLDER_RE
 
 from ._tree import text_of
