@@ -1,8 +1,8 @@
 """Math: `$…$`, `\\(…\\)`, `$$…$$` and `\\[…\\]` drawn as inline SVG (pure Python, via ziamath).
 
 Drawn in `currentColor`. WeChat keeps inline SVG but strips `<defs>`, `<use>`, `id` and `url(#…)`,
-so every glyph is drawn as a plain path. Each formula is measured in `em`, so it follows the size of the text around it;
-an inline formula is lowered with `vertical-align` so that its baseline is the text's baseline.
+so every glyph is drawn as a plain path. Each formula is measured in `em`, so it follows the size
+of the text around it; an inline formula is lowered with `vertical-align` so that its baseline is the text's baseline.
 WeChat counts every character of the article against its limit, so the paths are written with
 relative integer coordinates and one `<path>` per colour.
 
@@ -339,7 +339,9 @@ DISPLAY_MATH_RE = re.compile(r"(?ms)^[ ]{0,3}(?:\$\$(.+?)\$\$|\\\[(.+?)\\\])[ \t
 class MathInlineProcessor(InlineProcessor):
     """Replaces `$…$` with its SVG, stashed so that later patterns leave the markup alone."""
 
-    def __init__(self, pattern: str, md: Markdown, extension: MathExtension, delimiters: tuple[str, str] = ("$", "$")) -> None:
+    def __init__(
+        self, pattern: str, md: Markdown, extension: MathExtension, delimiters: tuple[str, str] = ("$", "$")
+    ) -> None:
         super().__init__(pattern, md)
         self.extension = extension
         self.delimiters = delimiters
@@ -370,7 +372,8 @@ class MathBlockProcessor(BlockProcessor):
             self.parser.parseBlocks(parent, [before])
         dollars = m.group(1) is not None
         tex = m.group(1) if dollars else m.group(2)
-        markup = self.extension.render(tex, display=True, delimiters=("$$", "$$") if dollars else ("\\[", "\\]"))
+        delimiters = ("$$", "$$") if dollars else ("\\[", "\\]")
+        markup = self.extension.render(tex, display=True, delimiters=delimiters)
         if isinstance(markup, str):
             # A <p> holding only a placeholder of block-level HTML (<section>) is dropped whole
             # when the placeholder is swapped back, so no <p> wraps the formula in the output.
