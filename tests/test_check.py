@@ -408,7 +408,7 @@ def test_raw_html_is_reported_where_it_is(project: Path) -> None:
         (10, 1, "removed <iframe>"),
         (12, 1, "removed <form>"),
         (12, 7, "removed <input>"),
-        (14, 4, "removed onclick= from <p>"),
+        (14, 1, "removed onclick= from <p>"),  # at its tag
     ]
 
 

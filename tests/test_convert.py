@@ -241,8 +241,8 @@ def test_a_space_between_inline_elements_survives_wechat() -> None:
 
 def test_a_raw_html_image_is_reported_as_not_uploaded() -> None:
     converted = wxpub.convert_text('![图](a.png)\n\n<p><img src="b.png"></p>\n')
-    messages = [n.message for n in converted.warnings if n.code == "raw-html"]
-    assert messages == ["the raw HTML image b.png will not be uploaded: write it as ![](…)"]
+    messages = [n.message for n in converted.warnings if n.code == "foreign-image"]
+    assert messages == ["image 'b.png' would be dropped by WeChat: only images wxpub uploads may appear in an article"]
 
 
 def test_a_theme_named_by_a_post_must_be_inside_the_project(tmp_path: Path) -> None:

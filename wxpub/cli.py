@@ -106,7 +106,9 @@ def _converted_json(converted: Any) -> dict[str, Any]:
         "budget_left": converted.budget_left,
         "images": [{"src": i.src, "line": i.line, "alt": i.alt, "title": i.title} for i in converted.images],
         "links": [{"number": l.number, "url": l.url, "text": l.text, "line": l.line} for l in converted.links],
-        "warnings": [{"code": n.code, "message": n.message, "line": n.line} for n in converted.warnings],
+        "warnings": [
+            {"code": n.code, "message": n.message, "line": n.line, "col": n.col} for n in converted.warnings
+        ],
         "meta": {k: str(v) if not isinstance(v, (str, int, float, bool, type(None), list)) else v for k, v in converted.meta.items()},
         "html": converted.html,
     }

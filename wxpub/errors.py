@@ -86,15 +86,18 @@ class ConfigError(WxpubError):
 class Notice:
     """A warning met while converting: something was dropped, changed or looks wrong, but output exists.
 
-    `code` is stable (scripts and `wxpub check` key on it); `line` is 1-based in the post file.
+    `code` is stable (scripts and `wxpub check` key on it); `line` is 1-based in the post file,
+    `col` 1-based in that line (in characters), when known.
     """
 
     code: str
     message: str
     line: int | None = None
+    col: int | None = None
 
     def one_line(self, path: str | Path | None = None) -> str:
-        where = f"{path}:{self.line}: " if path and self.line else (f"{path}: " if path else "")
+        place = f"{self.line}:{self.col}" if self.line and self.col else f"{self.line}"
+        where = f"{path}:{place}: " if path and self.line else (f"{path}: " if path else "")
         return f"{where}{self.message}"
 
 

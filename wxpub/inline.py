@@ -42,6 +42,7 @@ from . import compiled_theme  # noqa: E402
 from .errors import Notice  # noqa: E402
 from .limits import DROPPED_TAGS  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
+from .mdext.rawhtml import POSITION, parse_position  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
 # Properties a child takes from its parent: set once on the root, dropped where they repeat it.
@@ -204,15 +205,27 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
             _drop_tree(element)
             continue
         tag = element.tag.lower()
+        # Where the tag was written in the post, marked by the raw HTML extension (mdext/rawhtml.py).
+        at = element.get(POSITION)
+        if at is not None:
+            del element.attrib[POSITION]
+        line, col = parse_position(at)
         if tag in DROPPED_TAGS:
-            notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
+            notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles", line, col))
             _drop_tree(element)
             continue
+        if tag == "center" or (tag in _ALIGNABLE and element.get("align") is not None):
+            _align(element, tag)
+        if tag == "li" and element.getparent().tag not in ("ul", "ol"):
+            # An item written without its list, left raw: a paragraph with the theme's bullet.
+            element.tag = "p"
+            element.text = f"• {element.text or ''}"
         for name in list(element.attrib):
             lowered = name.lower()
             value = element.attrib[name]
             if lowered.startswith("on"):
-                notices.append(Notice("raw-html", f"removed {lowered}= from <{tag}>: scripts do not run in WeChat"))
+                message = f"removed {lowered}= from <{tag}>: scripts do not run in WeChat"
+                notices.append(Notice("raw-html", message, line, col))
                 del element.attrib[name]
             elif lowered in ("href", "src") and value.strip().lower().startswith(("javascript:", "vbscript:")):
                 del element.attrib[name]
@@ -220,14 +233,36 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
                 del element.attrib[name]
         if tag == "img" and element.get("src") and element.get("src") not in images:
             # Only Markdown images are prepared and uploaded; WeChat filters any other source out.
-            notices.append(Notice("raw-html", f"the raw HTML image {element.get('src')} will not be uploaded: write it as ![](…)"))
-        if tag == "div":
+            message = f"image '{element.get('src')}' would be dropped by WeChat: only images wxpub uploads may appear in an article"
+            notices.append(Notice("foreign-image", message, line, col))
+        if tag in ("div", "center"):
             element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
         if tag == "a" and element.get("href") and not _wechat(element.get("href")):
             # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
-            notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
+            message = f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"
+            notices.append(Notice("raw-html", message, line, col))
             _drop_tag(element)
     return notices
+
+
+_ALIGNABLE = frozenset("p div center section h1 h2 h3 h4 h5 h6 td th figure blockquote".split())
+
+
+def _align(element: Any, tag: str) -> None:
+    """`align="center"` (what READMEs centre with) as the style WeChat keeps; `<center>` likewise.
+
+    A centred paragraph must not keep the theme's first-line indent, or its text sits off-centre.
+    """
+    value = "center" if tag == "center" else (element.attrib.pop("align", "") or "").strip().lower()
+    if tag not in _ALIGNABLE or value not in ("left", "center", "right", "justify"):
+        return
+    element.set("style", f"text-align:{value};" + (element.get("style") or ""))
+    if value in ("center", "right"):
+        for paragraph in element.iter("p"):
+            if paragraph is not element and not paragraph.get("align"):
+                paragraph.set("style", "text-indent:0;" + (paragraph.get("style") or ""))
+        if tag == "p":
+            element.set("style", "text-indent:0;" + element.get("style"))
 
 
 def _parse(html: str) -> Any:

@@ -59,6 +59,7 @@ def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
         md.reset()
         given = post.meta.get("title")
         parts.title.given = str(given) if given else None
+        parts.raw.set_source(post.body, post.body_line - 1)
         html = md.convert(post.body)
         figures, refs, math_warnings = list(parts.figures.images), list(parts.links.links), list(parts.math.warnings)
         title = parts.title.title
@@ -66,7 +67,8 @@ def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
     images = _with_lines(post.body, [src for src, _, _ in figures], offset)
     links = _with_lines(post.body, [url for _, url, _ in refs], offset)
     notices = [
-        Notice("math", f"formula not drawn: {why}", _line_of(post.body, tex, offset)) for why, tex in math_warnings
+        Notice("math", f"{why} (the formula is shown as written)", *_place_of(post.body, tex, offset))
+        for why, tex in math_warnings
     ]
     return Rendered(
         html=html,
@@ -93,6 +95,7 @@ class _Parts:
     figures: Any
     links: Any
     math: Any
+    raw: Any
 
 
 @functools.lru_cache(maxsize=8)
@@ -103,13 +106,16 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
     import mdx_truly_sane_lists
     import pymdownx.tilde
 
-    from .mdext import callouts, cjk, codeblocks, figures, footnotes, links, listindent, lists, math, tables, title
+    from .mdext import (
+        callouts, cjk, codeblocks, figures, footnotes, headings, links, listindent, lists, math, rawhtml, tables, title,
+    )
 
     parts = _Parts(
         title=title.TitleExtension(),
         figures=figures.FiguresExtension(caption=options.caption),
         links=links.LinksExtension(),
         math=math.MathExtension(font_size=options.font_size),
+        raw=rawhtml.RawHtmlExtension(),
     )
     # Extensions are given as objects, not names: a name makes Markdown scan every installed
     # package's entry points, which costs more than converting a post.
@@ -122,7 +128,9 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
             callouts.CalloutsExtension(),
             tables.TablesExtension(),
             footnotes.FootnotesExtension(),
+            parts.raw,
             parts.math,
+            headings.HeadingsExtension(),
             parts.title,
             parts.links,
             parts.figures,
@@ -150,9 +158,12 @@ def _code_cache() -> Any:
     return DiskCache.named("code", __version__, *cache_stamp(), keep=CACHED_BLOCKS)
 
 
-def _line_of(body: str, needle: str, offset: int) -> int | None:
+def _place_of(body: str, needle: str, offset: int) -> tuple[int | None, int | None]:
+    """The file line and column of the first `needle` in the body."""
     found = body.find(needle)
-    return None if found < 0 else body.count("\n", 0, found) + 1 + offset
+    if found < 0:
+        return None, None
+    return body.count("\n", 0, found) + 1 + offset, found - (body.rfind("\n", 0, found) + 1) + 1
 
 
 def _with_lines(body: str, needles: list[str], offset: int) -> list[int | None]:

@@ -220,12 +220,14 @@ def _probe(src: str, post: Post, line: int | None, *, cover: bool) -> tuple[str,
 # --- content --------------------------------------------------------------------------------------
 
 # Converter notices that belong to another finding, or to none.
-_NOTICE_CODES: dict[str, str | None] = {"raw-html": "WX303", "unknown-key": None, "foreign-image": None}
+_NOTICE_CODES: dict[str, str | None] = {"raw-html": "WX303", "unknown-key": None, "foreign-image": "WX307"}
+_NOTICE_HINTS = {"WX307": "write the image as ![alt](path) so wxpub uploads it"}
 
 
 def content(converted: Converted) -> Iterator[Finding]:
     """The content as publish will send it (its size with WeChat's image URLs), what the converter
-    removed or changed, links that become references, and images WeChat would filter out."""
+    removed or changed, links that become references, and images WeChat would filter out (the
+    sanitiser names each <img> that is not a Markdown image)."""
     post = converted.post
     yield from size(converted.content_length, converted.content_bytes)
     for notice in converted.warnings:
@@ -233,9 +235,7 @@ def content(converted: Converted) -> Iterator[Finding]:
         if code is None:
             continue
         message = f"{notice.message} [{notice.code}]" if code == "WX305" else notice.message
-        line = notice.line or 1
-        col = getattr(notice, "col", None) or 1
-        yield Finding(code, message, line, col)
+        yield Finding(code, message, notice.line or 1, notice.col or 1, _NOTICE_HINTS.get(code))
     for link in converted.links:
         yield Finding(
             "WX304",
@@ -243,8 +243,6 @@ def content(converted: Converted) -> Iterator[Finding]:
             link.line or 1,
             _col(post, link.line, link.url),
         )
-    markdown_images = {ref.src for ref in converted.images}
-    yield from foreign_images(converted.html, markdown_images, post)
 
 
 def size(chars: int, size_bytes: int, *, exact: bool = False) -> Iterator[Finding]:
@@ -266,21 +264,20 @@ def size(chars: int, size_bytes: int, *, exact: bool = False) -> Iterator[Findin
         yield Finding("WX302", f"the content is {size_bytes:,} bytes; WeChat takes less than 1 MB", 1, 1, hint)
 
 
-def foreign_images(html: str, ours: set[str], post: Post | None = None) -> Iterator[Finding]:
-    """Images WeChat would silently filter out: any <img> whose source is not one wxpub uploads."""
+def foreign_images(html: str, ours: set[str]) -> Iterator[Finding]:
+    """Images WeChat would silently filter out of the content as sent: any <img> whose source is
+    not the URL of one of its uploads (a last look, after the uploads, at what goes out)."""
     from .convert import image_sources
 
     for src in dict.fromkeys(image_sources(html)):
-        if src in ours:
-            continue
-        line = post.find_line(src) if post is not None else None
-        yield Finding(
-            "WX307",
-            f"image '{src}' would be dropped by WeChat: only images wxpub uploads may appear in an article",
-            line or 1,
-            _col(post, line, src) if post is not None else 1,
-            "write the image as ![alt](path) so wxpub uploads it",
-        )
+        if src not in ours:
+            yield Finding(
+                "WX307",
+                f"image '{src}' would be dropped by WeChat: only images wxpub uploads may appear in an article",
+                1,
+                1,
+                _NOTICE_HINTS["WX307"],
+            )
 
 
 def _col(post: Post, line: int | None, needle: str) -> int:

@@ -42,12 +42,15 @@ class FiguresTreeprocessor(Treeprocessor):
             self.ext.images.append((img.get("src", ""), alt, title))
             img.attrib.pop("title", None)
             parent = parents.get(img)
+            # A linked image is followed by its reference mark (links run first): it goes in the caption.
+            mark = parent[1] if parent is not None and len(parent) == 2 and parent[0] is img else None
             alone = (
                 parent is not None
                 and parent.tag == "p"
-                and len(parent) == 1
+                and (len(parent) == 1 or (mark is not None and mark.get("class") == "ref-mark"))
                 and not (parent.text or "").strip()
                 and not (img.tail or "").strip()
+                and not (mark is not None and (mark.tail or "").strip())
             )
             if not alone:
                 continue
@@ -57,9 +60,14 @@ class FiguresTreeprocessor(Treeprocessor):
             parent.text = None
             img.tail = None
             caption = caption_for(alt, title, self.ext.getConfig("caption"))
-            if caption:
+            if mark is not None:
+                parent.remove(mark)
+                mark.tail = None
+            if caption or mark is not None:
                 figcaption = etree.SubElement(parent, "figcaption")
                 figcaption.text = caption
+                if mark is not None:
+                    figcaption.append(mark)
 
 
 class FiguresExtension(Extension):

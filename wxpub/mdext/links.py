@@ -2,7 +2,8 @@
 
 WeChat lets an article link only to mp.weixin.qq.com. Rather than lose the address, the link text
 stays in place with a superscript number and the URL is written out, as text, in a reference list
-at the end. A link whose text is its own URL is just text; in-page anchors are dropped.
+at the end. A link whose text is its own URL is just text; in-page anchors are dropped. A linked
+image (a README's badges) stays an image, with the mark after it and its alt text in the list.
 
 A URL shown as text (a bare one, or a link whose text is its URL) goes in a `<span class="url">`,
 which the themes let break at any character: otherwise a browser carries the whole URL to a new
@@ -37,6 +38,17 @@ def _same_as_text(url: str, text: str) -> bool:
     return text.rstrip("/") in (url.rstrip("/"), bare)
 
 
+def _linked_image_text(link: etree.Element, href: str) -> str:
+    """What a reference to a linked image (a badge, a screenshot) is called: its alt text, else "图片".
+
+    An image linked to its own file ("click to enlarge") is no reference: "" unwraps it.
+    """
+    images = list(link.iter("img"))
+    if not images or any(_plain(img.get("src", "")) == href for img in images):
+        return ""
+    return " ".join(alt for img in images if (alt := img.get("alt", "").strip())) or "图片"
+
+
 class LinksTreeprocessor(Treeprocessor):
     """Turns external links into references and appends the reference list."""
 
@@ -55,7 +67,7 @@ class LinksTreeprocessor(Treeprocessor):
             if href and is_wechat_link(href):
                 link.attrib.pop("title", None)
                 continue
-            text = text_of(link)
+            text = text_of(link) or _linked_image_text(link, href)
             if href and text and _same_as_text(href, text):
                 tail = link.tail
                 link.clear()  # its text may hold a bare-URL span already

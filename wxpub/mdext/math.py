@@ -1,8 +1,8 @@
-"""Math: `$…$` and `$$…$$` drawn as inline SVG (pure Python, via ziamath), in `currentColor`.
+"""Math: `$…$`, `\\(…\\)`, `$$…$$` and `\\[…\\]` drawn as inline SVG (pure Python, via ziamath).
 
-WeChat keeps inline SVG but strips `<defs>`, `<use>`, `id` and `url(#…)`, so every glyph is drawn
-as a plain path. Each formula is measured in `em`, so it follows the size of the text around it;
-an inline formula is lowered with `vertical-align` so that its baseline is the text's baseline.
+Drawn in `currentColor`. WeChat keeps inline SVG but strips `<defs>`, `<use>`, `id` and `url(#…)`,
+so every glyph is drawn as a plain path. Each formula is measured in `em`, so it follows the size
+of the text around it; an inline formula is lowered with `vertical-align` so that its baseline is the text's baseline.
 WeChat counts every character of the article against its limit, so the paths are written with
 relative integer coordinates and one `<path>` per colour.
 
@@ -320,20 +320,34 @@ INLINE_MATH_RE = (
     r"(?<!\s)\$(?!\d)"
 )
 
+# `\(…\)`, LaTeX's own inline delimiters (as pymdown's arithmatex reads them): the opening `\(` is
+# not itself escaped ("\\(" is a backslash and a bracket), and the formula ends at the first `\)`
+# that is not part of a `\\`. Within one paragraph, like `$…$`.
+PAREN_MATH_RE = (
+    r"(?:(?<!\\)|(?<=(?<!\\)\\\\))"
+    r"\\\("
+    r"((?:[^\\\n\x02\x03]|\\[^)\n\x02\x03]|\n(?![ \t]*\n))+?)"
+    r"\\\)"
+)
+
 # `$$` at the start of a line (at most three spaces in, as more would be code) up to `$$` at the
 # end of a line, within one block: blank lines end a display formula as they end a paragraph.
-DISPLAY_MATH_RE = re.compile(r"(?ms)^[ ]{0,3}\$\$(.+?)\$\$[ \t]*$")
+# `\[ … \]` likewise (LaTeX's display delimiters); `(1)` is what the `$$` form matched, `(2)` the other.
+DISPLAY_MATH_RE = re.compile(r"(?ms)^[ ]{0,3}(?:\$\$(.+?)\$\$|\\\[(.+?)\\\])[ \t]*$")
 
 
 class MathInlineProcessor(InlineProcessor):
     """Replaces `$…$` with its SVG, stashed so that later patterns leave the markup alone."""
 
-    def __init__(self, pattern: str, md: Markdown, extension: MathExtension) -> None:
+    def __init__(
+        self, pattern: str, md: Markdown, extension: MathExtension, delimiters: tuple[str, str] = ("$", "$")
+    ) -> None:
         super().__init__(pattern, md)
         self.extension = extension
+        self.delimiters = delimiters
 
     def handleMatch(self, m: re.Match[str], data: str) -> tuple[Any, int, int]:  # noqa: N802
-        markup = self.extension.render(m.group(1), display=False)
+        markup = self.extension.render(m.group(1), display=False, delimiters=self.delimiters)
         if isinstance(markup, str):
             return self.md.htmlStash.store(markup), m.start(0), m.end(0)
         return markup, m.start(0), m.end(0)
@@ -356,7 +370,10 @@ class MathBlockProcessor(BlockProcessor):
         before, after = block[: m.start()].rstrip("\n"), block[m.end() :].lstrip("\n")
         if before.strip():
             self.parser.parseBlocks(parent, [before])
-        markup = self.extension.render(m.group(1), display=True)
+        dollars = m.group(1) is not None
+        tex = m.group(1) if dollars else m.group(2)
+        delimiters = ("$$", "$$") if dollars else ("\\[", "\\]")
+        markup = self.extension.render(tex, display=True, delimiters=delimiters)
         if isinstance(markup, str):
             # A <p> holding only a placeholder of block-level HTML (<section>) is dropped whole
             # when the placeholder is swapped back, so no <p> wraps the formula in the output.
@@ -368,7 +385,7 @@ class MathBlockProcessor(BlockProcessor):
 
 
 class MathExtension(Extension):
-    """`$…$` and `$$…$$` as inline SVG; formulas that cannot be drawn are listed in `warnings`."""
+    """Inline and display math as SVG; formulas that cannot be drawn are listed in `warnings`."""
 
     def __init__(self, **kwargs: Any) -> None:
         self.config = {
@@ -386,6 +403,10 @@ class MathExtension(Extension):
         # so TeX's `\{`, `\\` and `\,` reach the formula untouched; and before 'link' (160) and
         # 'em_strong' (60), so `[`, `*` and `_` inside a formula stay TeX.
         md.inlinePatterns.register(MathInlineProcessor(INLINE_MATH_RE, md, self), "math-inline", 185)
+        # 186: the same place for `\(…\)`, and before 'escape' (180), which would take the backslashes.
+        md.inlinePatterns.register(
+            MathInlineProcessor(PAREN_MATH_RE, md, self, ("\\(", "\\)")), "math-inline-paren", 186
+        )
         # 72: after 'code' (80), so an indented `$$` stays code (fenced code is stashed earlier by
         # its preprocessor); before 'hashheader' (70) and 'paragraph' (10), so a `$$` line inside
         # a paragraph is split out rather than read as paragraph text.
@@ -394,8 +415,8 @@ class MathExtension(Extension):
     def reset(self) -> None:
         self.warnings = []
 
-    def render(self, tex: str, *, display: bool) -> str | etree.Element:
-        """SVG markup for `tex`, or a monospace span with the source and a warning if it fails."""
+    def render(self, tex: str, *, display: bool, delimiters: tuple[str, str] | None = None) -> str | etree.Element:
+        """SVG markup for `tex`, or a monospace span with the source as written and a warning if it fails."""
         font_size = float(self.getConfig("font_size"))
         try:
             if display:
@@ -403,9 +424,9 @@ class MathExtension(Extension):
             return render_inline(tex, font_size)
         except MathError as exc:
             self.warnings.append((f"math not rendered: {exc}", tex))
-            delimiter = "$$" if display else "$"
+            opening, closing = delimiters or (("$$", "$$") if display else ("$", "$"))
             span = etree.Element("span", {"style": "font-family:monospace"})
-            span.text = AtomicString(f"{delimiter}{tex}{delimiter}")
+            span.text = AtomicString(f"{opening}{tex}{closing}")
             return span
 
 
