@@ -40,7 +40,7 @@ def _import_premailer() -> Any:
 
 from . import compiled_theme  # noqa: E402
 from .errors import Notice  # noqa: E402
-from .limits import DROPPED_TAGS  # noqa: E402
+from . import profile  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
@@ -198,36 +198,81 @@ _DOCUMENT_TAGS = re.compile(r"</?(?:html|head|body)\b[^>]*>", re.IGNORECASE)
 
 
 def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
+    """Keep only what the WeChat profile allows: its tags, their attributes, safe URLs and styles.
+
+    A tag outside the profile is removed with its content when that content is code, media or
+    plumbing (profile.REMOVED_WITH_CONTENT), and otherwise replaced by its content. The walk does
+    not descend into what it removed, so each removal is reported once.
+    """
     notices: list[Notice] = []
-    for element in list(root.iter()):
+    stack = list(reversed(root))
+    while stack:
+        element = stack.pop()
         if not isinstance(element.tag, str):  # comments and processing instructions
             _drop_tree(element)
             continue
         tag = element.tag.lower()
-        if tag in DROPPED_TAGS:
-            notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
-            _drop_tree(element)
+        if tag == "div":
+            tag = element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
+        if tag in profile.REMOVED_WITH_CONTENT or not profile.allowed_tag(tag):
+            if tag in profile.REMOVED_WITH_CONTENT:
+                notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
+                _drop_tree(element)
+                continue
+            notices.append(Notice("raw-html", f"removed the tag <{tag}> and kept its text: WeChat does not keep it"))
+            children = list(element)
+            _drop_tag(element)
+            stack.extend(reversed(children))
             continue
-        for name in list(element.attrib):
-            lowered = name.lower()
-            value = element.attrib[name]
-            if lowered.startswith("on"):
-                notices.append(Notice("raw-html", f"removed {lowered}= from <{tag}>: scripts do not run in WeChat"))
-                del element.attrib[name]
-            elif lowered in ("href", "src") and value.strip().lower().startswith(("javascript:", "vbscript:")):
-                del element.attrib[name]
-            elif lowered == "id" or lowered.startswith("data-"):
-                del element.attrib[name]
+        _sanitise_attributes(element, tag, notices)
+        if tag == "img" and not element.get("src"):
+            _drop_tree(element)  # nothing left to show
+            continue
         if tag == "img" and element.get("src") and element.get("src") not in images:
             # Only Markdown images are prepared and uploaded; WeChat filters any other source out.
             notices.append(Notice("raw-html", f"the raw HTML image {element.get('src')} will not be uploaded: write it as ![](…)"))
-        if tag == "div":
-            element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
-        if tag == "a" and element.get("href") and not _wechat(element.get("href")):
-            # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
-            notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
+        if tag == "a" and not (element.get("href") and _wechat(element.get("href"))):
+            if element.get("href"):
+                # A link in raw HTML skipped the Markdown link rewrite; WeChat would refuse it.
+                notices.append(Notice("raw-html", f"removed a raw HTML link to {element.get('href')}: write it as a Markdown link"))
+            children = list(element)
             _drop_tag(element)
+            stack.extend(reversed(children))
+            continue
+        stack.extend(reversed(element))
     return notices
+
+
+def _sanitise_attributes(element: Any, tag: str, notices: list[Notice]) -> None:
+    for name in list(element.attrib):
+        lowered = name.lower()
+        value = element.attrib[name]
+        if lowered == "class":
+            continue  # wxpub's own classes select the theme's rules; removed once it is inlined
+        if lowered == "style":
+            cleaned, removed = profile.clean_style(tag, value)
+            for what in removed:
+                notices.append(Notice("raw-html", f"removed {what} from <{tag}>"))
+            if cleaned:
+                element.set(name, cleaned)
+            else:
+                del element.attrib[name]
+        elif lowered == "align" and tag in _ALIGNABLE and value.strip().lower() in ("left", "center", "right", "justify"):
+            # README-style `<p align="center">`: WeChat reads the style, not the attribute.
+            del element.attrib[name]
+            own = element.get("style")
+            element.set("style", f"text-align:{value.strip().lower()}" + (f";{own}" if own else ""))
+        elif not profile.allowed_attribute(tag, lowered, value):
+            del element.attrib[name]
+            if lowered.startswith("on"):
+                notices.append(Notice("raw-html", f"removed {lowered}= from <{tag}>: scripts do not run in WeChat"))
+            elif lowered in profile.URL_ATTRIBUTES or lowered.endswith(":href"):
+                scheme = profile.url_scheme(value) or "this kind of"
+                notices.append(Notice("raw-html", f"removed {lowered}= from <{tag}>: {scheme} URLs are not allowed in WeChat articles"))
+            # Anything else (id, data-*, width=…) is removed quietly: WeChat strips or ignores it.
+
+
+_ALIGNABLE = frozenset("section p h1 h2 h3 h4 h5 h6 td th figure blockquote".split())
 
 
 def _parse(html: str) -> Any:

@@ -6,6 +6,8 @@ loading the API client.
 
 from __future__ import annotations
 
+from .profile import REMOVED_WITH_CONTENT
+
 # The draft_add page counts title, author and digest in "字" without saying what one is, and users
 # report 45110/45003 at about half the nominal figures for Chinese text. We count what is surely
 # enough: an ASCII character is 1 unit, any other (CJK, full-width punctuation, emoji) 2. Content is
@@ -45,9 +47,6 @@ def fit_units(text: str, limit: int) -> str:
             return text[:index]
     return text
 
-# Tags removed from an article with their content: they run code, embed other pages, or WeChat
-# strips them anyway. The converter's sanitiser removes them and `wxpub check` reports them.
-DROPPED_TAGS = frozenset(
-    "script style iframe frame frameset object embed applet form input button select textarea "
-    "option link meta base noscript template canvas audio video source track dialog title".split()
-)
+# Tags removed from an article with their content (what else is outside the WeChat profile loses
+# only its tag). The converter's sanitiser removes them and `wxpub check` reports them.
+DROPPED_TAGS = REMOVED_WITH_CONTENT
