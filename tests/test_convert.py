@@ -202,10 +202,11 @@ def test_nested_lists_at_any_commonmark_indent(source: str) -> None:
     import lxml.html
 
     root = lxml.html.fragment_fromstring(wxpub.convert_text(source).html)
+    # A row is a section that starts with its floated marker; "c" follows the marker of its row.
     depth_of_c = next(
-        len([a for a in el.iterancestors() if a.get("style", "").startswith("display:flex")])
+        len([a for a in el.iterancestors() if len(a) and (a[0].get("style") or "").startswith("float:left")])
         for el in root.iter()
-        if el.text == "c"
+        if el.tail == "c"
     )
     assert depth_of_c == 3
 

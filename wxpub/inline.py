@@ -42,6 +42,7 @@ from . import compiled_theme  # noqa: E402
 from .errors import Notice  # noqa: E402
 from . import profile  # noqa: E402
 from .mdext.codeblocks import short_color  # noqa: E402
+from .shorthand import shortest  # noqa: E402
 from .themes import ResolvedTheme  # noqa: E402
 
 # Properties a child takes from its parent: set once on the root, dropped where they repeat it.
@@ -334,12 +335,27 @@ def _wechat(url: str) -> bool:
     return is_wechat_link(url)
 
 
+_BOLD = re.compile(r"(?:^|(?<=;))font-weight:(?:bold|700)(?=;|$)")
+_UA_BOLD = frozenset("b strong h1 h2 h3 h4 h5 h6 th".split())
+
+
+def _bold_is_bolder(element: Any, inherited: tuple[tuple[str, str], ...]) -> bool:
+    """Whether `<b>` (font-weight: bolder) would be plain bold here: nothing around it is bold already."""
+    if dict(inherited).get("font-weight", "normal") not in ("normal", "400"):
+        return False
+    return not any(isinstance(a.tag, str) and (a.tag in _UA_BOLD or _BOLD.search(a.get("style") or "")) for a in element.iterancestors())
+
+
 def _compact(element: Any, inherited: tuple[tuple[str, str], ...]) -> None:
     """Drop what repeats the parent or the default, and write the rest without spaces."""
     style = element.get("style")
     child_inherited = inherited
     if style is not None:
         compact, child_inherited = _compact_style(element.tag, style, inherited)
+        if element.tag == "span" and _BOLD.search(compact) and _bold_is_bolder(element, inherited):
+            # <b style="…">, not <span style="…;font-weight:bold">: the same look, 23 characters fewer.
+            element.tag = "b"
+            compact = _BOLD.sub("", compact).strip(";").replace(";;", ";")
         if compact:
             element.set("style", compact)
         else:
@@ -367,39 +383,38 @@ def _compact_style(
     Cached: an article repeats the same few (tag, style, context) triples hundreds of times.
     """
     parent = dict(inherited)
-    kept: dict[str, str] = {}
+    kept: list[tuple[str, str]] = []
     for prop, value in _declarations(style):
         if prop.startswith("--") or "var(" in value:
             continue
         value = _short(value)
+        kept = [(p, v) for p, v in kept if p != prop]  # the later declaration wins
         if (prop, value) in DEFAULTS.get(tag, ()) or (prop, value) in INITIAL:
             continue
         if prop in INHERITED:
             if value == "inherit":  # what an inherited property does anyway
                 continue
             if parent.get(prop) == value and prop not in UA_SETS.get(tag, ()) and not _RELATIVE.search(value):
-                kept.pop(prop, None)
                 continue
         elif tag in _NO_UA_BOX and prop in ("margin", "padding") and value == "0":
             continue
-        kept[prop] = value
-    inherited_here = {p: v for p, v in kept.items() if p in INHERITED}
+        kept.append((prop, value))
+    # The last guard of the WeChat profile: sanitiser and themes have already reported what they
+    # removed; this holds styles made elsewhere (a Pygments style's black, say) to it too.
+    cleaned, _ = profile.clean_style(tag, ";".join(f"{p}:{v}" for p, v in kept))
+    kept = _declarations(cleaned)
+    inherited_here = {p: v for p, v in kept if p in INHERITED}
     if inherited_here:
         child = {**parent, **inherited_here}
         for prop, value in inherited_here.items():
             if _RELATIVE.search(value):
                 child[prop] = "\0"  # relative sizes compound: never equal to a child's
         inherited = tuple(sorted(child.items()))
-    return ";".join(f"{p}:{v}" for p, v in kept.items()), inherited
+    return ";".join(f"{p}:{v}" for p, v in shortest(kept)), inherited
 
 
 def _declarations(style: str) -> list[tuple[str, str]]:
-    out = []
-    for part in style.split(";"):
-        prop, sep, value = part.partition(":")
-        if sep and prop.strip() and value.strip():
-            out.append((prop.strip().lower(), value.strip()))
-    return out
+    return profile.declarations(style)
 
 
 def _short(value: str) -> str:
