@@ -114,19 +114,22 @@ def _lexer(lang: str | None) -> Any:
 
 
 @functools.lru_cache(maxsize=512)
-def highlight(code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False) -> str:
+def highlight(
+    code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False, colours: str = "all"
+) -> str:
     """Code -> `<pre>` HTML with inline colours, U+00A0 for spaces and `<br>` between lines.
 
     Cached in memory and on disk: a post being edited, checked and published converts the same
     code blocks again and again, and the first lexing with a language costs more (Pygments compiles
-    the lexer's patterns) than converting the rest of the post.
+    the lexer's patterns) than converting the rest of the post. `colours`: "all" of the style's,
+    "fewer" (keywords and comments only) or "none", cheaper renderings for a post that must fit.
     """
     folder = _cache_dir()
-    entry = folder / digest(code, lang, style, line_numbers)
+    entry = folder / digest(code, lang, style, line_numbers, colours)
     cached = read_or_none(entry)
     if cached is not None:
         return cached.decode("utf-8")
-    html = _highlight(code, lang, style, line_numbers)
+    html = _highlight(code, lang, style, line_numbers, colours)
     try:
         write_atomic(entry, html.encode("utf-8"))
     except OSError:
@@ -151,11 +154,11 @@ def _code_stamp() -> str:
     return digest(__version__, pygments.__version__, file_stamp(__file__))[:16]
 
 
-def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> str:
+def _highlight(code: str, lang: str | None, style: str, line_numbers: bool, colours: str = "all") -> str:
     code = code.expandtabs(4).strip("\n")
     lines: list[list[tuple[str | None, str]]] = [[]]
     for ttype, value in _lexer(lang).get_tokens(code):
-        css = _token_css(style, ttype)
+        css = _token_css(style, ttype) if _coloured(ttype, colours) else None
         first = True
         for part in value.split("\n"):
             if not first:
@@ -176,6 +179,12 @@ def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> s
     body = "<br>".join(rendered)
     # No <code> inside: its own font rules would have to be repeated on every block.
     return f'<pre class="code">{body}</pre>'
+
+
+def _coloured(ttype: _TokenType, colours: str) -> bool:
+    if colours == "all":
+        return True
+    return colours == "fewer" and (ttype in Keyword or ttype in Operator.Word or ttype in Comment)
 
 
 def _render_line(runs: list[tuple[str | None, str]]) -> str:
@@ -223,11 +232,18 @@ class CodeBlocksExtension(Extension):
         self.config = {
             "style": ["wxpub-light", "Pygments style name, or wxpub-light / wxpub-dark"],
             "line_numbers": [False, "Number the lines of every code block"],
+            "colours": ["all", "all of the style's colours, 'fewer' (keywords and comments) or 'none'"],
         }
         super().__init__(**kwargs)
 
     def render(self, code: str, lang: str | None) -> str:
-        return highlight(code, lang, style=self.getConfig("style"), line_numbers=self.getConfig("line_numbers"))
+        return highlight(
+            code,
+            lang,
+            style=self.getConfig("style"),
+            line_numbers=self.getConfig("line_numbers"),
+            colours=self.getConfig("colours"),
+        )
 
     def _format_fence(self, source: str, language: str, class_name: str, options: Any, md: Any, **kwargs: Any) -> str:
         return self.render(source, language or None)
