@@ -81,7 +81,9 @@ BLOCK_TAGS = frozenset(
 )
 # Initial values: saying them changes nothing (unless the browser's own sheet says otherwise,
 # hence the list of elements where a zero margin or padding is already the default).
-INITIAL = frozenset({("background", "none"), ("background", "transparent"), ("border-radius", "0")})
+INITIAL = frozenset(
+    {("background", "none"), ("background", "transparent"), ("border-radius", "0"), ("height", "auto"), ("width", "auto")}
+)
 _NO_UA_BOX = frozenset("span strong b em i code del s sup sub a img small kbd section div figcaption svg tr thead tbody".split())
 _ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
 _LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
@@ -100,6 +102,10 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     notices = _sanitise(root, images)
     _apply_theme(root, theme.css)
     _compact(root, ())
+    for group in list(root.iter("thead", "tbody")):
+        if not group.attrib:
+            # The parser puts rows in a tbody of its own; the header row is told by its <th>s.
+            _drop_tag(group)
     root.tail = None
     # The HTML serialiser percent-encodes src values ("猫 图.png" -> "%E7%8C%AB%20…"); `src` must stay
     # as written, for the publisher swaps it by its exact value. So each goes out as a token first.

@@ -54,6 +54,10 @@ def shortest(declarations: Declarations) -> Declarations:
         moot = _RESETS.get(prop, frozenset()) | {prop}
         out = [(p, v) for p, v in out if p not in moot]
         out.append((prop, value))
+    names = {p for p, _ in out}
+    if ("overflow-x", "auto") in out and not names & {"overflow", "overflow-y"}:
+        # The other axis computes to auto as well, so this is `overflow: auto`.
+        out = [("overflow", "auto") if (p, v) == ("overflow-x", "auto") else (p, v) for p, v in out]
     return _combine_border_sides(out)
 
 
