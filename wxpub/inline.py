@@ -221,11 +221,11 @@ def _sanitise(root: Any, images: frozenset[str]) -> list[Notice]:
         tag = element.tag.lower()
         if tag == "div":
             tag = element.tag = "section"  # the WeChat editor rewrites <div>s; a section stays as it is
-        if tag in profile.REMOVED_WITH_CONTENT or not profile.allowed_tag(tag):
-            if tag in profile.REMOVED_WITH_CONTENT:
-                notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
-                _drop_tree(element)
-                continue
+        if tag in profile.REMOVED_WITH_CONTENT:
+            notices.append(Notice("raw-html", f"removed <{tag}>: WeChat does not allow it in articles"))
+            _drop_tree(element)
+            continue
+        if not profile.allowed_tag(tag):
             notices.append(Notice("raw-html", f"removed the tag <{tag}> and kept its text: WeChat does not keep it"))
             children = list(element)
             _drop_tag(element)
