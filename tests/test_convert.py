@@ -290,3 +290,14 @@ def test_urls_shown_as_text_may_break_anywhere_and_keep_their_punctuation_out() 
     assert url.format("https://a.b/c") + "，" in html
     assert "(" + url.format("https://en.wikipedia.org/wiki/Foo_(bar)") + ")。" in html
     assert "https://in.code/x</code>" in html and 'title="https://raw.attr/x"' in html
+
+
+def test_bold_markers_are_b_elements_and_stay_bold_once() -> None:
+    html = wxpub.convert_text("1. 一\n2. 二\n", theme="warm").html
+    assert '<b style="float:left;margin-left:-1.8em;color:#e60">1.</b>' in html
+    assert "font-weight" not in html
+
+
+def test_an_empty_list_item_keeps_its_line() -> None:
+    html = wxpub.convert_text("- \n- 二\n").html
+    assert '•</span><br></section>' in html

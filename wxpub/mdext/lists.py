@@ -56,7 +56,7 @@ class ListsTreeprocessor(Treeprocessor):
             marker.tail = li.text
             row.extend(list(li))
             if not (li.text or "").strip() and not len(li):
-                marker.tail = "\u00a0"  # an empty item keeps a line, so the next marker floats below it
+                etree.SubElement(row, "br")  # an empty item keeps a line, so the next marker floats below it
 
     def _marker(self, li: etree.Element, ordered: bool, number: int, depth: int) -> tuple[str, str]:
         holder = li
