@@ -21,6 +21,7 @@ one home. Standard library only and cheap to import: `wxpub check` runs as a pre
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 # --- tags and attributes ----------------------------------------------------------------------
 
@@ -154,11 +155,15 @@ def allowed_attribute(tag: str, name: str, value: str) -> bool:
 
 # --- CSS ---------------------------------------------------------------------------------------
 
+# A rule for a property's values: None when the value is inside the profile, else why not.
+ValueRule = Callable[[str], "str | None"]
+
+
 def _any(value: str) -> str | None:
     return None
 
 
-def _keywords(*allowed: str):  # type: ignore[no-untyped-def]
+def _keywords(*allowed: str) -> ValueRule:
     words = frozenset(allowed)
 
     def rule(value: str) -> str | None:
@@ -187,9 +192,9 @@ def _background(value: str) -> str | None:
     return None
 
 
-# property -> a rule for its value (None: any value the general rules allow). Anything not here is
-# outside the profile.
-PROPERTIES: dict[str, object] = {
+# property -> the rule for its values (besides the general ones: no black, no url(), no !important…).
+# A property not here is outside the profile.
+PROPERTIES: dict[str, ValueRule] = {
     **{
         prop: _any
         for prop in (
@@ -302,7 +307,7 @@ def declaration_violation(tag: str, prop: str, value: str) -> str | None:
         return f"the WeChat editor swallows pure black: use {NEAR_BLACK}"
     if tag in _SVG_TAGS and prop in _SVG_SIZES and "%" in value:
         return "WeChat ignores % sizes on SVG: give px or em"
-    return rule(value)  # type: ignore[operator, no-any-return]
+    return rule(value)
 
 
 def style_violations(tag: str, style: str) -> list[str]:
