@@ -12,14 +12,14 @@ Prints, for benchmarks/posts/tech-8k.md (about 8,000 characters, seven code bloc
   earlier run (compiled theme and highlighted code in the user cache), and as the first run on a
   machine (empty user cache: premailer compiles the theme, Pygments lexes every block);
 * peak memory (max RSS) of a `wxpub convert` process on a 60,000-character post;
-* output characters per visible character, for the prose article and the technical post, per theme.
+* output characters per visible character, for the prose article and the technical posts, per
+  theme (bench_size.py, which prints only that).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -29,8 +29,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TECH = ROOT / "benchmarks" / "posts" / "tech-8k.md"
-PROSE = ROOT / "benchmarks" / "posts" / "prose.md"
-THEMES = ("default", "ink", "geek", "warm")
 
 
 def interleaved(function, baseline, inputs) -> tuple[float, float, float]:
@@ -92,12 +90,6 @@ def peak_rss_mb(command: list[str]) -> float:
     return int(out.stdout.strip()) / 1024
 
 
-def visible(html: str) -> int:
-    import lxml.html
-
-    return len(re.sub(r"\s", "", "".join(lxml.html.fragment_fromstring(html).itertext())))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
@@ -142,14 +134,11 @@ def main() -> None:
         rss = peak_rss_mb([sys.executable, "-m", "wxpub", "convert", str(big)])
         print(f"peak memory, {size:,}-character post:  {rss:7.1f} MB  (target <= 60 MB)")
 
-    print("output characters per visible character (targets: prose <= 2.0, technical <= 3.0):")
-    for path in (PROSE, TECH):
-        source = path.read_text(encoding="utf-8")
-        cells = []
-        for theme in THEMES:
-            html = wxpub.convert_text(source, theme=theme).html
-            cells.append(f"{theme} {len(html) / visible(html):.2f} ({len(html):,})")
-        print(f"  {path.name:<12} " + "   ".join(cells))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_size import size_table
+
+    print("output characters per visible character:")
+    print("\n".join(size_table()))
 
 
 if __name__ == "__main__":

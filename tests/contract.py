@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import lxml.html
 
+from wxpub import profile
+
 FORBIDDEN_TAGS = {"style", "script", "link", "iframe", "form", "input", "meta"}
 
 
 def assert_contract(html: str) -> None:
+    """The output contract, and the WeChat profile."""
+    assert_profile(html)
     assert html.startswith("<section style="), html[:80]
     assert html.endswith("</section>")
     root = lxml.html.fragment_fromstring(html)
@@ -24,3 +28,14 @@ def assert_contract(html: str) -> None:
         if style is not None:
             assert style and "; " not in style and ": " not in style, style
             assert "var(" not in style and "--" not in style.split(":")[0], style
+
+
+def assert_profile(html: str) -> None:
+    """Every tag, attribute and declaration of `html` is inside the WeChat profile (wxpub/profile.py)."""
+    root = lxml.html.fragment_fromstring(html)
+    for element in root.iter():
+        assert isinstance(element.tag, str) and profile.allowed_tag(element.tag), element.tag
+        for name, value in element.attrib.items():
+            assert profile.allowed_attribute(element.tag, name, value), f"<{element.tag} {name}={value!r}>"
+            if name == "style":
+                assert profile.style_violations(element.tag, value) == [], (element.tag, value)

@@ -49,7 +49,7 @@ def test_code_whitespace_survives_wechat() -> None:
     assert "  " not in code.split(">", 1)[1]  # no plain-space runs for WeChat to collapse
     assert "white-space:pre" not in html
     assert "&nbsp;" not in html
-    assert "overflow-x:auto" in html
+    assert "overflow:auto" in html  # long lines scroll sideways
 
 
 def test_no_whitespace_only_text_between_highlight_spans() -> None:
@@ -202,10 +202,11 @@ def test_nested_lists_at_any_commonmark_indent(source: str) -> None:
     import lxml.html
 
     root = lxml.html.fragment_fromstring(wxpub.convert_text(source).html)
+    # A row is a section that starts with its floated marker; "c" follows the marker of its row.
     depth_of_c = next(
-        len([a for a in el.iterancestors() if a.get("style", "").startswith("display:flex")])
+        len([a for a in el.iterancestors() if len(a) and (a[0].get("style") or "").startswith("float:left")])
         for el in root.iter()
-        if el.text == "c"
+        if el.tail == "c"
     )
     assert depth_of_c == 3
 
@@ -289,3 +290,14 @@ def test_urls_shown_as_text_may_break_anywhere_and_keep_their_punctuation_out() 
     assert url.format("https://a.b/c") + "，" in html
     assert "(" + url.format("https://en.wikipedia.org/wiki/Foo_(bar)") + ")。" in html
     assert "https://in.code/x</code>" in html and 'title="https://raw.attr/x"' in html
+
+
+def test_bold_markers_are_b_elements_and_stay_bold_once() -> None:
+    html = wxpub.convert_text("1. 一\n2. 二\n", theme="warm").html
+    assert '<b style="float:left;margin-left:-1.8em;color:#e60">1.</b>' in html
+    assert "font-weight" not in html
+
+
+def test_an_empty_list_item_keeps_its_line() -> None:
+    html = wxpub.convert_text("- \n- 二\n").html
+    assert '•</span><br></section>' in html

@@ -130,7 +130,7 @@ def test_bare_list_items_in_a_block_become_the_themes_list_rows() -> None:
     source = '<div align="center">\n\n<li>特性一</li>\n<li>特性<b>二</b></li>\n\n</div>\n'
     html = wxpub.convert_text(source).html
     assert "<li" not in html
-    rows = [row for row in _root(html).iter("section") if row.get("style") == "display:flex"]
+    rows = [row for row in _root(html).iter("section") if len(row) and "float:left" in (row[0].get("style") or "")]
     assert ["".join(row.itertext()) for row in rows] == ["•特性一", "•特性二"]
 
 

@@ -64,6 +64,7 @@ def main() -> None:
 @click.option("--line-numbers/--no-line-numbers", default=None, help="Number the lines of code blocks.")
 @click.option("--page", is_flag=True, help="Write a standalone page showing the article in a 375 px phone column.")
 @click.option("--json", "as_json", is_flag=True, help="Print title, HTML, images, links and warnings as JSON.")
+@click.option("--fit", is_flag=True, help="Over WeChat's 20,000 characters? Use cheaper renderings until the post fits.")
 def convert_command(
     post: Path,
     output: Path | None,
@@ -73,17 +74,30 @@ def convert_command(
     line_numbers: bool | None,
     page: bool,
     as_json: bool,
+    fit: bool,
 ) -> None:
     """Convert POST (Markdown with front matter) to HTML that survives the WeChat editor."""
-    from .convert import convert_file
+    from .convert import convert_file, fit_outlook
+    from .fit import fits
 
-    converted = _run(
-        lambda: convert_file(post, theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
-    )
+    options = dict(theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
+    converted = _run(lambda: convert_file(post, fit=fit, **options))
     for notice in converted.warnings:
         click.echo(f"warning: {notice.one_line(post)}", err=True)
+    outlook = None if fits(converted) else _run(lambda: fit_outlook(converted.post, **options))
+    if outlook is not None and not fit:
+        advice = (
+            f"--fit would make it fit ({'; '.join(outlook.gives_up)})"
+            if outlook.fits_with_fit
+            else "--fit would not be enough: shorten the post or split it"
+        )
+        click.echo(f"warning: {post}: {outlook.over_by:,} characters over WeChat's {outlook.limit:,}; {advice}", err=True)
     if as_json:
-        text = json.dumps(_converted_json(converted), ensure_ascii=False, indent=2)
+        data = _converted_json(converted)
+        if outlook is not None:
+            data["over_by"] = outlook.over_by
+            data["fit"] = {"fits": outlook.fits_with_fit, "gives_up": list(outlook.gives_up)}
+        text = json.dumps(data, ensure_ascii=False, indent=2)
     elif page:
         from .preview import phone_page
 

@@ -18,6 +18,7 @@ from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
 
 if TYPE_CHECKING:
+    from .fit import Outlook
     from .themes import ResolvedTheme
 
 
@@ -58,11 +59,50 @@ class Converted:
         return CONTENT_MAX_CHARS - self.content_length
 
 
-def convert_post(post: Post, **options: Any) -> Converted:
-    """Convert a parsed post; `options` (those of `plan`) win over the post's front matter."""
-    from .inline import inline
+def convert_post(post: Post, *, fit: bool = False, **options: Any) -> Converted:
+    """Convert a parsed post; `options` (those of `plan`) win over the post's front matter.
+
+    `fit`: when the post is over WeChat's 20,000 characters, use the cheaper renderings of
+    fit.STEPS, in their order, until it fits; `fit` notices say what was given up.
+    """
+    from . import fit as fitting
+
+    converted, steps = _fitted(post, fit, **options)
+    if not steps:
+        return converted
+    return replace(converted, warnings=converted.warnings + fitting.fit_notices(steps, converted))
+
+
+def fit_outlook(post: Post, **options: Any) -> Outlook:
+    """How far over WeChat's limit the post is, and whether `fit=True` would make it fit (and how)."""
+    from . import fit as fitting
+
+    converted, _ = _fitted(post, False, **options)
+    if fitting.fits(converted):
+        return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, True, ())
+    fitted, steps = _fitted(post, True, **options)
+    gives_up = tuple(step.gives_up for step in fitting.STEPS[:steps])
+    return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, fitting.fits(fitted), gives_up)
+
+
+def _fitted(post: Post, fit: bool, **options: Any) -> tuple[Converted, int]:
+    """The post converted, with as many fit steps as it needs when `fit` (and how many that was)."""
+    from . import fit as fitting
 
     resolved, render_options = plan(post, **options)
+    converted = _convert(post, resolved, render_options)
+    if not fit or fitting.fits(converted):
+        return converted, 0
+    for steps in range(1, len(fitting.STEPS) + 1):
+        converted = _convert(post, *fitting.fitted_plan(resolved, render_options, steps))
+        if fitting.fits(converted):
+            break
+    return converted, steps
+
+
+def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions) -> Converted:
+    from .inline import inline
+
     meta = post.meta
     rendered = render(post, render_options)
     html, removed = inline(rendered.html, resolved, frozenset(i.src for i in rendered.images))

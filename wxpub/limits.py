@@ -6,6 +6,8 @@ loading the API client.
 
 from __future__ import annotations
 
+from .profile import REMOVED_WITH_CONTENT
+
 # The draft_add page counts title, author and digest in "字", which we count as characters (code
 # points): articles with 22-character Chinese titles are published every day, so counting a CJK
 # character twice would refuse real posts. Only what WeChat surely refuses is refused (a title over
@@ -43,9 +45,6 @@ def lengths(text: str) -> str:
     """`text`'s length in characters and in UTF-8 bytes, in words, for messages about a limit."""
     return f"{len(text)} characters, {len(text.encode('utf-8'))} bytes"
 
-# Tags removed from an article with their content: they run code, embed other pages, or WeChat
-# strips them anyway. The converter's sanitiser removes them and `wxpub check` reports them.
-DROPPED_TAGS = frozenset(
-    "script style iframe frame frameset object embed applet form input button select textarea "
-    "option link meta base noscript template canvas audio video source track dialog title".split()
-)
+# Tags removed from an article with their content (what else is outside the WeChat profile loses
+# only its tag). The converter's sanitiser removes them and `wxpub check` reports them.
+DROPPED_TAGS = REMOVED_WITH_CONTENT

@@ -39,6 +39,7 @@ class RenderOptions:
     line_numbers: bool = False
     caption: str = "title-alt"
     font_size: float = 16.0  # px, for sizing math
+    code_colours: str = "all"  # "all" the code style's colours, "fewer" (keywords, comments), "none"
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,9 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
             mdx_truly_sane_lists.makeExtension(nested_indent=2),  # nesting in steps of two spaces ...
             listindent.ListIndentExtension(),  # ... to which any CommonMark indent is brought
             pymdownx.tilde.makeExtension(subscript=False),
-            codeblocks.CodeBlocksExtension(style=options.code_style, line_numbers=options.line_numbers, cache=_code_cache()),
+            codeblocks.CodeBlocksExtension(
+                style=options.code_style, line_numbers=options.line_numbers, colours=options.code_colours, cache=_code_cache()
+            ),
             callouts.CalloutsExtension(),
             tables.TablesExtension(),
             footnotes.FootnotesExtension(),

@@ -140,7 +140,7 @@ def _substitute(text: str, variables: dict[str, str]) -> str:
 
 
 def _inlinable(css: str, theme_name: str) -> tuple[str, list[Notice]]:
-    """Keep the style rules premailer can inline; name each rule dropped."""
+    """Keep the style rules premailer can inline, and in them what the WeChat profile allows; name each thing dropped."""
     notices: list[Notice] = []
     kept: list[str] = []
     for block in _blocks(css):
@@ -153,9 +153,42 @@ def _inlinable(css: str, theme_name: str) -> tuple[str, list[Notice]]:
         good = [s for s in selectors if not _UNINLINABLE.search(s)]
         for bad in dict.fromkeys(selector for selector in selectors if selector not in good):  # in order, every run
             notices.append(Notice("theme-rule", f"theme {theme_name}: dropped '{bad}' (pseudo-classes and ::before/::after cannot be inlined)"))
-        if good and body.strip(" \n\t}"):
-            kept.append(f"{','.join(good)}{{{body.strip()}")
+        # Selectors whose declarations the profile treats alike stay together, in their order.
+        groups: dict[str, list[str]] = {}
+        for selector in good:
+            declarations = _in_profile(selector, body.strip(" \n\t}"), theme_name, notices)
+            if declarations:
+                groups.setdefault(declarations, []).append(selector)
+        for declarations, group in groups.items():
+            kept.append(f"{','.join(group)}{{{declarations}}}")
     return "\n".join(kept), notices
+
+
+_LAST_TAG = re.compile(r"(?:^|[\s>+~])([a-zA-Z][\w-]*)[^\s>+~]*$")
+
+
+def _in_profile(selector: str, body: str, theme_name: str, notices: list[Notice]) -> str:
+    """The declarations of `body` that the WeChat profile allows on what `selector` selects."""
+    from . import profile
+
+    match = _LAST_TAG.search(selector.strip())
+    tag = match.group(1).lower() if match else ""
+    kept = []
+    for prop, value in profile.declarations(body):
+        # premailer strips !important when it inlines (WeChat's dark mode would be defeated by it).
+        plain = re.sub(r"\s*!\s*important\s*$", "", value, flags=re.IGNORECASE)
+        cleaned, removed = profile.clean_style(tag, f"{prop}:{plain}")
+        if removed:
+            reason = removed[0].rsplit(" (", 1)[1].rstrip(")")
+            notices.append(Notice("theme-css", f"theme {theme_name}: dropped '{prop}: {value}' from '{selector}' ({reason})"))
+            continue
+        if cleaned != f"{prop}:{plain}":
+            notices.append(
+                Notice("theme-css", f"theme {theme_name}: '{prop}: {value}' in '{selector}' is now {profile.NEAR_BLACK} (the WeChat editor swallows pure black)")
+            )
+            value = cleaned.partition(":")[2] + value[len(plain) :]
+        kept.append(f"{prop}: {value}")
+    return "; ".join(kept)
 
 
 def _blocks(css: str) -> list[str]:

@@ -112,26 +112,34 @@ def _lexer(lang: str | None) -> Any:
 
 
 def highlight(
-    code: str, lang: str | None = None, *, style: str = "wxpub-light", line_numbers: bool = False, cache: DiskCache | None = None
+    code: str,
+    lang: str | None = None,
+    *,
+    style: str = "wxpub-light",
+    line_numbers: bool = False,
+    colours: str = "all",
+    cache: DiskCache | None = None,
 ) -> str:
     """Code -> `<pre>` HTML with inline colours, U+00A0 for spaces and `<br>` between lines.
 
-    Kept in memory, and in `cache` when one is given: a post being edited, checked and published
-    converts the same code blocks again and again, and the first lexing with a language costs
-    more (Pygments compiles the lexer's patterns) than converting the rest of the post.
+    `colours`: "all" of the style's, "fewer" (keywords and comments only) or "none", cheaper
+    renderings for a post that must fit. Kept in memory, and in `cache` when one is given: a post
+    being edited, checked and published converts the same code blocks again and again, and the
+    first lexing with a language costs more (Pygments compiles the lexer's patterns) than
+    converting the rest of the post.
     """
-    return _remembered(code, lang, style, line_numbers, cache)
+    return _remembered(code, lang, style, line_numbers, colours, cache)
 
 
 @functools.lru_cache(maxsize=512)
-def _remembered(code: str, lang: str | None, style: str, line_numbers: bool, cache: DiskCache | None) -> str:
+def _remembered(code: str, lang: str | None, style: str, line_numbers: bool, colours: str, cache: DiskCache | None) -> str:
     if cache is None:
-        return _highlight(code, lang, style, line_numbers)
-    key = digest(code, lang, style, line_numbers)
+        return _highlight(code, lang, style, line_numbers, colours)
+    key = digest(code, lang, style, line_numbers, colours)
     cached = cache.get(key)
     if cached is not None:
         return cached.decode("utf-8")
-    html = _highlight(code, lang, style, line_numbers)
+    html = _highlight(code, lang, style, line_numbers, colours)
     cache.put(key, html.encode("utf-8"))
     return html
 
@@ -144,11 +152,11 @@ def cache_stamp() -> tuple[str, ...]:
     return (pygments.__version__, file_stamp(__file__))
 
 
-def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> str:
+def _highlight(code: str, lang: str | None, style: str, line_numbers: bool, colours: str = "all") -> str:
     code = code.expandtabs(4).strip("\n")
     lines: list[list[tuple[str | None, str]]] = [[]]
     for ttype, value in _lexer(lang).get_tokens(code):
-        css = _token_css(style, ttype)
+        css = _token_css(style, ttype) if _coloured(ttype, colours) else None
         first = True
         for part in value.split("\n"):
             if not first:
@@ -169,6 +177,12 @@ def _highlight(code: str, lang: str | None, style: str, line_numbers: bool) -> s
     body = "<br>".join(rendered)
     # No <code> inside: its own font rules would have to be repeated on every block.
     return f'<pre class="code">{body}</pre>'
+
+
+def _coloured(ttype: _TokenType, colours: str) -> bool:
+    if colours == "all":
+        return True
+    return colours == "fewer" and (ttype in Keyword or ttype in Operator.Word or ttype in Comment)
 
 
 def _render_line(runs: list[tuple[str | None, str]]) -> str:
@@ -216,6 +230,7 @@ class CodeBlocksExtension(Extension):
         self.config = {
             "style": ["wxpub-light", "Pygments style name, or wxpub-light / wxpub-dark"],
             "line_numbers": [False, "Number the lines of every code block"],
+            "colours": ["all", "all of the style's colours, 'fewer' (keywords and comments) or 'none'"],
             # Not None: Markdown would read a None default as a yes/no option and make the cache a bool.
             "cache": ["", "A DiskCache for highlighted blocks (empty: memory only)"],
         }
@@ -223,7 +238,12 @@ class CodeBlocksExtension(Extension):
 
     def render(self, code: str, lang: str | None) -> str:
         return highlight(
-            code, lang, style=self.getConfig("style"), line_numbers=self.getConfig("line_numbers"), cache=self.getConfig("cache") or None
+            code,
+            lang,
+            style=self.getConfig("style"),
+            line_numbers=self.getConfig("line_numbers"),
+            colours=self.getConfig("colours"),
+            cache=self.getConfig("cache") or None,
         )
 
     def _format_fence(self, source: str, language: str, class_name: str, options: Any, md: Any, **kwargs: Any) -> str:

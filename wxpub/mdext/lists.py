@@ -1,8 +1,13 @@
 """Lists as sections with their markers written as text.
 
 The WeChat editor restyles `<ul>`/`<ol>` (its own bullets, indents, and extra markers on nested
-lists), so lists are rebuilt from `<section>`s: each item is a flex row of a marker (`•`, `3.`,
-`☐`) and a body. Ordered lists keep their start number; `[ ]`/`[x]` items are task items.
+lists), so lists are rebuilt from `<section>`s: each item is a row holding its marker (`•`, `3.`,
+`☐`) and then its content. Ordered lists keep their start number; `[ ]`/`[x]` items are task items.
+
+The hanging indent needs no flex layout, which WeChat may not keep: the theme pads the list and
+floats each marker into that padding (`.list-ul { padding-left }`, `.marker { float: left;
+margin-left: -… }`). One element per row besides the marker, and no style on the row: the
+cheapest markup a row can have.
 """
 
 from __future__ import annotations
@@ -44,12 +49,14 @@ class ListsTreeprocessor(Treeprocessor):
         lst.set("class", "list list-ol" if ordered else "list list-ul")
         for number, li in enumerate(items, start=start):
             marker_text, kind = self._marker(li, ordered, number, depth)
-            row = etree.SubElement(lst, "section", {"class": "li"})
+            # `li-body` too: themes written for the rows' former inner section still apply.
+            row = etree.SubElement(lst, "section", {"class": "li li-body"})
             marker = etree.SubElement(row, "span", {"class": f"marker marker-{kind}"})
             marker.text = marker_text
-            body = etree.SubElement(row, "section", {"class": "li-body"})
-            body.text = li.text
-            body.extend(list(li))
+            marker.tail = li.text
+            row.extend(list(li))
+            if not (li.text or "").strip() and not len(li):
+                etree.SubElement(row, "br")  # an empty item keeps a line, so the next marker floats below it
 
     def _marker(self, li: etree.Element, ordered: bool, number: int, depth: int) -> tuple[str, str]:
         holder = li

@@ -1,0 +1,67 @@
+"""How compact the output is: characters WeChat counts per character a reader sees, in every theme.
+
+    python benchmarks/bench_size.py
+
+For the prose article, the code-heavy post and the 6,000-character technical post in
+benchmarks/posts/, prints per built-in theme the output characters per visible character and the
+length publish would send (image URLs counted at their uploaded length, IMAGE_URL_CHARS), against
+the targets (prose <= 1.8, code-heavy <= 3.0) and WeChat's 20,000-character limit; and, for a post
+over that limit, what `--fit` gives up to bring it under.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTS: dict[str, float | None] = {
+    "prose.md": 1.8,  # target: output characters per visible character
+    "tech-8k.md": 3.0,
+    "tech-6k.md": None,  # target: under WeChat's 20,000 characters
+}
+
+
+def visible(html: str) -> int:
+    """Characters a reader sees: the text, without whitespace (code indentation included)."""
+    import lxml.html
+
+    return len(re.sub(r"\s", "", "".join(lxml.html.fragment_fromstring(html).itertext())))
+
+
+def size_table() -> list[str]:
+    import wxpub
+    from wxpub.fit import STEPS, fits, publish_length
+    from wxpub.themes import list_themes
+
+    themes = [theme.name for theme in list_themes()]
+    lines = [f"{'post':<12} {'target':>6}  " + "  ".join(f"{name:>16}" for name in themes)]
+    notes = []
+    for name, target in POSTS.items():
+        path = ROOT / "benchmarks" / "posts" / name
+        cells = []
+        for theme in themes:
+            converted = wxpub.convert_file(path, theme=theme)
+            length = publish_length(converted)
+            ratio = length / visible(converted.html)
+            flag = "" if (target is None or ratio <= target) and fits(converted) else "!"
+            cells.append(f"{ratio:5.2f} ({length:>6,}){flag:1}")
+            if not fits(converted):
+                fitted = wxpub.convert_file(path, theme=theme, fit=True)
+                steps = sum(1 for n in fitted.warnings if n.code == "fit" and n.message.startswith("to fit"))
+                gave_up = "; ".join(step.gives_up for step in STEPS[:steps])
+                notes.append(f"  {name} in {theme}: over by {length - 19_999:,}; --fit: {publish_length(fitted):,} ({gave_up})")
+        goal = f"{target:.1f}" if target else "fits"
+        lines.append(f"{name:<12} {goal:>6}  " + "  ".join(f"{cell:>16}" for cell in cells))
+    lines.append("ratio (length): output characters per visible character; ! misses the target or the 20,000 limit")
+    return lines + notes
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    print("\n".join(size_table()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""`convert --fit`: cheaper renderings, in their fixed order, until a post fits WeChat's 20,000 characters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import wxpub
+from wxpub import fit
+from wxpub.cli import main
+from wxpub.convert import _convert, fit_outlook, plan
+from wxpub.post import parse_post
+
+ROOT = Path(__file__).parent.parent
+TECH_6K = ROOT / "benchmarks" / "posts" / "tech-6k.md"
+THEMES = ("default", "ink", "geek", "warm")
+
+
+def code_heavy(blocks: int) -> str:
+    """A post of `blocks` highlighted code blocks, strings and keywords in every line."""
+    block = "```python\n" + "".join(f'def f{i}(x):\n    return "value {i}" if x else None\n' for i in range(12)) + "```\n\n"
+    return "---\ntitle: 代码\n---\n\n" + "正文。\n\n" + block * blocks
+
+
+def test_a_post_that_fits_is_left_as_it_is() -> None:
+    text = TECH_6K.read_text(encoding="utf-8")
+    assert wxpub.convert_text(text, theme="default", fit=True) == wxpub.convert_text(text, theme="default")
+
+
+def test_fit_takes_only_the_steps_it_needs_and_names_them() -> None:
+    text = code_heavy(8)
+    plain = wxpub.convert_text(text)
+    assert not fit.fits(plain)
+    fitted = wxpub.convert_text(text, fit=True)
+    assert fit.fits(fitted)
+    gave_up = [n.message for n in fitted.warnings if n.code == "fit"]
+    assert gave_up == ["to fit WeChat's 20,000 characters, code blocks colour only keywords and comments"]
+    assert "color:#27a" not in fitted.html and "color:#c24" in fitted.html  # strings plain, keywords coloured
+
+
+def test_the_steps_add_up_in_their_order() -> None:
+    post = parse_post(TECH_6K.read_text(encoding="utf-8"))
+    for theme in THEMES:
+        resolved, options = plan(post, theme=theme)
+        lengths = []
+        for steps in range(len(fit.STEPS) + 1):
+            converted = _convert(post, *fit.fitted_plan(resolved, options, steps))
+            lengths.append(fit.publish_length(converted))
+        assert lengths == sorted(lengths, reverse=True), (theme, lengths)
+        assert lengths[-1] < lengths[0] * 0.9
+
+
+def test_every_step_keeps_the_output_in_the_profile() -> None:
+    from contract import assert_contract
+
+    post = parse_post(TECH_6K.read_text(encoding="utf-8") + "\n> [!TIP]\n> 提示\n\n> 引用\n")
+    resolved, options = plan(post, theme="warm")
+    converted = _convert(post, *fit.fitted_plan(resolved, options, len(fit.STEPS)))
+    assert_contract(converted.html)
+    assert "color:#" not in converted.html.split("<pre", 1)[1].split("</pre>", 1)[0]  # code in one colour
+
+
+def test_a_post_too_long_for_any_step_says_so() -> None:
+    converted = wxpub.convert_text(code_heavy(60), fit=True)
+    assert not fit.fits(converted)
+    messages = [n.message for n in converted.warnings if n.code == "fit"]
+    assert len(messages) == len(fit.STEPS) + 1
+    assert messages[-1].startswith("still ") and messages[-1].endswith("with every cheaper rendering: shorten the post or split it")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_the_6000_character_technical_post_fits_in_every_theme(theme: str) -> None:
+    converted = wxpub.convert_file(TECH_6K, theme=theme, fit=True)
+    assert fit.publish_length(converted) < 20_000
+
+
+def test_outlook_says_how_far_over_and_whether_fit_helps() -> None:
+    post = parse_post(code_heavy(8))
+    outlook = fit_outlook(post)
+    assert outlook.over_by == outlook.length - 19_999 > 0
+    assert outlook.fits_with_fit and outlook.gives_up == ("code blocks colour only keywords and comments",)
+    hopeless = fit_outlook(parse_post(code_heavy(60)))
+    assert not hopeless.fits_with_fit and len(hopeless.gives_up) == len(fit.STEPS)
+    fine = fit_outlook(parse_post("短文。\n"))
+    assert fine.over_by == 0 and fine.fits_with_fit and fine.gives_up == ()
+
+
+def test_cli_warns_without_fit_and_fits_with_it(tmp_path: Path) -> None:
+    post = tmp_path / "long.md"
+    post.write_text(code_heavy(8), encoding="utf-8")
+    runner = CliRunner()
+    plain = runner.invoke(main, ["convert", str(post), "--json"])
+    assert plain.exit_code == 0
+    data = json.loads(plain.stdout)
+    assert data["over_by"] > 0 and data["fit"] == {"fits": True, "gives_up": ["code blocks colour only keywords and comments"]}
+    assert f"{data['over_by']:,} characters over WeChat's 20,000; --fit would make it fit (code blocks colour only keywords and comments)" in plain.stderr
+    fitted = runner.invoke(main, ["convert", str(post), "--fit", "-o", str(tmp_path / "out.html")])
+    assert fitted.exit_code == 0
+    assert "to fit WeChat's 20,000 characters, code blocks colour only keywords and comments" in fitted.stderr
+    assert "over WeChat's" not in fitted.stderr

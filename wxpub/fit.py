@@ -1,0 +1,126 @@
+"""`--fit`: cheaper renderings, tried in a fixed order, for a post over WeChat's 20,000 characters.
+
+Each step gives up one piece of the theme's look for fewer characters, and the steps add up:
+
+1. code blocks colour only keywords and comments (no strings, decorators…);
+2. code blocks in one colour;
+3. table cells without rules;
+4. callouts and quotes without background or rounded corners;
+5. list markers in the text colour, not bold;
+6. inline code without background or padding.
+
+A post is converted as it is first; only when it is over the limit is the next step added, until
+it fits or no step is left. What was given up is reported as `fit` notices. Without `--fit`,
+`outlook` says how far over a post is and whether (and with which steps) `--fit` would make it fit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable
+
+from .errors import Notice
+from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS
+
+if TYPE_CHECKING:
+    from .convert import Converted
+    from .render import RenderOptions
+    from .themes import ResolvedTheme
+
+
+@dataclass(frozen=True)
+class FitStep:
+    """One cheaper rendering: its name, what the reader loses, and how it changes the plan."""
+
+    name: str
+    gives_up: str
+    apply: Callable[[ResolvedTheme, RenderOptions], tuple[ResolvedTheme, RenderOptions]]
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """How a post measures against WeChat's limit, and what `--fit` would do about it."""
+
+    length: int  # characters publish will send (image URLs at their uploaded length)
+    limit: int
+    fits_with_fit: bool  # whether --fit makes it fit (True when it fits already)
+    gives_up: tuple[str, ...]  # what --fit would give up (empty when it fits already)
+
+    @property
+    def over_by(self) -> int:
+        """Characters to lose before WeChat takes the post (0 when it fits)."""
+        return max(0, self.length - self.limit + 1)
+
+
+def publish_length(converted: Converted) -> int:
+    """The characters publish sends: the HTML, with each image's source at its uploaded URL's length."""
+    from html import escape
+
+    return len(converted.html) + sum(max(0, IMAGE_URL_CHARS - len(escape(image.src))) for image in converted.images)
+
+
+def fits(converted: Converted) -> bool:
+    """Whether WeChat takes the post's content (it must be shorter than CONTENT_MAX_CHARS)."""
+    return publish_length(converted) < CONTENT_MAX_CHARS
+
+
+def _code_colours(colours: str) -> Callable[[ResolvedTheme, RenderOptions], tuple[ResolvedTheme, RenderOptions]]:
+    def apply(theme: ResolvedTheme, options: RenderOptions) -> tuple[ResolvedTheme, RenderOptions]:
+        return theme, replace(options, code_colours=colours)
+
+    return apply
+
+
+def _drop(selector: re.Pattern[str], prop: re.Pattern[str]) -> Callable[[ResolvedTheme, RenderOptions], tuple[ResolvedTheme, RenderOptions]]:
+    """A step that removes the declarations matching `prop` from the rules whose selector matches `selector`."""
+
+    def apply(theme: ResolvedTheme, options: RenderOptions) -> tuple[ResolvedTheme, RenderOptions]:
+        def rule(match: re.Match[str]) -> str:
+            selectors, body = match.group(1), match.group(2)
+            if not any(selector.search(s.strip()) for s in selectors.split(",")):
+                return match.group(0)
+            from .profile import declarations
+
+            kept = [f"{p}: {v}" for p, v in declarations(body) if not prop.match(p)]
+            return f"{selectors}{{{'; '.join(kept)}}}"
+
+        return replace(theme, css=_RULE.sub(rule, theme.css)), options
+
+    return apply
+
+
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+
+STEPS: tuple[FitStep, ...] = (
+    FitStep("code-colours-fewer", "code blocks colour only keywords and comments", _code_colours("fewer")),
+    FitStep("code-colours-none", "code blocks are in one colour", _code_colours("none")),
+    FitStep("table-rules", "table cells have no rules", _drop(re.compile(r"(?:^|[\s>+~])td\b[^\s>+~]*$|^th\s*$"), re.compile(r"border"))),
+    FitStep(
+        "callouts-plain",
+        "callouts and quotes have no background or rounded corners",
+        _drop(re.compile(r"\.callout|blockquote"), re.compile(r"background|border-radius")),
+    ),
+    FitStep("markers-plain", "list markers are in the text colour", _drop(re.compile(r"\.marker"), re.compile(r"color$|font-weight"))),
+    FitStep(
+        "inline-code-plain",
+        "inline code has no background",
+        _drop(re.compile(r"(?:^|[\s>+~])code$"), re.compile(r"background|padding|border-radius")),
+    ),
+)
+
+
+def fitted_plan(theme: ResolvedTheme, options: RenderOptions, steps: int) -> tuple[ResolvedTheme, RenderOptions]:
+    """The plan with the first `steps` of STEPS applied."""
+    for step in STEPS[:steps]:
+        theme, options = step.apply(theme, options)
+    return theme, options
+
+
+def fit_notices(steps: int, converted: Converted) -> tuple[Notice, ...]:
+    """What `--fit` gave up, one notice per step, and whether the post fits now."""
+    notices = [Notice("fit", f"to fit WeChat's {CONTENT_MAX_CHARS:,} characters, {step.gives_up}") for step in STEPS[:steps]]
+    if not fits(converted):
+        over = publish_length(converted) - CONTENT_MAX_CHARS + 1
+        notices.append(Notice("fit", f"still {over:,} characters over WeChat's {CONTENT_MAX_CHARS:,} with every cheaper rendering: shorten the post or split it"))
+    return tuple(notices)
