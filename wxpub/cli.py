@@ -212,7 +212,8 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
     Images are uploaded once per account (the ledger, wxpub-ledger.json, remembers them); a rerun
     updates the same draft. Progress goes to stderr.
     """
-    from .publish import PublishOptions, publish_paths, publish_to_sandbox
+    from .publish import PublishOptions, publish_paths
+    from .sandbox import publish_to_sandbox
 
     options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run)
 
@@ -274,24 +275,27 @@ def _publish_summary(result: Any) -> None:
 @main.command("sandbox")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
 @click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="Folder for its state (default: in the user cache).")
-def sandbox_command(port: int, state: Path | None) -> None:
+@click.option("--strict", is_flag=True, help="An element holding one declaration outside the WeChat profile loses its whole style.")
+def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
     """Run a local stand-in for the WeChat API on 127.0.0.1 until Ctrl-C.
 
-    It keeps drafts and images in --state and shows them at its address. Faults are injected with
+    It keeps of each article what WeChat would (no script, class, id or handlers, only its own
+    images, only mp.weixin.qq.com links, CSS inside the WeChat profile), keeps drafts and images in
+    --state and shows them at its address. Faults are injected with
     POST /sandbox/faults, e.g. {"kind": "errcode", "endpoint": "draft/add", "errcode": 45009},
     {"kind": "supersede-token"}, {"kind": "http", "status": 500}, {"kind": "drop-after"},
-    {"kind": "latency", "seconds": 0.1}; DELETE /sandbox/faults clears them.
+    {"kind": "latency", "seconds": 0.1} (every call), {"kind": "latency", "endpoint": "media/uploadimg",
+    "seconds": 31} (acts, then answers late); DELETE /sandbox/faults clears them.
     """
     from .errors import UsageError
-    from .publish import sandbox_state_dir
-    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox
+    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_state_dir
 
-    server = Sandbox(state or sandbox_state_dir(), port=port)
+    server = Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict)
     try:
         server.bind()
     except OSError as exc:
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
-    click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir})", err=True)
+    click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
     click.echo(f"  drafts: {server.url}", err=True)
     click.echo(f"  use it: WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
     click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
