@@ -205,34 +205,45 @@ def _image_table(rows: list[Any]) -> None:
 @click.option("--preview-to", metavar="WXNAME", help="Send a preview of the draft to this WeChat ID.")
 @click.option("--dry-run", is_flag=True, help="Do everything that needs no network; show what would be sent.")
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Publish into a local sandbox (started if none runs).")
+@click.option("--verify", is_flag=True, help="Read the draft back and say what WeChat changed (exit 1 if text or images were lost).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, as_json: bool) -> None:
+def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, verify: bool, as_json: bool) -> None:
     """Save POSTS as one draft (one article each) in the account named by WXPUB_APPID / WXPUB_SECRET.
 
     Images are uploaded once per account (the ledger, wxpub-ledger.json, remembers them); a rerun
     updates the same draft. Progress goes to stderr.
     """
     from .publish import PublishOptions, publish_paths
-    from .sandbox import publish_to_sandbox
 
     options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run)
 
     def progress(message: str) -> None:
         click.echo(message, err=True)
 
-    server = None
+    joined = None
     if use_sandbox:
-        result, base, server = _run(lambda: publish_to_sandbox(posts, options, progress=progress))
-    else:
-        result, base = _run(lambda: publish_paths(posts, options, progress=progress)), None
+        from .sandbox import join_sandbox
+
+        joined = _run(join_sandbox)
+    target = joined.target() if joined is not None else {}
     try:
+        result = _run(lambda: publish_paths(posts, options, progress=progress, **target))
+        report = None
+        if verify and result.media_id and not dry_run:
+            from .verify import verify_paths
+
+            report = _run(lambda: verify_paths(posts, media_id=result.media_id, **target))
         if as_json:
-            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+            click.echo(json.dumps({**result.to_json(), **({"verify": report.to_json()} if report else {})}, ensure_ascii=False, indent=2))
         else:
             _publish_summary(result)
+        if report is not None:
+            for line in report.lines():
+                click.echo(line, err=True)
+        base = joined.url if joined is not None else None
         if base is not None and result.media_id and not dry_run:
             click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
-        if server is not None and sys.stdin.isatty() and not as_json:
+        if joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json:
             click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
             import time
 
@@ -242,8 +253,40 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
             except KeyboardInterrupt:
                 pass
     finally:
-        if server is not None:
-            server.stop()
+        if joined is not None:
+            joined.stop()
+    if report is not None:
+        sys.exit(report.exit_code)
+
+
+@main.command("verify")
+@click.argument("posts", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Read the drafts from the local sandbox (started if none runs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON on stdout.")
+def verify_command(posts: tuple[Path, ...], use_sandbox: bool, as_json: bool) -> None:
+    """Read back the drafts POSTS became (draft/get) and say what WeChat changed.
+
+    Compares the visible text, the images (count and order), the links and the styles with the
+    post as publish sends it. Exit code 1 when text, images or links were lost; 0 when nothing
+    changed or only styles did (those are listed).
+    """
+    from .verify import verify_paths
+
+    joined = None
+    if use_sandbox:
+        from .sandbox import join_sandbox
+
+        joined = _run(join_sandbox)
+    try:
+        report = _run(lambda: verify_paths(posts, **(joined.target() if joined is not None else {})))
+    finally:
+        if joined is not None:
+            joined.stop()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    for line in report.lines():
+        click.echo(line, err=True)
+    sys.exit(report.exit_code)
 
 
 def _publish_summary(result: Any) -> None:

@@ -1,0 +1,118 @@
+"""The round trip: what was sent compared with what the draft holds, as functions and against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sandbox_fixtures import APPID, SECRET, sandbox  # noqa: F401  (fixture)
+from test_publish import Project, project, run, three_images  # noqa: F401  (fixture)
+
+from wxpub.cli import main
+from wxpub.sandbox import Sandbox
+from wxpub.verify import ArticleCheck, VerifyReport, compare, facts
+
+
+def test_nothing_lost() -> None:
+    sent = '<p style="margin:0;color:#333">a  b<br>c</p><img src="http://x/1.png">'
+    kept = '<p style="color: #333; margin: 0">a b<br>c</p><img src="http://x/1.png">'
+    comparison = compare(sent, kept)
+    assert not comparison.changed and comparison.words() == []
+
+
+def test_text_lost_is_named() -> None:
+    comparison = compare("<p>首先，第一步。</p><pre>line one\nline two</pre>", "<p>首先。</p><pre>line oneline two</pre>")
+    assert comparison.lost
+    assert comparison.text_changes == (("，第一步", ""), ("one line", "oneline"))
+    assert comparison.words() == ['text lost: "，第一步"', 'text changed: "one line" became "oneline"']
+
+
+def test_images_lost_by_count_and_order() -> None:
+    comparison = compare('<img src="a"><p>x</p><img src="b"><img src="c">', '<img src="a"><p>x</p><img src="c">')
+    assert comparison.images_lost == ("b",) and comparison.images_sent == 3 and comparison.lost
+    assert "images lost: 1 of 3 (b)" in comparison.words()
+
+
+def test_links_removed_with_their_text_kept() -> None:
+    comparison = compare('<p>see <a href="https://example.com/">this</a></p>', "<p>see this</p>")
+    assert comparison.links_lost == ("https://example.com/",) and comparison.text_lost == () and comparison.lost
+    assert comparison.elements_lost == {"a": 1}
+
+
+def test_styles_lost_by_element_kind_are_notes_only() -> None:
+    sent = '<section style="display:flex;color:#333"><p style="margin:0">a</p><p style="margin:0">b</p></section><table><tr style="background:#eee"><td>c</td></tr></table>'
+    kept = '<section style="color:#333"><p>a</p><p style="margin:0">b</p></section><table><tr><td>c</td></tr></table>'
+    comparison = compare(sent, kept)
+    assert not comparison.lost and comparison.changed
+    assert comparison.styles_lost == {"section": {"display:flex": 1}, "p": {"margin:0": 1}, "tr": {"background:#eee": 1}}
+    report = VerifyReport((ArticleCheck("a.md", "D1", 0, comparison),))
+    assert report.exit_code == 0
+    assert "styles lost or changed: <p> margin:0 ×1; <section> display:flex ×1; <tr> background:#eee ×1" in "\n".join(report.lines())
+
+
+def test_hidden_text_is_not_text() -> None:
+    assert facts("<p>a<script>var x</script><style>p{}</style>b</p>").text == "ab"
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    monkeypatch.setenv("WXPUB_API_BASE", sandbox.url)
+    monkeypatch.setenv("WXPUB_APPID", APPID)
+    monkeypatch.setenv("WXPUB_SECRET", SECRET)
+    monkeypatch.setenv("WXPUB_TOKEN_STORE", "memory")
+
+
+def test_publish_verify_a_post_that_loses_nothing_exits_0(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    post = project.post("a.md", "往返", "第一段，**粗体**和`代码`。\n\n第二段。", three_images(project))
+    result = CliRunner().invoke(main, ["publish", "--verify", str(post)])
+    assert result.exit_code == 0, result.output
+    assert "article 1: WeChat kept it as sent" in result.stderr
+    assert "verified 1 article: 0 lost text, images or links; 0 only styles" in result.stderr
+
+
+def test_verify_names_what_the_sandbox_stripped_and_exits_1(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    post = project.post("raw.md", "原始", "前言。\n\n<pre>第一行\n第二行</pre>\n\n后记。", three_images(project))
+    published = CliRunner().invoke(main, ["publish", "--verify", "--json", str(post)])
+    assert published.exit_code == 1, published.output
+    verified = json.loads(published.stdout)["verify"]
+    [article] = verified["articles"]
+    assert article["lost"] and article["text_changes"] == [{"sent": "第一行 第二行", "kept": "第一行第二行"}] and article["images_lost"] == []
+    assert verified["exit_code"] == 1
+    assert 'text changed: "第一行 第二行" became "第一行第二行"' in published.stderr
+    again = CliRunner().invoke(main, ["verify", str(post)])  # later, from the ledger
+    assert again.exit_code == 1 and 'became "第一行第二行"' in again.stderr and "lost what was sent" in again.stderr
+
+
+def test_verify_reads_every_post_of_a_draft_once(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    posts = [project.post(f"{name}.md", name, "正文。", three_images(project)) for name in ("一", "二")]
+    assert run(sandbox, project, *posts).action == "added"
+    before = sandbox.count("draft/get")
+    result = CliRunner().invoke(main, ["verify", "--json", *map(str, posts)])
+    assert result.exit_code == 0, result.output
+    assert [a["index"] for a in json.loads(result.stdout)["articles"]] == [0, 1]
+    assert sandbox.count("draft/get") - before == 1
+
+
+def test_verify_a_post_never_published_or_whose_draft_is_gone(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    post = project.post("a.md", "未发", "正文。", three_images(project))
+    never = CliRunner().invoke(main, ["verify", str(post)])
+    assert never.exit_code == 1 and f"error: {post}: not in the ledger" in never.stderr and "Traceback" not in never.output
+    result = run(sandbox, project, post)
+    sandbox.state["drafts"].pop(result.media_id)
+    gone = CliRunner().invoke(main, ["verify", str(post)])
+    assert gone.exit_code == 1 and "no longer in the draft box" in gone.stderr
+
+
+def test_verify_in_the_sandbox_from_the_command_line(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WXPUB_SANDBOX_PORT", "0")
+    post = project.post("a.md", "沙盒", "正文。", three_images(project))
+    assert CliRunner().invoke(main, ["publish", "--sandbox", str(post)]).exit_code == 0
+    result = CliRunner().invoke(main, ["verify", "--sandbox", str(post)])  # a new sandbox on the same state
+    assert result.exit_code == 0, result.output
+    assert "WeChat kept it as sent" in result.stderr
