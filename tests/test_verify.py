@@ -101,11 +101,11 @@ def test_verify_a_post_never_published_or_whose_draft_is_gone(sandbox: Sandbox, 
     _env(monkeypatch, sandbox)
     post = project.post("a.md", "未发", "正文。", three_images(project))
     never = CliRunner().invoke(main, ["verify", str(post)])
-    assert never.exit_code == 1 and f"error: {post}: not in the ledger" in never.stderr and "Traceback" not in never.output
+    assert never.exit_code == 2 and f"error: {post}: not in the ledger" in never.stderr and "Traceback" not in never.output
     result = run(sandbox, project, post)
     sandbox.state["drafts"].pop(result.media_id)
     gone = CliRunner().invoke(main, ["verify", str(post)])
-    assert gone.exit_code == 1 and "no longer in the draft box" in gone.stderr
+    assert gone.exit_code == 2 and "no longer in the draft box" in gone.stderr
 
 
 def test_verify_in_the_sandbox_from_the_command_line(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

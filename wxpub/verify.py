@@ -34,6 +34,8 @@ _SHOWN = 5  # text differences named per article, at most
 class VerifyError(WxpubError):
     """A post cannot be verified: never published to this account, or its draft is gone."""
 
+    exit_code = 2  # not 1, which says that WeChat lost something
+
 
 # --- the comparison -----------------------------------------------------------------------------
 @dataclass(frozen=True)
