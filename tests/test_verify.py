@@ -52,6 +52,19 @@ def test_styles_lost_by_element_kind_are_notes_only() -> None:
     assert "styles lost or changed: <p> margin:0 ×1; <section> display:flex ×1; <tr> background:#eee ×1" in "\n".join(report.lines())
 
 
+def test_a_long_article_is_compared_block_by_block_and_quickly() -> None:
+    import time
+
+    paragraphs = [f'<p style="margin:0 0 1em">{"".join(chr(0x4E00 + (i * 7 + k) % 300) for k in range(200))}</p>' for i in range(90)]
+    sent = "<section>" + "".join(paragraphs) + "</section>"
+    kept = sent.replace(paragraphs[40], paragraphs[40][:60] + paragraphs[40][70:])
+    started = time.monotonic()
+    comparison = compare(sent, kept)
+    assert time.monotonic() - started < 1
+    assert comparison.text_changes == ((paragraphs[40][60:70], ""),)
+    assert not comparison.styles_lost and not comparison.elements_lost
+
+
 def test_hidden_text_is_not_text() -> None:
     assert facts("<p>a<script>var x</script><style>p{}</style>b</p>").text == "ab"
 
@@ -84,6 +97,12 @@ def test_verify_names_what_the_sandbox_stripped_and_exits_1(sandbox: Sandbox, pr
     assert 'text changed: "第一行 第二行" became "第一行第二行"' in published.stderr
     again = CliRunner().invoke(main, ["verify", str(post)])  # later, from the ledger
     assert again.exit_code == 1 and 'became "第一行第二行"' in again.stderr and "lost what was sent" in again.stderr
+
+
+def test_publish_verify_and_submit_do_not_go_together(project: Project) -> None:
+    post = project.post("a.md", "发布", "正文。", three_images(project))
+    result = CliRunner().invoke(main, ["publish", "--verify", "--submit", str(post)])
+    assert result.exit_code == 2 and "--verify" in result.stderr and "Traceback" not in result.output
 
 
 def test_verify_reads_every_post_of_a_draft_once(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

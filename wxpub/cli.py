@@ -215,6 +215,11 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
     """
     from .publish import PublishOptions, publish_paths
 
+    if verify and submit:
+        from .errors import UsageError
+
+        # A published draft leaves the draft box, so there would be nothing left to read back.
+        _fail(UsageError("--verify reads the draft back, which leaves the draft box once --submit publishes it", hint="publish --verify first, then publish --submit"))
     options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run)
 
     def progress(message: str) -> None:

@@ -10,6 +10,7 @@ code: 1 when text, images or links were lost, 0 (with notes) when only styles ch
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,9 +27,13 @@ if TYPE_CHECKING:
 
 # Elements whose content a browser does not show as text.
 _HIDDEN = frozenset("script style template noscript title head iframe object video audio annotation annotation-xml desc metadata defs".split())
+# Elements that start a new block of text: a difference is looked for block by block first.
+_BLOCKS = frozenset("p section div article header footer aside nav h1 h2 h3 h4 h5 h6 ul ol li dl dt dd pre blockquote table caption thead tbody tfoot tr td th figure figcaption hr".split())
 _TOKEN = re.compile(r"[A-Za-z0-9_]+|\S| ")  # a word of ASCII letters, any other single character (CJK), a space
 _CONTEXT = 3  # tokens shown either side of a change that is only a space
 _SHOWN = 5  # text differences named per article, at most
+_CHARS_MAX = 4000  # characters of a block compared word by word, at most
+_LOOKAHEAD = 40  # elements looked ahead when aligning what was sent with what was kept
 
 
 class VerifyError(WxpubError):
@@ -48,12 +53,16 @@ class Element:
 
 @dataclass(frozen=True)
 class Facts:
-    """What a reader gets from a fragment: text, images, links, and the styled elements in order."""
+    """What a reader gets from a fragment: text by block, images, links, and the styled elements in order."""
 
-    text: str
+    blocks: tuple[str, ...]  # the visible text of each block (paragraph, cell, item ...), whitespace normalised
     images: tuple[str, ...]
     links: tuple[str, ...]
     elements: tuple[Element, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.blocks)
 
 
 @dataclass(frozen=True)
@@ -122,29 +131,26 @@ def facts(fragment: str) -> Facts:
     reader = _Reader()
     reader.feed(fragment)
     reader.close()
-    text = " ".join("".join(reader.text).replace("\xa0", " ").split())
-    return Facts(text, tuple(reader.images), tuple(reader.links), tuple(reader.elements))
+    reader.end_block()
+    return Facts(tuple(reader.blocks), tuple(reader.images), tuple(reader.links), tuple(reader.elements))
 
 
 def compare(sent: str, kept: str) -> Comparison:
     """What `kept` (the draft as WeChat holds it) lost of `sent` (the content as it was sent)."""
     before, after = facts(sent), facts(kept)
-    text_changes = _text_changes(before.text, after.text)
+    text_changes = _text_changes(before.blocks, after.blocks)
     images_lost = _missing(before.images, after.images)
     links_lost = _missing(before.links, after.links)
     styles_lost: dict[str, Counter[str]] = {}
     elements_lost: Counter[str] = Counter()
-    tags_before = [e.tag for e in before.elements]
-    tags_after = [e.tag for e in after.elements]
-    for op, i1, i2, j1, _ in difflib.SequenceMatcher(None, tags_before, tags_after, autojunk=False).get_opcodes():
-        if op == "equal":
-            for old, new in zip(before.elements[i1:i2], after.elements[j1 : j1 + (i2 - i1)]):
-                kept_style = {prop: _value(value) for prop, value in new.style}
-                for prop, value in old.style:
-                    if kept_style.get(prop) != _value(value):
-                        styles_lost.setdefault(old.tag, Counter())[f"{prop}:{value}"] += 1
-        elif op in ("delete", "replace"):
-            elements_lost.update(e.tag for e in before.elements[i1:i2])
+    for old, match in zip(before.elements, _align([e.tag for e in before.elements], [e.tag for e in after.elements])):
+        if match is None:
+            elements_lost[old.tag] += 1
+            continue
+        kept_style = {prop: _value(value) for prop, value in after.elements[match].style}
+        for prop, value in old.style:
+            if kept_style.get(prop) != _value(value):
+                styles_lost.setdefault(old.tag, Counter())[f"{prop}:{value}"] += 1
     return Comparison(
         text_changes=text_changes,
         images_sent=len(before.images),
@@ -155,20 +161,44 @@ def compare(sent: str, kept: str) -> Comparison:
     )
 
 
-def _text_changes(before: str, after: str) -> tuple[tuple[str, str], ...]:
-    if before == after:
-        return ()
+def _text_changes(before: Sequence[str], after: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """(passage sent, what it became) for each difference: blocks first, then words within changed blocks."""
+    changes: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, list(before), list(after), autojunk=False).get_opcodes():
+        if op != "equal":
+            changes.extend(_word_changes(" ".join(before[i1:i2]), " ".join(after[j1:j2])))
+        if len(changes) >= _SHOWN:
+            break
+    return tuple(changes[:_SHOWN])
+
+
+def _word_changes(before: str, after: str) -> list[tuple[str, str]]:
+    if len(before) > _CHARS_MAX or len(after) > _CHARS_MAX:
+        # A long block: what it shares at both ends is set aside first (a word diff is quadratic).
+        head = len(os.path.commonprefix([before, after]))
+        tail = len(os.path.commonprefix([before[head:][::-1], after[head:][::-1]]))
+        while head and _in_word(before[head - 1]):
+            head -= 1  # back to the start of a word
+        while tail and _in_word(before[len(before) - tail]):
+            tail -= 1
+        before, after = before[head : len(before) - tail], after[head : len(after) - tail]
+        if len(before) > _CHARS_MAX or len(after) > _CHARS_MAX:  # too different to say word by word
+            return [(before, after)]
     old, new = list(_TOKEN.finditer(before)), list(_TOKEN.finditer(after))
     changes = []
-    matcher = difflib.SequenceMatcher(None, [m.group() for m in old], [m.group() for m in new], autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, [m.group() for m in old], [m.group() for m in new], autojunk=False).get_opcodes():
         if op == "equal":
             continue
         if not (_span(before, old, i1, i2).strip() or _span(after, new, j1, j2).strip()):
             # Only a space came or went: show the words around it, on both sides.
             i1, i2, j1, j2 = max(0, i1 - _CONTEXT), min(len(old), i2 + _CONTEXT), max(0, j1 - _CONTEXT), min(len(new), j2 + _CONTEXT)
-        changes.append((_span(before, old, i1, i2), _span(after, new, j1, j2)))
-    return tuple(changes[:_SHOWN])
+        changes.append((_span(before, old, i1, i2).strip(), _span(after, new, j1, j2).strip()))
+    return changes
+
+
+def _in_word(char: str) -> bool:
+    """Whether a character belongs to a word of several (ASCII letters and digits: CJK counts alone)."""
+    return char.isascii() and (char.isalnum() or char == "_")
 
 
 def _span(text: str, tokens: Sequence[re.Match[str]], start: int, end: int) -> str:
@@ -178,11 +208,30 @@ def _span(text: str, tokens: Sequence[re.Match[str]], start: int, end: int) -> s
 
 def _missing(before: Sequence[str], after: Sequence[str]) -> tuple[str, ...]:
     """Items of `before` that `after` does not hold, in order (a repeated item counts each time)."""
-    out: list[str] = []
-    for op, i1, i2, _, _ in difflib.SequenceMatcher(None, list(before), list(after), autojunk=False).get_opcodes():
-        if op in ("delete", "replace"):
-            out.extend(before[i1:i2])
-    return tuple(out)
+    return tuple(item for item, match in zip(before, _align(before, after)) if match is None)
+
+
+def _align(before: Sequence[str], after: Sequence[str]) -> list[int | None]:
+    """For each item sent, the index of the item kept for it (None: it was removed or unwrapped).
+
+    WeChat removes and unwraps far more than it adds, so the walk is linear: an item sent that is
+    not next in what was kept is taken as lost, unless it comes a little later and what comes
+    before it was added (a general diff of thousands of repetitive tags is quadratic).
+    """
+    matches: list[int | None] = []
+    j = 0
+    for i, item in enumerate(before):
+        if j < len(after) and after[j] != item:
+            added = next((k for k in range(j, min(len(after), j + _LOOKAHEAD)) if after[k] == item), None)
+            lost = next((k for k in range(i, min(len(before), i + _LOOKAHEAD)) if before[k] == after[j]), None)
+            if added is not None and (lost is None or added - j < lost - i):
+                j = added
+        if j < len(after) and after[j] == item:
+            matches.append(j)
+            j += 1
+        else:
+            matches.append(None)
+    return matches
 
 
 def _value(value: str) -> str:
@@ -199,7 +248,8 @@ class _Reader(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
+        self.blocks: list[str] = []
+        self.text: list[str] = []  # of the block being read
         self.images: list[str] = []
         self.links: list[str] = []
         self.elements: list[Element] = []
@@ -213,6 +263,8 @@ class _Reader(HTMLParser):
         if tag in _HIDDEN:
             self.hidden.append(tag)
             return
+        if tag in _BLOCKS:
+            self.end_block()
         values = {name: value or "" for name, value in attrs}
         self.elements.append(Element(tag, tuple(declarations(values.get("style", "")))))
         if tag == "img":
@@ -228,8 +280,17 @@ class _Reader(HTMLParser):
         self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
-        if self.hidden and tag == self.hidden[-1]:
-            self.hidden.pop()
+        if self.hidden:
+            if tag == self.hidden[-1]:
+                self.hidden.pop()
+        elif tag in _BLOCKS:
+            self.end_block()
+
+    def end_block(self) -> None:
+        text = " ".join("".join(self.text).replace("\xa0", " ").split())
+        if text:
+            self.blocks.append(text)
+        self.text = []
 
     def handle_data(self, data: str) -> None:
         if not self.hidden:
