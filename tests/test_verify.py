@@ -29,10 +29,21 @@ def test_text_lost_is_named() -> None:
     assert comparison.words() == ['text lost: "，第一步"', 'text changed: "one line" became "oneline"']
 
 
+def test_text_only_added_is_a_note_not_a_loss() -> None:
+    comparison = compare("<p>正文</p>", "<p>正文</p><p>阅读原文</p>")
+    assert comparison.text_changes == (("", "阅读原文"),) and not comparison.lost and comparison.changed
+
+
 def test_images_lost_by_count_and_order() -> None:
     comparison = compare('<img src="a"><p>x</p><img src="b"><img src="c">', '<img src="a"><p>x</p><img src="c">')
     assert comparison.images_lost == ("b",) and comparison.images_sent == 3 and comparison.lost
     assert "images lost: 1 of 3 (b)" in comparison.words()
+
+
+def test_an_image_served_over_https_or_lazily_is_the_same_image() -> None:
+    sent = '<img src="http://mmbiz.qpic.cn/mmbiz_png/abc/0?wx_fmt=png"><img src="http://mmbiz.qpic.cn/mmbiz_png/def/0?wx_fmt=png">'
+    kept = '<img data-src="https://mmbiz.qpic.cn/mmbiz_png/abc/0?wx_fmt=png&amp;from=appmsg"><img src="https://mmbiz.qpic.cn/mmbiz_png/xyz/0">'
+    assert compare(sent, kept).images_lost == ("http://mmbiz.qpic.cn/mmbiz_png/def/0?wx_fmt=png",)
 
 
 def test_links_removed_with_their_text_kept() -> None:
@@ -82,7 +93,7 @@ def test_publish_verify_a_post_that_loses_nothing_exits_0(sandbox: Sandbox, proj
     result = CliRunner().invoke(main, ["publish", "--verify", str(post)])
     assert result.exit_code == 0, result.output
     assert "article 1: WeChat kept it as sent" in result.stderr
-    assert "verified 1 article: 0 lost text, images or links; 0 only styles" in result.stderr
+    assert "verified 1 article: 0 lost text, images or links; 0 changed without losing any" in result.stderr
 
 
 def test_verify_names_what_the_sandbox_stripped_and_exits_1(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@
 (count and order), the links, and the styles lost, by element kind. `verify_paths()` finds each
 post's draft in the ledger, reads it back, and compares it with the post's content as publish sends
 it. Against the real API this is how a writer learns what WeChat changed; a report owns the exit
-code: 1 when text, images or links were lost, 0 (with notes) when only styles changed.
+code: 1 when text, images or links were lost, 0 (with notes) when only styles or markup changed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from .errors import WxpubError
 from .profile import declarations
@@ -73,7 +74,7 @@ class Comparison:
     images_sent: int = 0
     images_lost: tuple[str, ...] = ()  # src of each image missing, in order
     links_lost: tuple[str, ...] = ()  # href of each link removed
-    styles_lost: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # tag -> property -> elements
+    styles_lost: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # tag -> "prop:value" sent -> elements
     elements_lost: Mapping[str, int] = field(default_factory=dict)  # tag -> elements unwrapped or removed
 
     @property
@@ -86,12 +87,12 @@ class Comparison:
 
     @property
     def lost(self) -> bool:
-        """Whether the reader gets less than was sent: text, images or links."""
-        return bool(self.text_changes or self.images_lost or self.links_lost)
+        """Whether the reader gets less than was sent: text (lost or changed), images or links."""
+        return bool(self.text_lost or self.images_lost or self.links_lost)
 
     @property
     def changed(self) -> bool:
-        return self.lost or bool(self.styles_lost or self.elements_lost)
+        return bool(self.text_changes or self.images_lost or self.links_lost or self.styles_lost or self.elements_lost)
 
     def words(self) -> list[str]:
         """The differences, one sentence each."""
@@ -139,7 +140,7 @@ def compare(sent: str, kept: str) -> Comparison:
     """What `kept` (the draft as WeChat holds it) lost of `sent` (the content as it was sent)."""
     before, after = facts(sent), facts(kept)
     text_changes = _text_changes(before.blocks, after.blocks)
-    images_lost = _missing(before.images, after.images)
+    images_lost = _missing(before.images, after.images, key=_image_key)
     links_lost = _missing(before.links, after.links)
     styles_lost: dict[str, Counter[str]] = {}
     elements_lost: Counter[str] = Counter()
@@ -206,9 +207,10 @@ def _span(text: str, tokens: Sequence[re.Match[str]], start: int, end: int) -> s
     return text[tokens[start].start() : tokens[end - 1].end()] if end > start else ""
 
 
-def _missing(before: Sequence[str], after: Sequence[str]) -> tuple[str, ...]:
-    """Items of `before` that `after` does not hold, in order (a repeated item counts each time)."""
-    return tuple(item for item, match in zip(before, _align(before, after)) if match is None)
+def _missing(before: Sequence[str], after: Sequence[str], key: Callable[[str], str] = str) -> tuple[str, ...]:
+    """Items of `before` that `after` does not hold (compared by `key`), in order; a repeated item counts each time."""
+    matches = _align([key(item) for item in before], [key(item) for item in after])
+    return tuple(item for item, match in zip(before, matches) if match is None)
 
 
 def _align(before: Sequence[str], after: Sequence[str]) -> list[int | None]:
@@ -232,6 +234,12 @@ def _align(before: Sequence[str], after: Sequence[str]) -> list[int | None]:
         else:
             matches.append(None)
     return matches
+
+
+def _image_key(src: str) -> str:
+    """An image address without its scheme and query: WeChat may serve the same upload over https, with other parameters."""
+    parts = urlsplit(src.strip())
+    return f"{parts.netloc}{parts.path}" if parts.netloc else src.strip()
 
 
 def _value(value: str) -> str:
@@ -268,16 +276,15 @@ class _Reader(HTMLParser):
         values = {name: value or "" for name, value in attrs}
         self.elements.append(Element(tag, tuple(declarations(values.get("style", "")))))
         if tag == "img":
-            self.images.append(values.get("src", ""))
+            self.images.append(values.get("src") or values.get("data-src") or "")
         elif tag == "a" and (values.get("href") or values.get("xlink:href")):
             self.links.append(values.get("href") or values.get("xlink:href") or "")
         elif tag == "br":
             self.text.append(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN:
-            return
-        self.handle_starttag(tag, attrs)
+        if not self.hidden and tag not in _HIDDEN:  # an empty element: nothing to hide, nothing to close
+            self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
         if self.hidden:
@@ -328,11 +335,11 @@ class VerifyReport:
         for check in self.articles:
             where = f"{check.path}: draft {check.media_id} article {check.index + 1}"
             said = check.comparison.words()
-            out.append(f"{where}: {'WeChat kept it as sent' if not said else 'lost what was sent' if check.comparison.lost else 'kept its text and images; only styles changed'}")
+            out.append(f"{where}: {'WeChat kept it as sent' if not said else 'lost what was sent' if check.comparison.lost else 'nothing lost, but WeChat changed it'}")
             out.extend(f"  {line}" for line in [*said, *(f"note: {n}" for n in check.notes)])
         lost = sum(1 for a in self.articles if a.comparison.lost)
-        styles = sum(1 for a in self.articles if a.comparison.changed and not a.comparison.lost)
-        out.append(f"verified {len(self.articles)} article{'s' if len(self.articles) != 1 else ''}: {lost} lost text, images or links; {styles} only styles")
+        changed = sum(1 for a in self.articles if a.comparison.changed and not a.comparison.lost)
+        out.append(f"verified {len(self.articles)} article{'s' if len(self.articles) != 1 else ''}: {lost} lost text, images or links; {changed} changed without losing any")
         return out
 
     def to_json(self) -> dict[str, Any]:
