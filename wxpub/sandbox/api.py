@@ -186,8 +186,9 @@ class Api:
             self.state["current"].clear()
             self._save()
 
-
+    # -- one call ------------------------------------------------------------------------------
     def _dispatch(self, method: str, endpoint: str, query: Mapping[str, str], body: bytes, content_type: str, client_ip: str) -> dict[str, Any]:
+        """Check the method, the caller (secret or token) and the quota, then answer; raises ApiError."""
         handler = _ENDPOINTS.get(endpoint)
         if handler is None:
             raise ApiError(48001, f"api unauthorized: the sandbox does not know {endpoint}")
@@ -246,7 +247,6 @@ class Api:
             raise ApiError(45009, "reach max api daily quota limit")
         usage[key] = usage.get(key, 0) + 1
 
-
     # -- endpoints -----------------------------------------------------------------------------
     def _issue(self, appid: str, kind: str) -> tuple[str, int]:
         now = self.clock()
@@ -279,7 +279,6 @@ class Api:
             self.state["current"].pop(f"stable:{appid}", None)
         token, life = self._issue(appid, "stable")
         return {"access_token": token, "expires_in": life}
-
 
     def _store_upload(self, appid: str, data: bytes, fmt: str, kind: str, name: str = "") -> dict[str, Any]:
         upload_id = secrets.token_hex(12)
@@ -510,8 +509,10 @@ class Api:
         return None
 
     def _own_upload(self, src: str) -> bool:
-        match = UPLOAD_PATH.match(urlsplit(src).path or "")
-        return bool(match and match.group(2) in self.state["uploads"] and urlsplit(src).scheme in ("http", "https"))
+        """Whether src is one of this sandbox's upload URLs (on any port: the state outlives a run)."""
+        parts = urlsplit(src.strip())
+        match = UPLOAD_PATH.match(parts.path or "")
+        return bool(match and match.group(2) in self.state["uploads"] and parts.scheme in ("http", "https") and parts.hostname == "127.0.0.1")
 
     def _readable(self, article: Mapping[str, Any], media_id: str) -> dict[str, Any]:
         cover = self._material_any(article["thumb_media_id"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Callable
@@ -65,6 +66,7 @@ class _Editor(HTMLParser):
         # Every open element: (tag, whether its tags were written). Unwrapped ones are kept too, so
         # that their end tag is recognised and a `pre` unwrapped still holds code.
         self.open: list[tuple[str, bool]] = []
+        self.opened: Counter[str] = Counter()  # how many of each tag are open: a deep nest stays linear
         self.swallowing: list[str] = []
         self.filtered: list[str] = []
         self.links: list[str] = []
@@ -115,13 +117,14 @@ class _Editor(HTMLParser):
                 self.out.append(f"</{tag}>")
             return
         self.open.append((tag, written))
+        self.opened[tag] += 1
 
     def handle_endtag(self, tag: str) -> None:
         if self.swallowing:
             if tag == self.swallowing[-1]:
                 self.swallowing.pop()
             return
-        if not any(name == tag for name, _ in self.open):
+        if not self.opened[tag]:
             return  # an end tag with no start: nothing to close
         while self.open:
             name = self.open[-1][0]
@@ -131,6 +134,7 @@ class _Editor(HTMLParser):
 
     def _close_top(self) -> None:
         tag, written = self.open.pop()
+        self.opened[tag] -= 1
         if written:
             self.out.append(f"</{tag}>")
 
@@ -164,7 +168,7 @@ class _Editor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.swallowing:
             return
-        if any(name in ("pre", "code") for name, _ in self.open):
+        if self.opened["pre"] or self.opened["code"]:
             data = data.replace("\r", "").replace("\n", "")
         data = re.sub(" {2,}", " ", data)
         self.out.append(html.escape(data, quote=False))
