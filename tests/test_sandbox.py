@@ -247,6 +247,11 @@ def test_pages_and_state_survive_a_restart_without_secrets(tmp_path: Path) -> No
     with Sandbox(state, accounts={APPID: SECRET}) as again:
         assert media_id in again.drafts(APPID)
         assert call(again, "draft/count", token=token(again), method="GET")["total_count"] == 1
+        with urllib.request.urlopen(f"{again.url}drafts/{media_id}") as page:  # on another port now
+            path = url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
+            assert f'src="/{path}"' in page.read().decode()
+        with urllib.request.urlopen(f"{again.url}{path}") as image:
+            assert image.read() == image_bytes()
 
 
 @pytest.mark.parametrize(("endpoint", "query"), [("media/uploadimg", ""), ("material/add_material", "type=image")])

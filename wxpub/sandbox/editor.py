@@ -42,9 +42,11 @@ class Kept:
     dropped_styles: tuple[tuple[str, str], ...] = ()  # (tag, declaration) taken out of a style
 
 
-def keep(content: str, *, own_image: Callable[[str], bool], strict: bool = False) -> Kept:
-    """The content as WeChat stores it; `own_image(src)` says whether src is one of this account's uploads."""
-    editor = _Editor(own_image, strict)
+def keep(content: str, *, own_image: Callable[[str], bool], strict: bool = False, image_src: Callable[[str], str] | None = None) -> Kept:
+    """The content as WeChat stores it; `own_image(src)` says whether src is one of this account's uploads.
+
+    `image_src` rewrites the address of each image kept (the pages serve them from where they are)."""
+    editor = _Editor(own_image, strict, image_src)
     editor.feed(content)
     editor.close()
     return editor.result()
@@ -58,10 +60,11 @@ def mp_link(href: str) -> bool:
 class _Editor(HTMLParser):
     """Rebuilds a fragment from what WeChat keeps of it (see the module's docstring)."""
 
-    def __init__(self, own_image: Callable[[str], bool], strict: bool) -> None:
+    def __init__(self, own_image: Callable[[str], bool], strict: bool, image_src: Callable[[str], str] | None) -> None:
         super().__init__(convert_charrefs=True)
         self.own_image = own_image
         self.strict = strict
+        self.image_src = image_src
         self.out: list[str] = []
         # Every open element: (tag, whether its tags were written). Unwrapped ones are kept too, so
         # that their end tag is recognised and a `pre` unwrapped still holds code.
@@ -151,6 +154,8 @@ class _Editor(HTMLParser):
                 continue
             if not profile.allowed_attribute(tag, name, value):
                 continue
+            if tag == "img" and name == "src" and self.image_src is not None:
+                value = self.image_src(value)
             kept.append(f' {name}="{html.escape(value, quote=True)}"')
         return "".join(kept)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .. import profile
 from .api import MIME, UPLOAD_PATH
@@ -77,13 +78,19 @@ def _articles_page(api: Api, kind: str, articles: list[dict[str, Any]]) -> str:
         changes = _changes(article)
         if changes:
             parts.append(f"<p class=warn>WeChat's editor changed this article: {e('; '.join(changes))}</p>")
-        content = keep(article["content"], own_image=api._own_upload, strict=api.strict).content
+        # Images by path: the state outlives a run, and the port its URLs name may have changed.
+        content = keep(article["content"], own_image=api._own_upload, strict=api.strict, image_src=_path).content
         parts.append(f"<div class=content>{content}</div>")
         source = article.get("content_source_url") or ""
         if profile.url_scheme(source) in ("http", "https"):
             parts.append(f'<p><a href="{e(source, quote=True)}" rel="noopener noreferrer">阅读原文</a></p>')
         parts.append("</article>")
     return _PAGE.format(title=f"{e(kind)}: {e(articles[0]['title']) if articles else ''}", body="".join(parts))
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _changes(article: dict[str, Any]) -> list[str]:
