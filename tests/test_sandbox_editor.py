@@ -142,3 +142,11 @@ def test_content_stored_unfiltered_by_an_older_sandbox_is_still_shown_safely(san
     with urllib.request.urlopen(f"{sandbox.url}drafts/{media_id}") as served:
         page = served.read().decode()
     assert runs_something(page) == [] and "after" in page and "svg link" in page
+
+
+def test_strict_mode_can_be_switched_over_http(sandbox: Sandbox) -> None:
+    import json
+
+    control = urllib.request.Request(f"{sandbox.url}sandbox/config", data=json.dumps({"strict": True}).encode(), method="POST")
+    assert json.loads(urllib.request.urlopen(control).read())["strict"] is True
+    assert stored_content(sandbox, '<p style="position:absolute;color:#333">x</p>') == "<p>x</p>"

@@ -273,7 +273,7 @@ def verify_command(posts: tuple[Path, ...], use_sandbox: bool, as_json: bool) ->
 
     Compares the visible text, the images (count and order), the links and the styles with the
     post as publish sends it. Exit code 1 when text, images or links were lost; 0 when nothing
-    was (what did change, such as styles, is listed).
+    was (what did change, such as styles, is listed); 2 when a post cannot be verified.
     """
     from .verify import verify_paths
 
