@@ -91,6 +91,17 @@ def test_the_owner_key_is_made_once_and_readable_by_the_owner_only() -> None:
     assert fresh and fresh != key and stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_a_key_behind_a_link_is_not_trusted(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "planted.key"
+    elsewhere.write_text("ab" * 32)
+    os.chmod(elsewhere, 0o600)
+    sandbox_state_dir().mkdir(parents=True)
+    (sandbox_state_dir() / "owner.key").symlink_to(elsewhere)
+    assert owner_key(create=False) is None
+    key = owner_key()
+    assert key and key != b"ab" * 32 and not (sandbox_state_dir() / "owner.key").is_symlink()
+
+
 def test_joins_its_own_sandbox_which_proves_it_holds_the_key(tmp_path: Path) -> None:
     with Sandbox(tmp_path / "mine", key=owner_key()) as mine:
         assert running_sandbox(mine.port) == (mine.url, mine.state_dir)

@@ -57,6 +57,8 @@ def owner_key(*, create: bool = True) -> bytes | None:
             os.link(temporary, path)
         except FileExistsError:
             pass
+        except OSError:  # a file system without hard links: last writer wins
+            os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return _read_key(path)
@@ -64,7 +66,8 @@ def owner_key(*, create: bool = True) -> bytes | None:
 
 def _read_key(path: Path) -> bytes | None:
     try:
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # Not through a link, and without waiting on a FIFO put in its place.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     with os.fdopen(handle, "rb") as stream:
