@@ -11,7 +11,7 @@ from pathlib import Path
 
 import wxpub
 from wxpub.images import prepare_images
-from wxpub.publish import publish_to_sandbox
+from wxpub.sandbox import publish_to_sandbox
 
 POST = Path(__file__).parent / "posts" / "python-async.md"
 

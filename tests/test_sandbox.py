@@ -247,41 +247,54 @@ def test_pages_and_state_survive_a_restart_without_secrets(tmp_path: Path) -> No
     with Sandbox(state, accounts={APPID: SECRET}) as again:
         assert media_id in again.drafts(APPID)
         assert call(again, "draft/count", token=token(again), method="GET")["total_count"] == 1
+        with urllib.request.urlopen(f"{again.url}drafts/{media_id}") as page:  # on another port now
+            path = url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
+            assert f'src="/{path}"' in page.read().decode()
+        with urllib.request.urlopen(f"{again.url}{path}") as image:
+            assert image.read() == image_bytes()
 
 
-def test_publish_joins_a_running_sandbox_only_if_it_is_this_users_at_that_address(tmp_path: Path) -> None:
-    import http.server
-    import threading
+@pytest.mark.parametrize(("endpoint", "query"), [("media/uploadimg", ""), ("material/add_material", "type=image")])
+def test_uploads_that_act_but_lose_their_answer(sandbox: Sandbox, endpoint: str, query: str) -> None:
+    """drop-after: the upload is stored and the connection closed; latency: stored at once, answered too late."""
+    tok = token(sandbox)
+    sandbox.inject("drop-after", endpoint)
+    with pytest.raises(Exception):
+        upload(sandbox, tok, image_bytes(color=(1, 2, 3)), endpoint, query)
+    assert len(sandbox.uploads()) == 1
+    sandbox.inject("latency", endpoint, seconds=1.0)
+    body, ctype = multipart(image_bytes(color=(4, 5, 6)))
+    request = urllib.request.Request(f"{sandbox.url}cgi-bin/{endpoint}?{query}&access_token={tok}", data=body, headers={"Content-Type": ctype})
+    with pytest.raises(Exception):  # the client gives up before the answer comes
+        urllib.request.urlopen(request, timeout=0.3).read()
+    assert len(sandbox.uploads()) == 2  # ...but the upload took effect at once
+    assert "url" in upload(sandbox, tok, image_bytes(color=(7, 8, 9)), endpoint, query)  # one call each: the next is normal
 
-    from wxpub.publish import running_sandbox
 
-    with Sandbox(tmp_path / "mine", port=0) as mine:
-        port = int(mine.url.rsplit(":", 1)[1].strip("/"))
-        assert running_sandbox(port) == (mine.url, mine.state_dir)
+def test_latency_for_one_endpoint_over_http_is_a_fault_not_a_global_delay(sandbox: Sandbox) -> None:
+    control = urllib.request.Request(
+        f"{sandbox.url}sandbox/faults", data=json.dumps({"kind": "latency", "endpoint": "material/add_material", "seconds": 0.2}).encode(), method="POST"
+    )
+    assert json.loads(urllib.request.urlopen(control).read())["queued"]["kind"] == "latency"
+    assert sandbox.latency == 0 and [f.endpoint for f in sandbox.faults] == ["material/add_material"]
 
-    def impostor(info: dict) -> int:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps({**info, "api_base": info["api_base"].format(port=self.server.server_port)}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return server.server_port
-
-    servers: list[http.server.HTTPServer] = []
-    try:
-        elsewhere = impostor({"api_base": "https://elsewhere.example/", "state_dir": str(tmp_path)})
-        no_folder = impostor({"api_base": "http://127.0.0.1:{port}/", "state_dir": str(tmp_path / "none")})
-        assert running_sandbox(elsewhere) is None  # would receive the post
-        assert running_sandbox(no_folder) is None
-    finally:
-        for server in servers:
-            server.shutdown()
+def test_batchget_material_lists_permanent_images_by_the_name_they_were_uploaded_with(sandbox: Sandbox) -> None:
+    tok = token(sandbox)
+    upload(sandbox, tok, image_bytes())  # a content image: not a material
+    made = []
+    for i in range(3):
+        body, ctype = multipart(image_bytes(color=(i, 0, 0)), name=f"wxpub-{i:064x}.png")
+        made.append(call(sandbox, "material/add_material", body, token=tok, query="type=image", ctype=ctype)["media_id"])
+    listing = call(sandbox, "material/batchget_material", {"type": "image", "offset": 0, "count": 2}, token=tok)
+    assert listing["total_count"] == 3 and listing["item_count"] == 2
+    rest = call(sandbox, "material/batchget_material", {"type": "image", "offset": 2, "count": 20}, token=tok)
+    names = {i["media_id"]: i["name"] for i in listing["item"] + rest["item"]}
+    assert names == {media_id: f"wxpub-{i:064x}.png" for i, media_id in enumerate(made)}
+    assert all("/mmbiz_png/" in i["url"] for i in listing["item"])
+    assert call(sandbox, "material/batchget_material", {"type": "image", "offset": 0, "count": 21}, token=tok)["errcode"] == 40097
+    assert call(sandbox, "material/batchget_material", {"type": "thumbs", "offset": 0, "count": 1}, token=tok)["errcode"] == 40004
+    assert call(sandbox, "material/get_materialcount", token=tok, method="GET")["image_count"] == 3
+    assert call(sandbox, "material/del_material", {"media_id": made[0]}, token=tok)["errcode"] == 0
+    assert call(sandbox, "material/del_material", {"media_id": made[0]}, token=tok)["errcode"] == 40007
+    assert set(sandbox.materials(APPID)) == set(made[1:])

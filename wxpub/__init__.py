@@ -20,6 +20,7 @@ __all__ = [
     "PostError",
     "PublishOptions",
     "PublishResult",
+    "VerifyReport",
     "WeChatError",
     "WxpubError",
     "check_paths",
@@ -28,6 +29,7 @@ __all__ = [
     "prepare_images",
     "publish_paths",
     "read_post",
+    "verify_paths",
 ]
 
 _LAZY = {
@@ -48,6 +50,8 @@ _LAZY = {
     "PublishResult": "wxpub.publish",
     "publish_paths": "wxpub.publish",
     "check_paths": "wxpub.check",
+    "VerifyReport": "wxpub.verify",
+    "verify_paths": "wxpub.verify",
 }
 
 
@@ -70,3 +74,4 @@ if TYPE_CHECKING:
     from .post import Post, read_post
     from .publish import PublishOptions, PublishResult, publish_paths
     from .render import ImageRef, LinkRef
+    from .verify import VerifyReport, verify_paths

@@ -228,34 +228,51 @@ def _image_table(rows: list[Any]) -> None:
 @click.option("--preview-to", metavar="WXNAME", help="Send a preview of the draft to this WeChat ID.")
 @click.option("--dry-run", is_flag=True, help="Do everything that needs no network; show what would be sent.")
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Publish into a local sandbox (started if none runs).")
+@click.option("--verify", is_flag=True, help="Read the draft back and say what WeChat changed (exit 1 if text or images were lost).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, as_json: bool) -> None:
+def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, verify: bool, as_json: bool) -> None:
     """Save POSTS as one draft (one article each) in the account named by WXPUB_APPID / WXPUB_SECRET.
 
     Images are uploaded once per account (the ledger, wxpub-ledger.json, remembers them); a rerun
     updates the same draft. Progress goes to stderr.
     """
-    from .publish import PublishOptions, publish_paths, publish_to_sandbox
+    from .publish import PublishOptions, publish_paths
 
+    if verify and submit:
+        from .errors import UsageError
+
+        # A published draft leaves the draft box, so there would be nothing left to read back.
+        _fail(UsageError("--verify reads the draft back, which leaves the draft box once --submit publishes it", hint="publish --verify first, then publish --submit"))
     options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run)
 
     def progress(message: str) -> None:
         click.echo(message, err=True)
 
-    server = None
+    joined = None
     if use_sandbox:
-        result, base, server = _run(lambda: publish_to_sandbox(posts, options, progress=progress))
-    else:
-        result, base = _run(lambda: publish_paths(posts, options, progress=progress)), None
+        from .sandbox import join_sandbox
+
+        joined = _run(join_sandbox)
+    target = joined.target() if joined is not None else {}
     try:
+        result = _run(lambda: publish_paths(posts, options, progress=progress, **target))
+        report = None
+        if verify and result.media_id and not dry_run:
+            from .verify import verify_paths
+
+            report = _run(lambda: verify_paths(posts, media_id=result.media_id, **target))
         _publish_notes(result)
         if as_json:
-            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+            click.echo(json.dumps({**result.to_json(), **({"verify": report.to_json()} if report else {})}, ensure_ascii=False, indent=2))
         else:
             _publish_summary(result)
+        if report is not None:
+            for line in report.lines():
+                click.echo(line, err=True)
+        base = joined.url if joined is not None else None
         if base is not None and result.media_id and not dry_run:
             click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
-        if server is not None and sys.stdin.isatty() and not as_json:
+        if joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json:
             click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
             import time
 
@@ -265,8 +282,40 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
             except KeyboardInterrupt:
                 pass
     finally:
-        if server is not None:
-            server.stop()
+        if joined is not None:
+            joined.stop()
+    if report is not None:
+        sys.exit(report.exit_code)
+
+
+@main.command("verify")
+@click.argument("posts", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Read the drafts from the local sandbox (started if none runs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON on stdout.")
+def verify_command(posts: tuple[Path, ...], use_sandbox: bool, as_json: bool) -> None:
+    """Read back the drafts POSTS became (draft/get) and say what WeChat changed.
+
+    Compares the visible text, the images (count and order), the links and the styles with the
+    post as publish sends it. Exit code 1 when text, images or links were lost; 0 when nothing
+    was (what did change, such as styles, is listed); 2 when a post cannot be verified.
+    """
+    from .verify import verify_paths
+
+    joined = None
+    if use_sandbox:
+        from .sandbox import join_sandbox
+
+        joined = _run(join_sandbox)
+    try:
+        report = _run(lambda: verify_paths(posts, **(joined.target() if joined is not None else {})))
+    finally:
+        if joined is not None:
+            joined.stop()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    for line in report.lines():
+        click.echo(line, err=True)
+    sys.exit(report.exit_code)
 
 
 def _publish_notes(result: Any) -> None:
@@ -305,24 +354,27 @@ def _publish_summary(result: Any) -> None:
 @main.command("sandbox")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
 @click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="Folder for its state (default: in the user cache).")
-def sandbox_command(port: int, state: Path | None) -> None:
+@click.option("--strict", is_flag=True, help="An element holding one declaration outside the WeChat profile loses its whole style.")
+def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
     """Run a local stand-in for the WeChat API on 127.0.0.1 until Ctrl-C.
 
-    It keeps drafts and images in --state and shows them at its address. Faults are injected with
+    It keeps of each article what WeChat would (no script, class, id or handlers, only its own
+    images, only mp.weixin.qq.com links, CSS inside the WeChat profile), keeps drafts and images in
+    --state and shows them at its address. Faults are injected with
     POST /sandbox/faults, e.g. {"kind": "errcode", "endpoint": "draft/add", "errcode": 45009},
     {"kind": "supersede-token"}, {"kind": "http", "status": 500}, {"kind": "drop-after"},
-    {"kind": "latency", "seconds": 0.1}; DELETE /sandbox/faults clears them.
+    {"kind": "latency", "seconds": 0.1} (every call), {"kind": "latency", "endpoint": "media/uploadimg",
+    "seconds": 31} (acts, then answers late); DELETE /sandbox/faults clears them.
     """
     from .errors import UsageError
-    from .publish import sandbox_state_dir
-    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox
+    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_state_dir
 
-    server = Sandbox(state or sandbox_state_dir(), port=port)
+    server = Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict)
     try:
         server.bind()
     except OSError as exc:
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
-    click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir})", err=True)
+    click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
     click.echo(f"  drafts: {server.url}", err=True)
     click.echo(f"  use it: WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
     click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)

@@ -10,23 +10,10 @@ from __future__ import annotations
 
 from ..convert import image_sources, rewrite_sources
 from .article import Article, excerpt
-from .model import (
-    PostResult,
-    PreparedPost,
-    PublishOptions,
-    PublishRefused,
-    PublishResult,
-)
+from .model import PostResult, PreparedPost, PublishOptions, PublishRefused, PublishResult
 from .recipe import publish, publish_paths
-from .sandboxed import (
-    DEFAULT_SANDBOX_PORT,
-    publish_to_sandbox,
-    running_sandbox,
-    sandbox_state_dir,
-)
 
 __all__ = [
-    "DEFAULT_SANDBOX_PORT",
     "Article",
     "PostResult",
     "PreparedPost",
@@ -37,8 +24,5 @@ __all__ = [
     "image_sources",
     "publish",
     "publish_paths",
-    "publish_to_sandbox",
     "rewrite_sources",
-    "running_sandbox",
-    "sandbox_state_dir",
 ]

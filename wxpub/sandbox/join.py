@@ -1,0 +1,174 @@
+"""`wxpub publish --sandbox`: join this user's running sandbox, or start one, and publish into it.
+
+A sandbox is joined only when it proves it is this user's: it holds the secret in the user's
+sandbox folder (created there, readable by the owner only) and answers a fresh challenge with an
+HMAC that also binds its address and state folder. Another user's process on the port, even one
+that copies a real sandbox's `/sandbox/info`, cannot answer; the post and its images then go to a
+sandbox started here instead, and the ledger is never written where a stranger says.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from .api import SANDBOX_APPID, SANDBOX_SECRET
+from .server import Sandbox, proof
+
+if TYPE_CHECKING:
+    from ..publish import PublishOptions, PublishResult
+
+DEFAULT_SANDBOX_PORT = 8765
+KEY_FILE = "owner.key"
+
+
+def sandbox_state_dir() -> Path:
+    """The sandbox's default state folder, in the user cache; the owner's secret lives here too."""
+    from ..config import user_cache_dir
+
+    return user_cache_dir() / "sandbox"
+
+
+def owner_key(*, create: bool = True) -> bytes | None:
+    """The owner's secret (made on first use), or None when there is none or others could read it."""
+    path = sandbox_state_dir() / KEY_FILE
+    key = _read_key(path)
+    if key is not None or not create:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() or path.is_symlink():
+        key = _read_key(path)  # made meanwhile by another process starting a sandbox
+        if key is not None:
+            return key
+        path.unlink()  # readable by others, or not a plain file: no longer a secret
+    # Written beside it, then linked into place: two processes starting at once agree on one key.
+    temporary = path.with_name(f".{KEY_FILE}.{secrets.token_hex(8)}")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(handle, "w", encoding="ascii") as stream:
+            stream.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: last writer wins
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        # Not through a link, and without waiting on a FIFO put in its place.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077 or not stat.S_ISREG(info.st_mode)):
+            return None
+        key = stream.read(200).strip()
+    return key if len(key) >= 32 else None
+
+
+def running_sandbox(port: int = DEFAULT_SANDBOX_PORT) -> tuple[str, Path] | None:
+    """(API base, state folder) of this user's sandbox answering on 127.0.0.1:port, if there is one.
+
+    It must answer a fresh challenge with the owner's proof for its own address and state folder,
+    and that folder must be this user's.
+    """
+    import urllib.error
+    import urllib.request
+
+    key = owner_key(create=False)
+    if key is None:
+        return None  # no sandbox of ours was ever started: whatever listens there is not ours
+    base = f"http://127.0.0.1:{port}/"
+    challenge = secrets.token_hex(32)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 itself, never a proxy
+    try:
+        with opener.open(f"{base}sandbox/info?challenge={challenge}", timeout=0.5) as answer:
+            info = json.loads(answer.read(65536))
+        state_dir, claimed = info["state_dir"], info["proof"]
+        if info["api_base"] != base or not isinstance(state_dir, str) or not isinstance(claimed, str):
+            return None
+        if not hmac.compare_digest(claimed, proof(key, challenge, base, state_dir)):
+            return None
+        state = Path(state_dir)
+        owner = state.stat().st_uid  # a folder that does not exist raises: OSError
+        if not state.is_dir() or (hasattr(os, "getuid") and owner != os.getuid()):
+            return None
+        return base, state
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
+        return None
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A sandbox to publish into: its API base, its state folder, and the server if this process started it."""
+
+    url: str
+    state_dir: Path
+    server: Sandbox | None
+
+    def target(self) -> dict[str, Any]:
+        """How publish_paths and verify_paths reach it: its base, its account, a ledger in its own folder."""
+        from ..config import Credentials
+
+        return {
+            "api_base": self.url,
+            "credentials": Credentials(SANDBOX_APPID, SANDBOX_SECRET),
+            "ledger_path": self.state_dir / "wxpub-ledger.json",
+            "token_store": "memory",
+        }
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def join_sandbox(port: int | None = None, *, strict: bool = False) -> Joined:
+    """This user's sandbox on 127.0.0.1:port (WXPUB_SANDBOX_PORT, default 8765), started if none runs there.
+
+    When the port is taken by anything else, a sandbox is started on a free port instead."""
+    if port is None:
+        port = int(os.environ.get("WXPUB_SANDBOX_PORT") or DEFAULT_SANDBOX_PORT)
+    found = running_sandbox(port) if port else None
+    if found is not None:
+        return Joined(found[0], found[1], None)
+    key = owner_key()
+    server = Sandbox(sandbox_state_dir(), port=port, key=key, strict=strict)
+    try:
+        server.start()
+    except OSError:  # the port is taken by something else
+        server = Sandbox(sandbox_state_dir(), port=0, key=key, strict=strict).start()
+    return Joined(server.url, server.state_dir, server)
+
+
+def publish_to_sandbox(
+    paths: Sequence[str | Path],
+    options: PublishOptions | None = None,
+    *,
+    port: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[PublishResult, str, Sandbox | None]:
+    """Publish into the sandbox on 127.0.0.1:port (WXPUB_SANDBOX_PORT, default 8765), starting one if none runs there.
+
+    Returns (result, API base, the Sandbox started here or None); the caller stops it. The sandbox's
+    own ledger lives in its state folder, so the project's ledger never sees sandbox uploads."""
+    from ..publish import PublishOptions, publish_paths
+
+    joined = join_sandbox(port)
+    try:
+        result = publish_paths(paths, options or PublishOptions(), progress=progress, **joined.target())
+    except BaseException:
+        joined.stop()
+        raise
+    return result, joined.url, joined.server
