@@ -90,6 +90,7 @@ RULES: Mapping[str, Rule] = {
         Rule("WX304", _N, "an external link that becomes a numbered reference"),
         Rule("WX305", _W, "the converter changed or dropped something"),
         Rule("WX306", _E, "the post cannot be converted (unknown theme, bad option)"),
+        Rule("WX307", _W, "text contrast below 4.5:1 in light or dark mode (WCAG 2.1)"),
         Rule("WX401", _W, "a missing space between CJK and Latin letters or digits", fixable=True),
         Rule("WX402", _W, "half-width punctuation in CJK text", fixable=True),
         Rule("WX403", _W, "a space that CJK typography does not want", fixable=True),
@@ -787,6 +788,33 @@ def _project_root(images_module: Any, folder: Path) -> Path:
     return Path(images_module.find_project_root(folder / "post.md"))
 
 
+def _contrast(layout: _Layout, meta: Mapping[str, Any], path: Path | None, name: str) -> Iterator[Problem]:
+    """WX307: text that is hard to read in light or in dark mode, measured on the converted fragment."""
+    from . import convert
+    from .darkmode import contrast_problems
+    from .errors import WxpubError
+    from .post import Post
+
+    body = "\n".join(layout.lines[layout.body_line - 1 :])
+    try:
+        converted = convert.convert_post(convert.with_project_defaults(Post(meta=dict(meta), body=body, path=path, body_line=layout.body_line)))
+    except WxpubError:
+        return  # WX306 reports it
+    for found in contrast_problems(converted.html):
+        line, col = _locate_text(layout, found.sample)
+        yield Problem(name, line, col, "WX307", f"{found.message()}; theme '{converted.theme}'")
+
+
+def _locate_text(layout: _Layout, sample: str) -> tuple[int, int]:
+    """The first body line holding the start of a rendered text (its first word if the whole is not found)."""
+    for needle in (sample[:12], sample.split(" ")[0][:12]):
+        for index in range(layout.body_line - 1, len(layout.lines)):
+            col = layout.lines[index].find(needle) if needle else -1
+            if col >= 0:
+                return index + 1, col + 1
+    return layout.body_line, 1
+
+
 # --- one text, one file --------------------------------------------------------------------------
 
 
@@ -817,6 +845,8 @@ def check_text(
     if content and any(selection.allows(code) for code in RULES if code.startswith(("WX1", "WX2", "WX3"))):
         found, title = _content(parsed_text, layout, meta, Path(path) if path is not None else None, name)
         problems.extend(found)
+        if selection.allows("WX307") and meta is not None and not any(p.code == "WX306" for p in found):
+            problems.extend(_contrast(layout, meta, Path(path) if path is not None else None, name))
     if meta is not None and not (title if title is not None else _title_of(meta, layout)):
         problems.append(Problem(name, 1, 1, "WX102", "the post has no title: add 'title: ...' to the front matter"))
     silenced = _silenced_lines(layout.lines)
