@@ -106,6 +106,10 @@ class PreviewServer:
         self.on_change = on_change
         self._images: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
+        # Articles built at a change version, by (post, choices) as pages asked for them: the watcher
+        # builds them again as soon as a file changes, so the page's request finds them ready.
+        self._built: dict[tuple[str, ...], tuple[int, dict[str, Any]]] = {}
+        self._building = threading.Lock()
         self._stop = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -158,25 +162,43 @@ class PreviewServer:
                     f"/{name}/" in path.replace("\\", "/") for name in IGNORED_DIRS
                 )
 
-        # A save shows on the page within the 300 ms promised: yield 20 ms after the last event.
-        watcher = watch(self.target.root, watch_filter=Relevant(), stop_event=self._stop, step=20, debounce=300, yield_on_timeout=True, rust_timeout=200)
+        # A save shows on the page within the 300 ms promised: yield 5 ms after the last event (a later event refreshes again).
+        watcher = watch(self.target.root, watch_filter=Relevant(), stop_event=self._stop, step=5, debounce=300, yield_on_timeout=True, rust_timeout=200)
         ready.set()
         for changed in watcher:
             if not changed:
                 continue
             if any(path.endswith(".toml") for _, path in changed):
                 forget_settings()
+            # Build what the open pages show before telling them, so their requests find it ready.
+            upcoming = self.changes.version + 1
+            for key in list(self._built)[-4:]:
+                self.article(dict(zip(_QUERY_KEYS, key)), upcoming)
             self.changes.bump()
             if self.on_change is not None:
                 self.on_change(sorted({path for _, path in changed}))
 
     # --- what the handler asks for ---------------------------------------------------------------
 
-    def article(self, query: dict[str, str]) -> dict[str, Any]:
+    def article(self, query: dict[str, str], version: int | None = None) -> dict[str, Any]:
+        """The article JSON for a page's query, built once per change (`version`: the current one)."""
+        key = tuple(query.get(name, "") for name in _QUERY_KEYS)
+        with self._building:
+            version = self.changes.version if version is None else version
+            found = self._built.get(key)
+            if found is not None and found[0] == version:
+                return found[1]
+            built = self._build(query, version)
+            self._built.pop(key, None)
+            self._built[key] = (version, built)
+            while len(self._built) > 16:
+                self._built.pop(next(iter(self._built)))
+            return built
+
+    def _build(self, query: dict[str, str], version: int) -> dict[str, Any]:
         from .config import preview_options
         from .preview_article import Choices, build_article
 
-        version = self.changes.version
         try:
             path = self.target.post(query.get("post"))
             choices = Choices.from_query(query)
@@ -213,6 +235,9 @@ class PreviewServer:
     def image(self, sha: str) -> tuple[bytes, str] | None:
         with self._lock:
             return self._images.get(sha)
+
+
+_QUERY_KEYS = ("post", "theme", "color", "font_size")
 
 
 def page_html() -> str:
