@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, NamedTuple
 
 PAGE_LIGHT = (255.0, 255.0, 255.0)
@@ -154,14 +155,32 @@ class _Decl:
         return f"{self.name}:{self.value}{'!important' if self.important else ''}"
 
 
-def _declarations(style: str) -> list[_Decl]:
+@lru_cache(maxsize=4096)
+def _declarations(style: str) -> tuple[_Decl, ...]:
     import tinycss2
 
     found = []
     for node in tinycss2.parse_blocks_contents(style, skip_whitespace=True, skip_comments=True):
         if node.type == "declaration":
             found.append(_Decl(node.lower_name, tinycss2.serialize(node.value).strip(), node.important))
-    return found
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What one style attribute says about colours; a fragment repeats few styles many times."""
+
+    decls: tuple[_Decl, ...]
+    background: Colour | None
+    image: bool
+    text: Colour | None
+
+
+@lru_cache(maxsize=4096)
+def _facts(style: str) -> _Facts:
+    decls = _declarations(style)
+    background, image = _own_background(decls)
+    return _Facts(decls, background, image, _own_text(decls))
 
 
 def _colour_tokens(value: str) -> Iterator[tuple[object, Colour]]:
@@ -215,7 +234,7 @@ def _gradient_colour(value: str) -> Colour | None:
     return Colour(sum(c.r for c in colours) / n, sum(c.g for c in colours) / n, sum(c.b for c in colours) / n, sum(c.a for c in colours) / n)
 
 
-def _own_background(decls: list[_Decl]) -> tuple[Colour | None, bool]:
+def _own_background(decls: tuple[_Decl, ...]) -> tuple[Colour | None, bool]:
     """The element's background colour (None: none or transparent) and whether it has a background image."""
     colour: Colour | None = None
     image = False
@@ -235,7 +254,7 @@ def _own_background(decls: list[_Decl]) -> tuple[Colour | None, bool]:
     return colour, image
 
 
-def _own_text(decls: list[_Decl]) -> Colour | None:
+def _own_text(decls: tuple[_Decl, ...]) -> Colour | None:
     colour = None
     for decl in decls:
         if decl.name == "color":
@@ -254,6 +273,7 @@ class Paint:
     light_bg: RGB
     dark_text: RGB
     dark_bg: RGB
+    on_image: bool = False  # over a background image: its colours cannot be known from styles
 
 
 _ROOT = Paint(TEXT_LIGHT, PAGE_LIGHT, TEXT_DARK, PAGE_DARK)
@@ -264,10 +284,9 @@ def _walk(element: object, paint: Paint, rewrite: bool) -> Iterator[tuple[object
     tag = element.tag if isinstance(element.tag, str) else ""  # type: ignore[attr-defined]
     if tag.lower() == "svg" or not tag:
         return  # WeChat leaves SVG as it is; `currentColor` inside follows the converted text
-    decls = _declarations(element.get("style") or "")  # type: ignore[attr-defined]
+    facts = _facts(element.get("style") or "")  # type: ignore[attr-defined]
+    decls, own_bg, image, own_text = facts.decls, facts.background, facts.image, facts.text
     keep = element.get("data-no-dark") is not None  # type: ignore[attr-defined]
-    own_bg, image = _own_background(decls)
-    own_text = _own_text(decls)
 
     light_bg = over(own_bg, paint.light_bg) if own_bg is not None else paint.light_bg
     light_text = over(own_text, light_bg) if own_text is not None else paint.light_text
@@ -283,7 +302,7 @@ def _walk(element: object, paint: Paint, rewrite: bool) -> Iterator[tuple[object
             dark_text_ = dark_text(light_text, dark_bg)
         else:
             dark_text_ = paint.dark_text
-    here = Paint(light_text, light_bg, dark_text_, dark_bg)
+    here = Paint(light_text, light_bg, dark_text_, dark_bg, paint.on_image or image)
     if rewrite and not keep and not image and (decls or own_bg is not None):
         _restyle(element, decls, own_bg, own_text, here, paint)
     yield element, here
@@ -291,7 +310,7 @@ def _walk(element: object, paint: Paint, rewrite: bool) -> Iterator[tuple[object
         yield from _walk(child, here, rewrite)
 
 
-def _restyle(element: object, decls: list[_Decl], own_bg: Colour | None, own_text: Colour | None, here: Paint, parent: Paint) -> None:
+def _restyle(element: object, decls: tuple[_Decl, ...], own_bg: Colour | None, own_text: Colour | None, here: Paint, parent: Paint) -> None:
     out = []
     for decl in decls:
         if decl.name in _BACKGROUND and own_bg is not None:
@@ -373,10 +392,10 @@ def contrast_problems(fragment: str, minimum: float = MIN_CONTRAST) -> list[Cont
     found: list[ContrastProblem] = []
     for element, paint in _walk_children(root, rewrite=False):
         own = _own_text_content(element)
-        if not own or _under_image(element):
+        if not own or paint.on_image:
             continue
         for mode, text, background in (("light", paint.light_text, paint.light_bg), ("dark", paint.dark_text, paint.dark_bg)):
-            ratio = contrast(text, background)
+            ratio = _contrast_cached(_rounded(text), _rounded(background))
             key = (mode, element.tag, _rounded(text), _rounded(background))  # type: ignore[attr-defined]
             if ratio < minimum and key not in seen:
                 seen.add(key)
@@ -394,10 +413,6 @@ def _own_text_content(element: object) -> str:
     return " ".join(" ".join(parts).split())
 
 
-def _under_image(element: object) -> bool:
-    node = element
-    while node is not None:
-        if _own_background(_declarations(node.get("style") or ""))[1]:  # type: ignore[attr-defined]
-            return True
-        node = node.getparent()  # type: ignore[attr-defined]
-    return False
+@lru_cache(maxsize=1024)
+def _contrast_cached(a: RGB, b: RGB) -> float:
+    return contrast(a, b)
