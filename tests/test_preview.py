@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -173,3 +174,39 @@ def test_a_broken_post_shows_its_error_and_recovers(page: object, project: Path)
     assert "白底深灰的字" in page.inner_text("#light-article")  # type: ignore[attr-defined]  # the last good article stays
     write_post(project, POST.replace("第一段", "修好的第一段"))
     page.wait_for_function("!document.body.classList.contains('broken') && document.querySelector('#light-article').innerText.includes('修好的第一段')", timeout=2000)  # type: ignore[attr-defined]
+
+
+def test_a_problem_links_to_its_place_and_copy_puts_rich_text_on_the_clipboard(page: object, project: Path) -> None:
+    write_post(project, POST.replace("白底深灰的字", "白底深灰的字,后面是半角逗号"))
+    page.wait_for_function("document.querySelectorAll('#problems a').length === 1", timeout=3000)  # type: ignore[attr-defined]
+    assert page.inner_text("#problems .code") == "WX402"  # type: ignore[attr-defined]
+    page.click("#problems a")  # type: ignore[attr-defined]
+    assert page.eval_on_selector("#light-article .flash", "el => el.textContent") == "白底深灰的字,后面是半角逗号"  # type: ignore[attr-defined]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])  # type: ignore[attr-defined]
+    page.click("#copy")  # type: ignore[attr-defined]
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('copied')")  # type: ignore[attr-defined]
+    copied = page.evaluate(  # type: ignore[attr-defined]
+        "async () => { const [item] = await navigator.clipboard.read(); return await (await item.getType('text/html')).text(); }"
+    )
+    assert "<section style=" in copied and "白底深灰的字,后面是半角逗号" in copied
+
+
+def test_requests_for_another_host_name_are_refused(server: PreviewServer) -> None:
+    request = urllib.request.Request(server.url + "api/article", headers={"Host": "attacker.example:80"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+
+
+def test_saving_an_image_or_the_config_is_a_change_too(server: PreviewServer, project: Path) -> None:
+    before = get_json(server.url + "api/article")
+    version = server.changes.version
+    (project / "cover.jpg").write_bytes(photo((700, 700), tint=90))
+    assert server.changes.wait(version, timeout=2) > version
+    time.sleep(0.1)  # the rest of the save's events
+    after = get_json(server.url + "api/article")
+    assert after["cover"]["url"] != before["cover"]["url"]
+    version = server.changes.version
+    (project / "wxpub.toml").write_text('[preview]\naccount_name = "改名了"\n', encoding="utf-8")
+    assert server.changes.wait(version, timeout=2) > version
+    assert get_json(server.url + "api/article")["account"] == "改名了"

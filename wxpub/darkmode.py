@@ -20,7 +20,7 @@ from __future__ import annotations
 import colorsys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 PAGE_LIGHT = (255.0, 255.0, 255.0)
 PAGE_DARK = (25.0, 25.0, 25.0)  # #191919, WeChat's dark page
@@ -147,6 +147,8 @@ def dark_text(rgb: RGB, background: RGB) -> RGB:
 
 @dataclass(frozen=True)
 class _Decl:
+    """One declaration of a style attribute, kept as written but for whitespace."""
+
     name: str
     value: str
     important: bool
@@ -203,7 +205,7 @@ def _token_colour(token: object) -> Colour | None:
     return Colour(found.red * 255, found.green * 255, found.blue * 255, found.alpha)
 
 
-def _replace_colours(value: str, convert: "callable[[Colour], RGB]") -> str:  # type: ignore[valid-type]
+def _replace_colours(value: str, convert: Callable[[Colour], RGB]) -> str:
     import tinycss2
 
     out = []

@@ -110,6 +110,7 @@ class PreviewServer:
         # builds them again as soon as a file changes, so the page's request finds them ready.
         self._built: dict[tuple[str, ...], tuple[int, dict[str, Any]]] = {}
         self._building = threading.Lock()
+        self._entries: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}  # the index, by file stamp
         self._stop = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -157,6 +158,8 @@ class PreviewServer:
         from .config import forget_settings
 
         class Relevant(DefaultFilter):
+            """Posts, images, themes and config; never the image cache wxpub writes itself."""
+
             def __call__(self, change: Any, path: str) -> bool:
                 return super().__call__(change, path) and path.lower().endswith(WATCHED_SUFFIXES) and not any(
                     f"/{name}/" in path.replace("\\", "/") for name in IGNORED_DIRS
@@ -170,6 +173,8 @@ class PreviewServer:
                 continue
             if any(path.endswith(".toml") for _, path in changed):
                 forget_settings()
+            if not all(path.lower().endswith(MARKDOWN_SUFFIXES) for _, path in changed):
+                self._entries.clear()  # a theme, an image or the config may change any post's problems
             # Build what the open pages show before telling them, so their requests find it ready.
             upcoming = self.changes.version + 1
             for key in list(self._built)[-4:]:
@@ -226,10 +231,18 @@ class PreviewServer:
 
         entries = []
         for path in self.target.posts():
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            cached = self._entries.get(path)
+            if cached is not None and cached[0] == stamp:
+                entries.append(cached[1])
+                continue
             try:
-                entries.append(index_entry(path).to_json(self.target.path))
+                entry = index_entry(path).to_json(self.target.path)
             except WxpubError as error:
-                entries.append({"path": path.relative_to(self.target.path).as_posix(), "title": path.stem, "error": error.one_line(), "problems": 0})
+                entry = {"path": path.relative_to(self.target.path).as_posix(), "title": path.stem, "error": error.one_line(), "problems": 0}
+            self._entries[path] = (stamp, entry)
+            entries.append(entry)
         return {"folder": str(self.target.path), "posts": entries}
 
     def image(self, sha: str) -> tuple[bytes, str] | None:
@@ -254,6 +267,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the terminal is the writer's; requests are not news
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost"):
+            # Another name resolving here (DNS rebinding) must not let a web page read the posts.
+            self._send(403, b"only for 127.0.0.1", "text/plain")
+            return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         route = url.path
