@@ -127,10 +127,13 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser: object, server: PreviewServer) -> Iterator[object]:
     opened = browser.new_page(viewport={"width": 1300, "height": 500})  # type: ignore[attr-defined]
+    requested: list[str] = []
+    opened.on("request", lambda request: requested.append(request.url))
     opened.goto(server.url)
     opened.wait_for_function("window.wxpubRenders > 0")
     yield opened
     opened.close()
+    assert [url for url in requested if not url.startswith(server.url)] == []  # nothing from the internet
 
 
 def test_the_article_renders_in_both_modes(page: object) -> None:
@@ -210,3 +213,40 @@ def test_saving_an_image_or_the_config_is_a_change_too(server: PreviewServer, pr
     (project / "wxpub.toml").write_text('[preview]\naccount_name = "改名了"\n', encoding="utf-8")
     assert server.changes.wait(version, timeout=2) > version
     assert get_json(server.url + "api/article")["account"] == "改名了"
+
+
+def test_the_cli_prints_its_address_and_serves_until_stopped(project: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wxpub", "preview", str(project / "post.md"), "--port", "0", "--no-open"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        assert get_json(url + "api/article")["title"] == "预览测试"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert err.startswith(f"wxpub preview of {project / 'post.md'} on {url} (Ctrl-C stops it)")
+
+
+def test_saving_the_theme_css_restyles_the_article(project: Path) -> None:
+    (project / "mine.css").write_text(".wxpub { color: #222; }\np { color: #123456; }\n", encoding="utf-8")
+    write_post(project, POST.replace("cover: cover.jpg", "cover: cover.jpg\ntheme: mine.css"))
+    running = PreviewServer(Target.of(project / "post.md"), port=0)
+    running.start()
+    try:
+        assert "color:#123456" in get_json(running.url + "api/article")["light"]
+        version = running.changes.version
+        (project / "mine.css").write_text(".wxpub { color: #222; }\np { color: #654321; }\n", encoding="utf-8")
+        assert running.changes.wait(version, timeout=2) > version
+        assert "color:#654321" in get_json(running.url + "api/article")["light"]
+    finally:
+        running.stop()
