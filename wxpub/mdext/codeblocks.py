@@ -35,26 +35,26 @@ class WxpubLight(Style):
     """
 
     styles = {
-        Comment: "#5f5f52",
-        Keyword: "#701325",
-        Operator.Word: "#701325",
-        Name.Decorator: "#a05000",
-        String: "#2071a2",
+        Comment: "#555",
+        Keyword: "#612",
+        Operator.Word: "#612",
+        Name.Decorator: "#940",
+        String: "#16a",
     }
-    line_number_color = "#585858"
+    line_number_color = "#555"
 
 
 class WxpubDark(Style):
     """The same few colours for dark code blocks."""
 
     styles = {
-        Comment: "#99a1aa",
+        Comment: "#9aa",
         Keyword: "#f77",
         Operator.Word: "#f77",
         Name.Decorator: "#fa5",
         String: "#adf",
     }
-    line_number_color = "#a0a0a0"
+    line_number_color = "#999"
 
 
 CODE_STYLES: dict[str, type[Style]] = {"wxpub-light": WxpubLight, "wxpub-dark": WxpubDark}
