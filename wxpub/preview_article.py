@@ -130,7 +130,7 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
         title=converted.title,
         author=str(meta.get("author") or ""),
         account=account,
-        date=time.strftime("%Y年%m月%d日 %H:%M"),
+        date=_wechat_date(time.localtime()),
         digest=str(meta.get("digest") or "") or excerpt(converted.html)[:SHARE_DIGEST_CHARS],
         theme=converted.theme,
         light=light,
@@ -141,6 +141,11 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
         choices=choices,
         images=served,
     )
+
+
+def _wechat_date(now: time.struct_time) -> str:
+    """The date as WeChat writes it under the title: 2026年12月1日 09:05."""
+    return f"{now.tm_year}年{now.tm_mon}月{now.tm_mday}日 {now.tm_hour:02d}:{now.tm_min:02d}"
 
 
 def _crop(text: str | None) -> tuple[float, float, float, float]:
