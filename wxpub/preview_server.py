@@ -111,6 +111,7 @@ class PreviewServer:
         self._built: dict[tuple[str, ...], tuple[int, dict[str, Any]]] = {}
         self._building = threading.Lock()
         self._entries: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}  # the index, by file stamp
+        self.watch_error: str | None = None  # why live reload stopped, if it did
         self._stop = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -155,8 +156,6 @@ class PreviewServer:
     def _watch(self, ready: threading.Event) -> None:
         from watchfiles import DefaultFilter, watch
 
-        from .config import forget_settings
-
         class Relevant(DefaultFilter):
             """Posts, images, themes and config; never the image cache wxpub writes itself."""
 
@@ -167,21 +166,29 @@ class PreviewServer:
 
         # A save shows on the page within the 300 ms promised: yield 5 ms after the last event (a later event refreshes again).
         watcher = watch(self.target.root, watch_filter=Relevant(), stop_event=self._stop, step=5, debounce=300, yield_on_timeout=True, rust_timeout=200)
-        ready.set()
-        for changed in watcher:
-            if not changed:
-                continue
-            if any(path.endswith(".toml") for _, path in changed):
-                forget_settings()
-            if not all(path.lower().endswith(MARKDOWN_SUFFIXES) for _, path in changed):
-                self._entries.clear()  # a theme, an image or the config may change any post's problems
-            # Build what the open pages show before telling them, so their requests find it ready.
-            upcoming = self.changes.version + 1
-            for key in list(self._built)[-4:]:
-                self.article(dict(zip(_QUERY_KEYS, key)), upcoming)
-            self.changes.bump()
-            if self.on_change is not None:
-                self.on_change(sorted({path for _, path in changed}))
+        try:
+            for changed in watcher:
+                ready.set()  # the first answer (a change, or none within 200 ms) means it is watching
+                if changed:
+                    self._changed(changed)
+        except Exception as error:  # noqa: BLE001 - e.g. out of inotify watches: the pages say so
+            self.watch_error = f"{type(error).__name__}: {error}"
+            ready.set()
+
+    def _changed(self, changed: set[tuple[Any, str]]) -> None:
+        from .config import forget_settings
+
+        if any(path.endswith(".toml") for _, path in changed):
+            forget_settings()
+        if not all(path.lower().endswith(MARKDOWN_SUFFIXES) for _, path in changed):
+            self._entries.clear()  # a theme, an image or the config may change any post's problems
+        # Build what the open pages show before telling them, so their requests find it ready.
+        upcoming = self.changes.version + 1
+        for key in list(self._built)[-4:]:
+            self.article(dict(zip(_QUERY_KEYS, key)), upcoming)
+        self.changes.bump()
+        if self.on_change is not None:
+            self.on_change(sorted({path for _, path in changed}))
 
     # --- what the handler asks for ---------------------------------------------------------------
 
@@ -214,7 +221,10 @@ class PreviewServer:
             return {"version": version, "error": f"internal error: {type(error).__name__}: {error}", "trace": traceback.format_exc(limit=3)}
         with self._lock:
             self._images.update(article.images)
-        return {"version": version, "error": None, **article.to_json()}
+        found = article.to_json()
+        if self.watch_error:
+            found["warnings"].insert(0, f"live reload is off ({self.watch_error}); reload the page after saving")
+        return {"version": version, "error": None, **found}
 
     def problems(self, query: dict[str, str]) -> dict[str, Any]:
         from .preview_article import find_problems
