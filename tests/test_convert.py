@@ -294,7 +294,7 @@ def test_urls_shown_as_text_may_break_anywhere_and_keep_their_punctuation_out() 
 
 def test_bold_markers_are_b_elements_and_stay_bold_once() -> None:
     html = wxpub.convert_text("1. 一\n2. 二\n", theme="warm").html
-    assert '<b style="float:left;margin-left:-1.8em;color:#e60">1.</b>' in html
+    assert '<b style="float:left;margin-left:-1.8em;color:#730">1.</b>' in html
     assert "font-weight" not in html
 
 

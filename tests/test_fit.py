@@ -38,7 +38,7 @@ def test_fit_takes_only_the_steps_it_needs_and_names_them() -> None:
     assert fit.fits(fitted)
     gave_up = [n.message for n in fitted.warnings if n.code == "fit"]
     assert gave_up == ["to fit WeChat's 20,000 characters, code blocks colour only keywords and comments"]
-    assert "color:#27a" not in fitted.html and "color:#c24" in fitted.html  # strings plain, keywords coloured
+    assert "color:#16a" not in fitted.html and "color:#612" in fitted.html  # strings plain, keywords coloured
 
 
 def test_the_steps_add_up_in_their_order() -> None:

@@ -384,6 +384,45 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
         pass
 
 
+# --- preview ------------------------------------------------------------------------------------
+
+
+@main.command("preview")
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--no-open", is_flag=True, help="Do not open a browser.")
+def preview_command(target: Path, port: int, no_open: bool) -> None:
+    """Show TARGET (a post, or a folder of posts) as readers will see it, light and dark, updated on every save.
+
+    Serves a page on 127.0.0.1 until Ctrl-C: the article as publish would send it, the cover in
+    the feed and in a share card, the character budget and what 'wxpub check' finds.
+    """
+    import time
+
+    from .errors import UsageError
+    from .preview_server import PreviewServer, Target
+
+    server = PreviewServer(_run(lambda: Target.of(target)), port=port)
+    try:
+        server.bind()
+    except OSError as exc:
+        _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
+    url = server.start()
+    click.echo(f"wxpub preview of {target} on {url} (Ctrl-C stops it)", err=True)
+    click.echo(url)
+    if not no_open:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
 # --- check --------------------------------------------------------------------------------------
 
 

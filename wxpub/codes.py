@@ -66,6 +66,7 @@ RULES: Mapping[str, Rule] = {
         Rule("WX305", _W, "the converter changed or dropped something"),
         Rule("WX306", _E, "the post cannot be converted (unknown theme, bad option)"),
         Rule("WX307", _E, "an image WeChat would filter out (raw HTML, not uploaded)"),
+        Rule("WX308", _W, "text contrast below 4.5:1 in light or dark mode (WCAG 2.1)"),
         Rule("WX401", _W, "a missing space between CJK and Latin letters or digits", fixable=True),
         Rule("WX402", _W, "half-width punctuation in CJK text", fixable=True),
         Rule("WX403", _W, "a space that CJK typography does not want", fixable=True),

@@ -231,3 +231,30 @@ def shown(path: str | Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
         return str(path)
+
+
+@dataclass(frozen=True)
+class PreviewOptions:
+    """`[preview]` in wxpub.toml or `[tool.wxpub.preview]`: what the preview shows around the article."""
+
+    account_name: str = ""  # the Official Account's name, shown under the title as WeChat does
+
+
+def preview_options(start: str | Path) -> PreviewOptions:
+    """The preview settings for posts in `start` (a folder or a post)."""
+    settings, source = find_settings(start)
+    table = settings.get("preview", {})
+    if not isinstance(table, dict):
+        raise ConfigError("'preview' must be a table", path=source, hint="write [preview] (or [tool.wxpub.preview])")
+    unknown = sorted(set(table) - {"account_name"})
+    if unknown:
+        raise ConfigError(f"[preview] has unknown keys: {', '.join(unknown)}", path=source, hint="known: account_name")
+    name = table.get("account_name", "")
+    if not isinstance(name, str):
+        raise ConfigError("[preview] account_name must be text", path=source, hint='write account_name = "My Account"')
+    return PreviewOptions(account_name=name)
+
+
+def forget_settings() -> None:
+    """Read the config files again next time: a long-running process (the preview) saw one change."""
+    _settings_in.cache_clear()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
 from .errors import Notice
-from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS
+from .limits import CONTENT_MAX_CHARS
 
 if TYPE_CHECKING:
     from .convert import Converted
@@ -54,10 +54,8 @@ class Outlook:
 
 
 def publish_length(converted: Converted) -> int:
-    """The characters publish sends: the HTML, with each image's source at its uploaded URL's length."""
-    from html import escape
-
-    return len(converted.html) + sum(max(0, IMAGE_URL_CHARS - len(escape(image.src))) for image in converted.images)
+    """The characters publish sends: the one content measure (Converted.content_length)."""
+    return converted.content_length
 
 
 def fits(converted: Converted) -> bool:

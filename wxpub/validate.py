@@ -68,8 +68,13 @@ class Finding:
 
 
 def validate(converted: Converted) -> list[Finding]:
-    """Every finding about a converted post: front matter, images, content, in that order."""
-    return [*front_matter(converted.post, converted.meta, converted.title), *images(converted), *content(converted)]
+    """Every finding about a converted post: front matter, images, content, readability, in that order."""
+    return [
+        *front_matter(converted.post, converted.meta, converted.title),
+        *images(converted),
+        *content(converted),
+        *readability(converted),
+    ]
 
 
 def refusals(findings: Iterable[Finding], path: str | Path | None) -> list[WxpubError]:
@@ -243,6 +248,17 @@ def content(converted: Converted) -> Iterator[Finding]:
             link.line or 1,
             _col(post, link.line, link.url),
         )
+
+
+def readability(converted: Converted) -> Iterator[Finding]:
+    """Text whose contrast with its background is below 4.5:1 (WCAG 2.1) in light mode or in dark
+    mode as WeChat recolours it (darkmode.py), at the first line that holds it."""
+    from .darkmode import contrast_problems
+
+    post = converted.post
+    for found in contrast_problems(converted.html):
+        line = next((post.find_line(needle) for needle in (found.sample[:12], found.sample.split(" ")[0][:12]) if needle and post.find_line(needle)), None)
+        yield Finding("WX308", f"{found.message()}; theme '{converted.theme}'", line or post.body_line, _col(post, line, found.sample[:12]) if line else 1)
 
 
 def size(chars: int, size_bytes: int, *, exact: bool = False) -> Iterator[Finding]:

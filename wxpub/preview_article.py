@@ -1,0 +1,239 @@
+"""What the live preview shows for one post: the article as publish would send it, in both modes.
+
+`build_article()` runs the same conversion and image preparation as `wxpub publish` (without the
+network), recolours the fragment for dark mode, and gathers what WeChat shows around the article:
+the chrome above it, the cover crops in the feed and in a share card, and the content budget.
+`find_problems()` asks `wxpub check` for the post's problems. Neither prints; the server
+(preview_server.py) turns their results into JSON.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import WxpubError
+from .limits import CONTENT_MAX_CHARS
+
+# WeChat's share card shows a title of two lines and a digest of about three; the feed one line
+# under the cover. The page clamps lines with CSS; these bound the text first, as WeChat does.
+SHARE_TITLE_CHARS = 64
+SHARE_DIGEST_CHARS = 54  # WeChat's own digest, when the post gives none, is the first 54 characters
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the page's controls chose over the post and its config (None: as the post says)."""
+
+    theme: str | None = None
+    color: str | None = None
+    font_size: float | None = None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Choices:
+        size = query.get("font_size") or None
+        return cls(query.get("theme") or None, query.get("color") or None, float(size) if size else None)
+
+    def permanent(self) -> dict[str, list[str]]:
+        """The front matter and wxpub.toml lines that would make these choices stick."""
+        front, toml = [], []
+        if self.theme:
+            front.append(f"theme: {self.theme}")
+            toml.append(f'theme = "{self.theme}"')
+        if self.color:
+            front.append(f"color: '{self.color}'")
+            toml.append(f'color = "{self.color}"')
+        if self.font_size:
+            front.append(f"font_size: {self.font_size:g}")
+            toml.append(f"font_size = {self.font_size:g}")
+        return {"front_matter": front, "wxpub_toml": ["[convert]", *toml] if toml else []}
+
+
+@dataclass(frozen=True)
+class Cover:
+    """The cover image as prepared for upload, and WeChat's two crops of it (fractions x1_y1_x2_y2)."""
+
+    sha256: str
+    crop_235_1: tuple[float, float, float, float]
+    crop_1_1: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One post as the preview page shows it."""
+
+    path: Path
+    title: str
+    author: str
+    account: str
+    date: str
+    digest: str
+    theme: str
+    light: str  # the fragment as publish sends it, images pointing at the preview server
+    dark: str  # the same, recoloured as WeChat does in dark mode
+    length: int  # characters WeChat counts (with the image URLs WeChat will give)
+    cover: Cover | None
+    warnings: tuple[str, ...]
+    choices: Choices
+    images: Mapping[str, tuple[bytes, str]] = field(repr=False, default_factory=dict)  # sha256 -> (bytes, mime)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "title": self.title,
+            "author": self.author,
+            "account": self.account,
+            "date": self.date,
+            "digest": self.digest,
+            "theme": self.theme,
+            "light": self.light,
+            "dark": self.dark,
+            "length": self.length,
+            "limit": CONTENT_MAX_CHARS,
+            "cover": None if self.cover is None else {
+                "url": f"/img/{self.cover.sha256}", "crop_235_1": self.cover.crop_235_1, "crop_1_1": self.cover.crop_1_1,
+            },
+            "share_title": self.title[:SHARE_TITLE_CHARS],
+            "warnings": list(self.warnings),
+            "permanent": self.choices.permanent(),
+        }
+
+
+def build_article(path: Path, choices: Choices = Choices(), account: str = "") -> Article:
+    """Convert the post and prepare its images exactly as `wxpub publish` would; raises WxpubError."""
+    from . import images as images_module
+    from .convert import convert_file
+    from .darkmode import recolour
+    from .limits import IMAGE_URL_CHARS
+    from .publish import excerpt, rewrite_sources
+
+    converted = convert_file(path, theme=choices.theme, color=choices.color, font_size=choices.font_size)
+    prepared = images_module.prepare_images(converted.images, path, meta=converted.meta)
+    served: dict[str, tuple[bytes, str]] = {}
+    urls: dict[str, str] = {}
+    for image in prepared.images:
+        served[image.sha256] = (image.data, f"image/{image.format}")
+        urls[image.source] = f"/img/{image.sha256}"
+    cover = None
+    if prepared.cover is not None:
+        served[prepared.cover.sha256] = (prepared.cover.data, f"image/{prepared.cover.format}")
+        cover = Cover(prepared.cover.sha256, _crop(prepared.cover.pic_crop_235_1), _crop(prepared.cover.pic_crop_1_1))
+    light = rewrite_sources(converted.html, urls)
+    meta = converted.meta
+    # WeChat's image URLs are longer than the paths in the post: count them as publish will send them.
+    length = converted.content_length + sum(max(0, IMAGE_URL_CHARS - len(i.src)) for i in converted.images)
+    return Article(
+        path=path,
+        title=converted.title,
+        author=str(meta.get("author") or ""),
+        account=account,
+        date=_wechat_date(time.localtime()),
+        digest=str(meta.get("digest") or "") or excerpt(converted.html)[:SHARE_DIGEST_CHARS],
+        theme=converted.theme,
+        light=light,
+        dark=recolour(light),
+        length=length,
+        cover=cover,
+        warnings=tuple(n.one_line() for n in converted.warnings),
+        choices=choices,
+        images=served,
+    )
+
+
+def _wechat_date(now: time.struct_time) -> str:
+    """The date as WeChat writes it under the title: 2026年12月1日 09:05."""
+    return f"{now.tm_year}年{now.tm_mon}月{now.tm_mday}日 {now.tm_hour:02d}:{now.tm_min:02d}"
+
+
+def _crop(text: str | None) -> tuple[float, float, float, float]:
+    try:
+        x1, y1, x2, y2 = (float(v) for v in (text or "").split("_"))
+    except ValueError:
+        return (0.0, 0.0, 1.0, 1.0)
+    return (x1, y1, x2, y2)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem `wxpub check` reports, with a piece of its line's text to find it in the article."""
+
+    line: int
+    col: int
+    code: str
+    severity: str
+    message: str
+    needle: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "col": self.col, "code": self.code, "severity": self.severity, "message": self.message, "needle": self.needle}
+
+
+def find_problems(path: Path) -> list[Problem]:
+    """What `wxpub check` reports for the post, with the project's [check] settings."""
+    from .check import check_file
+
+    result = check_file(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    found = [
+        Problem(p.line, p.col, p.code, p.severity.value, p.message, _needle(lines[p.line - 1] if 0 < p.line <= len(lines) else "", p.col))
+        for p in result.problems
+    ]
+    if result.crash:
+        found.append(Problem(1, 1, "crash", "error", result.crash.strip().splitlines()[-1], ""))
+    return found
+
+
+_MARKUP = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[*_`#>~|]+|^\s*(?:[-+]|\d+\.)\s+|<[^>]+>|\$")
+
+
+def _needle(line: str, col: int) -> str:
+    """Plain text from a source line, near the problem's column, that the rendered article will contain."""
+    start = max(0, col - 1)
+    for chunk in (line[start:], line):
+        plain = _MARKUP.sub(lambda m: m.group(1) or " ", chunk)
+        words = [w for w in re.split(r"\s{2,}|[()（）:：]", plain) if len(w.strip()) >= 2]
+        if words:
+            return words[0].strip()[:16]
+    return ""
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One post of a folder, as the index lists it."""
+
+    path: Path
+    title: str
+    length: int | None
+    problems: int
+    error: str | None
+    changed: float
+
+    def to_json(self, root: Path) -> dict[str, Any]:
+        return {
+            "path": self.path.relative_to(root).as_posix(),
+            "title": self.title,
+            "length": self.length,
+            "limit": CONTENT_MAX_CHARS,
+            "problems": self.problems,
+            "error": self.error,
+            "changed": time.strftime("%Y-%m-%d %H:%M", time.localtime(self.changed)),
+        }
+
+
+def index_entry(path: Path) -> IndexEntry:
+    """Title, budget, problem count and last change of one post; an unreadable post shows its error."""
+    from .convert import convert_file
+
+    changed = path.stat().st_mtime
+    problems = len(find_problems(path))
+    try:
+        converted = convert_file(path)
+    except WxpubError as error:
+        return IndexEntry(path, path.stem, None, problems, error.one_line(), changed)
+    return IndexEntry(path, converted.title or path.stem, converted.content_length, problems, None, changed)
