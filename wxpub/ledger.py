@@ -115,7 +115,8 @@ class Ledger:
         return None
 
     def record_draft(self, media_id: str, posts: Sequence[str], fingerprints: Sequence[str]) -> DraftRecord:
-        entry = {"posts": list(posts), "fingerprints": list(fingerprints), "at": time.time()}
+        at = time.time()
+        entry: dict[str, Any] = {"posts": list(posts), "fingerprints": list(fingerprints), "at": at}
 
         def change(acc: dict[str, Any]) -> None:
             old = acc.setdefault("drafts", {}).get(media_id, {})
@@ -125,7 +126,7 @@ class Ledger:
             acc.get("pending", {}).pop(_pending_key(posts), None)
 
         self._change(change)
-        return DraftRecord(media_id, tuple(posts), tuple(fingerprints), entry["at"])
+        return DraftRecord(media_id, tuple(posts), tuple(fingerprints), at)
 
     def forget_draft(self, media_id: str) -> None:
         """The draft is gone from the account (deleted, or published and so moved out of the box)."""
@@ -174,7 +175,7 @@ class Ledger:
             raise LedgerError(f"the ledger is not UTF-8 text (byte 0x{raw[exc.start]:02x})", path=self.path, line=line, hint=restore) from None
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise LedgerError(
                 f"the ledger is not valid JSON ({exc.msg}, line {exc.lineno})", path=self.path, line=exc.lineno, hint=restore
             ) from None

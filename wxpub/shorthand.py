@@ -129,14 +129,14 @@ def _combine_border_sides(out: Declarations) -> Declarations:
             looks.add(look)
     if len(looks) != 1:
         return out
-    look = " ".join(next(iter(looks)))
-    if not any(t.lower() in _BORDER_STYLES for t in look.split()):
+    look_text = " ".join(next(iter(looks)))
+    if not any(t.lower() in _BORDER_STYLES for t in look_text.split()):
         return out  # no style: the sides draw nothing, and `border: <colour>` would say otherwise
     width_list = [widths.get(s, "0") for s in sides]
     if len(present) == 4 and len(set(width_list)) == 1:
-        combined = [("border", f"{width_list[0]} {look}")]
+        combined = [("border", f"{width_list[0]} {look_text}")]
     else:
-        combined = [("border", look), ("border-width", _two_to_four(width_list))]
+        combined = [("border", look_text), ("border-width", _two_to_four(width_list))]
     before = sum(len(p) + len(v) + 2 for p, v in out if p in sides)
     after = sum(len(p) + len(v) + 2 for p, v in combined)
     if after >= before:

@@ -139,7 +139,7 @@ def _register_heif_if_needed(raw: bytes) -> None:
         if "HEIF" in Image.OPEN:
             return
         try:
-            import pillow_heif  # type: ignore[import-not-found]
+            import pillow_heif
 
             pillow_heif.register_heif_opener()
         except ImportError:
@@ -153,7 +153,7 @@ def looks_like_svg(raw: bytes) -> bool:
 
 def require_cairosvg(source: ImageSource) -> Any:
     try:
-        import cairosvg  # type: ignore[import-untyped]
+        import cairosvg
     except (ImportError, OSError):
         raise source.fail(
             "SVG images need CairoSVG to be turned into PNG",
@@ -221,7 +221,8 @@ def to_display(image: Image.Image, options: ImageOptions) -> Image.Image:
 def _to_8bit(image: Image.Image) -> Image.Image:
     if image.mode.startswith("I;16"):
         image = image.convert("I")
-    low, high = image.getextrema()
+    low, high = image.getextrema()  # one band: two numbers
+    assert isinstance(low, (int, float)) and isinstance(high, (int, float))
     if 0 <= low and high <= 65535:
         # 16-bit data: keep the tones, just drop the low byte.
         return image.point(lambda v: v * (1 / 256) if high > 255 else v).convert("L")

@@ -95,7 +95,7 @@ def animated_gif(
     image: ImageFile.ImageFile, source: ImageSource, options: ImageOptions, notes: list[str]
 ) -> tuple[bytes, tuple[int, int]] | None:
     """Re-encode an animated GIF without metadata (scaled to max_width), or None to use its first frame."""
-    frames_count = image.n_frames
+    frames_count: int = getattr(image, "n_frames", 1)
     width, height = image.size
     if frames_count > options.gif_max_frames:
         notes.append(f"animated GIF has {frames_count} frames (WeChat allows {options.gif_max_frames}): only the first frame is kept")

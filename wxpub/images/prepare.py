@@ -103,11 +103,10 @@ def _process(raw: bytes, source: ImageSource, role: Role, options: ImageOptions)
     except (OSError, SyntaxError, ValueError) as exc:
         raise source.fail(f"the image is damaged ({reason(exc)})", hint="export or download it again") from None
     ImageOps.exif_transpose(image, in_place=True)  # in place: a copy of every photo costs 3 ms for nothing
-    image = to_display(image, options)
-    image = shrink(image, options.max_width)
+    picture = shrink(to_display(image, options), options.max_width)
     limit = options.cover_max_bytes if role == "cover" else options.max_bytes
     lossless_first = original_format in _LOSSLESS_SOURCES and role == "content"
-    data, fmt = encode(image, limit, lossless_first, options, source, notes)
+    data, fmt = encode(picture, limit, lossless_first, options, source, notes)
     final = Image.open(io.BytesIO(data))
     route: Route = "material" if role == "cover" else "uploadimg"
     return _result(raw, data, fmt, final.size, original_format, original_size, role, route, notes)

@@ -276,7 +276,7 @@ def _without_entry_point_scan(md: Markdown, fences: Any) -> None:
         extensions = [HighlightExtension(**configs.get(e, {})) if e == "pymdownx.highlight" else e for e in extensions]
         return Markdown.registerExtensions(md, extensions, configs)
 
-    md.registerExtensions = register  # type: ignore[method-assign]
+    md.registerExtensions = register
     try:
         fences.extendMarkdown(md)
     finally:

@@ -71,6 +71,8 @@ _END_TAG = re.compile(r"</([a-zA-Z][a-zA-Z0-9-]*)\s*>")
 class _Extractor(HTMLExtractorExtra):
     """md_in_html's extractor with GitHub's blank-line rule and a source position on every start tag."""
 
+    _last_end: dict[str, int] | None = None  # where each tag's last end tag is (per post)
+
     def __init__(self, md: Markdown, ext: "RawHtmlExtension", *args: Any, **kwargs: Any) -> None:
         self.ext = ext
         super().__init__(md, *args, **kwargs)
@@ -93,7 +95,7 @@ class _Extractor(HTMLExtractorExtra):
         return self._last_end.get(tag, -1) >= position
 
     def reset(self) -> None:
-        self._last_end: dict[str, int] | None = None
+        self._last_end = None
         super().reset()
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:

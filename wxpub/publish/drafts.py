@@ -32,7 +32,8 @@ def save_draft(
     notes: list[str] = []
     record = ledger.draft_of(keys)
     if record is not None:
-        existing = wrap(lambda: client.get_draft(record.media_id), None)
+        draft_id = record.media_id
+        existing = wrap(lambda: client.get_draft(draft_id), None)
         if existing is None and record.publish_id and list(record.fingerprints) == fingerprints:
             notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published (publish_id {record.publish_id}) and {'has' if len(keys) == 1 else 'have'} not changed since")
             return record.media_id, ["unchanged"] * len(articles), notes

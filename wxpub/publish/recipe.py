@@ -228,8 +228,9 @@ def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishRes
 
         cover = post.images.cover
         assert cover is not None
-        record = ledger.upload(cover.sha256, cover.route) if ledger else None
-        article = build_article(post, planned, record.media_id if record and record.media_id else f"<upload of {cover.source}>")
+        uploaded_cover = ledger.upload(cover.sha256, cover.route) if ledger else None
+        thumb = uploaded_cover.media_id if uploaded_cover and uploaded_cover.media_id else f"<upload of {cover.source}>"
+        article = build_article(post, planned, thumb)
         payloads.append(article.payload())
         results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
