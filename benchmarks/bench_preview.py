@@ -33,7 +33,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from wxpub.preview_server import PreviewServer, Target
+    from wxpub.preview.server import PreviewServer, Target
 
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)

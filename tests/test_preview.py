@@ -16,7 +16,7 @@ from imagegen import photo
 from wxpub.cli import main
 from wxpub.images import prepare_images
 from wxpub.convert import convert_file
-from wxpub.preview_server import PreviewServer, Target
+from wxpub.preview.server import PreviewServer, Target
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -99,7 +99,7 @@ def convert_command(
             data["fit"] = {"fits": outlook.fits_with_fit, "gives_up": list(outlook.gives_up)}
         text = json.dumps(data, ensure_ascii=False, indent=2)
     elif page:
-        from .preview import phone_page
+        from .preview.phone import phone_page
 
         text = phone_page(converted)
     else:
@@ -400,7 +400,7 @@ def preview_command(target: Path, port: int, no_open: bool) -> None:
     import time
 
     from .errors import UsageError
-    from .preview_server import PreviewServer, Target
+    from .preview.server import PreviewServer, Target
 
     server = PreviewServer(_run(lambda: Target.of(target)), port=port)
     try:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import WxpubError
-from .limits import CONTENT_MAX_CHARS
+from ..errors import WxpubError
+from ..limits import CONTENT_MAX_CHARS
 
 # WeChat's share card shows a title of two lines and a digest of about three; the feed one line
 # under the cover. The page clamps lines with CSS; these bound the text first, as WeChat does.
@@ -104,11 +104,11 @@ class Article:
 
 def build_article(path: Path, choices: Choices = Choices(), account: str = "") -> Article:
     """Convert the post and prepare its images exactly as `wxpub publish` would; raises WxpubError."""
-    from . import images as images_module
-    from .convert import convert_file
-    from .darkmode import recolour
-    from .limits import IMAGE_URL_CHARS
-    from .publish import excerpt, rewrite_sources
+    from .. import images as images_module
+    from ..convert import convert_file
+    from ..darkmode import recolour
+    from ..limits import IMAGE_URL_CHARS
+    from ..publish import excerpt, rewrite_sources
 
     converted = convert_file(path, theme=choices.theme, color=choices.color, font_size=choices.font_size)
     prepared = images_module.prepare_images(converted.images, path, meta=converted.meta)
@@ -173,7 +173,7 @@ class Problem:
 
 def find_problems(path: Path) -> list[Problem]:
     """What `wxpub check` reports for the post, with the project's [check] settings."""
-    from .check import check_file
+    from ..check import check_file
 
     result = check_file(path)
     try:
@@ -228,7 +228,7 @@ class IndexEntry:
 
 def index_entry(path: Path) -> IndexEntry:
     """Title, budget, problem count and last change of one post; an unreadable post shows its error."""
-    from .convert import convert_file
+    from ..convert import convert_file
 
     changed = path.stat().st_mtime
     problems = len(find_problems(path))

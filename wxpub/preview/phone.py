@@ -6,7 +6,7 @@ import html as html_lib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .convert import Converted
+    from ..convert import Converted
 
 
 def phone_page(converted: "Converted") -> str:

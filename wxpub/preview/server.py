@@ -1,6 +1,6 @@
 """`wxpub preview`: a small local server that shows a post as its readers will see it, live.
 
-Standard library HTTP on 127.0.0.1, one page (preview_page.html, no external resources), and a
+Standard library HTTP on 127.0.0.1, one page (page.html, no external resources), and a
 watcher (watchfiles) over the project. When a post, an image, a theme or wxpub.toml changes, every
 open page is told over Server-Sent Events and fetches the article again, which it swaps in place so
 the scroll position stays. Whatever goes wrong in a post is sent to the page as its error line;
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import UsageError, WxpubError
+from ..errors import UsageError, WxpubError
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
 WATCHED_SUFFIXES = MARKDOWN_SUFFIXES + (".css", ".toml", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp", ".tif", ".tiff", ".heic", ".avif")
@@ -49,7 +49,7 @@ class Target:
     @property
     def root(self) -> Path:
         """The folder to watch: the project the post belongs to."""
-        from .config import find_project_root
+        from ..config import find_project_root
 
         return find_project_root(self.path / "post.md" if self.folder else self.path)
 
@@ -176,7 +176,7 @@ class PreviewServer:
             ready.set()
 
     def _changed(self, changed: set[tuple[Any, str]]) -> None:
-        from .config import forget_settings
+        from ..config import forget_settings
 
         if any(path.endswith(".toml") for _, path in changed):
             forget_settings()
@@ -208,8 +208,8 @@ class PreviewServer:
             return built
 
     def _build(self, query: dict[str, str], version: int) -> dict[str, Any]:
-        from .config import preview_options
-        from .preview_article import Choices, build_article
+        from ..config import preview_options
+        from .article import Choices, build_article
 
         try:
             path = self.target.post(query.get("post"))
@@ -227,7 +227,7 @@ class PreviewServer:
         return {"version": version, "error": None, **found}
 
     def problems(self, query: dict[str, str]) -> dict[str, Any]:
-        from .preview_article import find_problems
+        from .article import find_problems
 
         try:
             path = self.target.post(query.get("post"))
@@ -237,7 +237,7 @@ class PreviewServer:
         return {"error": None, "path": str(path), "problems": [p.to_json() for p in found]}
 
     def index(self) -> dict[str, Any]:
-        from .preview_article import index_entry
+        from .article import index_entry
 
         entries = []
         for path in self.target.posts():
@@ -264,7 +264,7 @@ _QUERY_KEYS = ("post", "theme", "color", "font_size")
 
 
 def page_html() -> str:
-    return files("wxpub").joinpath("preview_page.html").read_text(encoding="utf-8")
+    return files("wxpub.preview").joinpath("page.html").read_text(encoding="utf-8")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -288,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "/" or route.startswith("/post/"):
             mode = "index" if self.preview.target.folder and route == "/" else "post"
             post = route.removeprefix("/post/") if route.startswith("/post/") else ""
-            from .themes import list_themes
+            from ..themes import list_themes
 
             boot = {"mode": mode, "post": unquote(post), "folder": self.preview.target.folder, "themes": [t.name for t in list_themes()]}
             # "</" cannot end the script element early: JSON escapes it as "<\/".
