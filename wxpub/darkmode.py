@@ -159,13 +159,12 @@ class _Decl:
 
 @lru_cache(maxsize=4096)
 def _declarations(style: str) -> tuple[_Decl, ...]:
-    import tinycss2
+    from .profile import declarations
 
-    found = []
-    for node in tinycss2.parse_blocks_contents(style, skip_whitespace=True, skip_comments=True):
-        if node.type == "declaration":
-            found.append(_Decl(node.lower_name, tinycss2.serialize(node.value).strip(), node.important))
-    return tuple(found)
+    return tuple(
+        _Decl(name, value.removesuffix("!important").strip(), value.endswith("!important"))
+        for name, value in declarations(style)
+    )
 
 
 @dataclass(frozen=True)

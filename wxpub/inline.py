@@ -433,7 +433,7 @@ def _compact_style(
     # The last guard of the WeChat profile: sanitiser and themes have already reported what they
     # removed; this holds styles made elsewhere (a Pygments style's black, say) to it too.
     cleaned, _ = profile.clean_style(tag, ";".join(f"{p}:{v}" for p, v in kept))
-    kept = _declarations(cleaned)
+    kept = list(_declarations(cleaned))
     inherited_here = {p: v for p, v in kept if p in INHERITED}
     if inherited_here:
         child = {**parent, **inherited_here}
@@ -444,7 +444,7 @@ def _compact_style(
     return ";".join(f"{p}:{v}" for p, v in shortest(kept)), inherited
 
 
-def _declarations(style: str) -> list[tuple[str, str]]:
+def _declarations(style: str) -> tuple[tuple[str, str], ...]:
     return profile.declarations(style)
 
 
