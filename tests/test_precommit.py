@@ -128,3 +128,18 @@ def test_fix_hook_rewrites_the_post(hook_repo: Path, posts_repo: Path) -> None:
 
     second = _try_repo(hook_repo, posts_repo, "wxpub-fix", "posts/bad.md")
     assert second.returncode == 0, second.stdout + second.stderr
+
+
+def test_the_example_config_works_as_written(posts_repo: Path) -> None:
+    """examples/.pre-commit-config.yaml, copied as the README says, runs the installed wxpub."""
+    shutil.copy(ROOT / "examples" / ".pre-commit-config.yaml", posts_repo / ".pre-commit-config.yaml")
+    (posts_repo / "posts" / "good.md").write_text(GOOD, encoding="utf-8")
+    (posts_repo / "posts" / "bad.md").write_text(BAD_TYPOGRAPHY, encoding="utf-8")
+    _git("add", "-A", cwd=posts_repo)
+    env = {**os.environ, "PRE_COMMIT_COLOR": "never", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [str(PRE_COMMIT), "run", "--all-files"], cwd=posts_repo, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "posts/bad.md:6:5: WX401" in done.stdout and "good.md:" not in done.stdout

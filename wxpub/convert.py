@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
 from dataclasses import dataclass, field, replace
@@ -36,10 +37,12 @@ class Converted:
     post: Post = field(repr=False)
     theme: str = "default"
 
-    @property
+    @functools.cached_property
     def sent_html(self) -> str:
         """The HTML as publish sends it, but for the image URLs: each image's source as long as
         the URL WeChat gives an upload (the real URLs are known only once uploaded)."""
+        if not self.images:
+            return self.html
         typical = "http://mmbiz.qpic.cn/".ljust(IMAGE_URL_CHARS, "0")
         return rewrite_sources(self.html, {image.src: typical for image in self.images})
 
