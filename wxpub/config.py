@@ -308,7 +308,7 @@ class Accounts:
                 raise ConfigError(f"no account '{name}': the project has no [accounts.NAME] table", path=self.source,
                                   hint="add [accounts.NAME] with appid = \"wx...\" to wxpub.toml")
             return None
-        chosen = name or self.default
+        chosen = name or self.default or ""
         if chosen not in self.accounts:
             raise ConfigError(f"no account '{chosen}' in the project", path=self.source, hint=f"known: {', '.join(self.accounts)}")
         return self.accounts[chosen]

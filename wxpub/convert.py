@@ -183,7 +183,7 @@ def with_project_defaults(post: Post, account: str | None = None) -> Post:
     meta = {**under, **post.meta}
     if meta != dict(post.meta):
         post = replace(post, meta=meta)
-    root = chosen.root if chosen is not None else find_project_root(post.path)
+    root = chosen.root if chosen is not None else find_project_root(post.path or ".")
     return expand(post, chosen, root)
 
 
