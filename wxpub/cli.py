@@ -80,7 +80,7 @@ def convert_command(
     from .convert import convert_file, fit_outlook
     from .fit import fits
 
-    options = dict(theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
+    options: dict[str, Any] = dict(theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
     converted = _run(lambda: convert_file(post, fit=fit, **options))
     for notice in converted.warnings:
         click.echo(f"warning: {notice.one_line(post)}", err=True)

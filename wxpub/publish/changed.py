@@ -73,14 +73,19 @@ def publish_changed(
     if not paths:
         raise UsageError("no post given", hint="wxpub publish --changed posts/")
     posts = list(iter_posts(paths))
-    target = dict(api_base=api_base, credentials=credentials, ledger_path=ledger_path, token_store=token_store)
+
+    def send(path: Path, options: PublishOptions, progress: Progress | None = None) -> PublishResult:
+        return publish_paths(
+            [path], options, api_base=api_base, credentials=credentials, ledger_path=ledger_path, token_store=token_store, progress=progress
+        )
+
     plans: list[tuple[Path, str | None, str, str]] = []  # path, account key, its name in output, why
     refused: list[WxpubError] = []
     for path in posts:
         account = account_of([path], options.account)
         key = account.key if account is not None else None
         try:
-            dry = publish_paths([path], replace(options, dry_run=True, account=key), **target)
+            dry = send(path, replace(options, dry_run=True, account=key))
         except PublishRefused as error:
             refused.extend(error.problems)
             continue
@@ -93,7 +98,7 @@ def publish_changed(
         if not why:
             done.append(ChangedPost(shown(path), name, "unchanged", ""))
             continue
-        result = publish_paths([path], replace(options, account=key), progress=progress, **target)
+        result = send(path, replace(options, account=key), progress)
         post = result.posts[0]
         done.append(ChangedPost(shown(path), name, post.action, why, result.media_id, post.uploaded, post.reused))
     return ChangedResult(tuple(done))
