@@ -97,6 +97,11 @@ def test_each_post_lands_in_its_account_with_its_footer(team: tuple[Path, Sandbo
     # The footer's QR code went up once for the account, shared by both posts.
     assert sandbox.count("media/uploadimg") == 1
     assert news["新闻一"].count("<img") == news["新闻二"].count("<img") == 1
+    # verify reads each post back from its own account.
+    from wxpub.verify import verify_paths
+
+    assert verify_paths([root / "posts/c.md"]).exit_code == 0
+    assert verify_paths([root / "posts/a.md"]).exit_code == 0
 
 
 def test_a_footer_change_updates_every_post_of_that_account_and_uploads_nothing(team: tuple[Path, Sandbox]) -> None:
@@ -296,3 +301,33 @@ def test_the_workflow_steps_run_in_order_against_the_sandbox(tmp_path: Path) -> 
     assert log.splitlines()[0] == "wxpub: ledger after publishing [skip ci]"
     shown = subprocess.run(["git", "-C", str(bare), "show", "main:wxpub-ledger.json"], capture_output=True, text=True, check=True).stdout
     assert "wx0000000000sandbox" in shown and "S3CRET" not in shown
+
+
+def test_what_a_block_brings_is_reported_at_the_line_that_names_it(team: tuple[Path, Sandbox]) -> None:
+    root, _ = team
+    write(root / "blocks/note.md", "> 编辑按：{{ title }}，{{ date }}。<script>alert(1)</script>\n")
+    post = write(root / "posts/n.md", "---\ntitle: 带编者按\ndate: 2026-12-01\ncover: img/a.png\nheader: blocks/note.md\n---\n\n正文。\n\n<!-- wxpub: include blocks/note.md -->\n")
+    converted = convert_file(post)
+    assert converted.html.count("编辑按：带编者按，2026-12-01。") == 2
+    raw = sorted(n.line for n in converted.warnings if n.code == "raw-html")
+    assert raw == [5, 10]  # the header named in the front matter (line 5), the include (line 10)
+    out = CliRunner().invoke(main, ["check", "--select", "WX303", str(post)])
+    assert [line.split(" ")[0].rsplit(":", 3)[1] for line in out.stdout.splitlines()] == ["5", "10"]
+
+
+def test_a_new_image_is_a_change(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    publish_changed([root / "posts"], PublishOptions(**NO_WAIT))
+    picture(root / "posts/img/a2.png", (90, 90, 20))
+    write(root / "posts/a.md", "---\ntitle: 新闻一\ncover: img/a.png\n---\n\n第一篇新闻。\n\n![新图](img/a2.png)\n")
+    result = publish_changed([root / "posts"], PublishOptions(**NO_WAIT))
+    assert [(p.action, p.why, p.uploaded) for p in result.posts][0] == ("updated", "1 new image", 1)
+    assert [p.action for p in result.posts][1:] == ["unchanged", "unchanged"]
+
+
+def test_a_refused_post_stops_changed_before_any_upload(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    write(root / "posts/z.md", "---\ntitle: 缺页脚\ncover: img/a.png\nfooter: blocks/gone.md\n---\n\n正文。\n")
+    out = CliRunner().invoke(main, ["publish", "--changed", str(root / "posts")])
+    assert out.exit_code == 1 and "nothing was uploaded" in out.stderr and "z.md:4:" in out.stderr
+    assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0

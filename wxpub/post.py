@@ -196,7 +196,7 @@ def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
         if opened and getattr(exc, "context_mark", None) is not None:
             # The parser notices an unclosed quote or bracket lines later, at the next key or at
             # the end; the line to fix is the one where it opened.
-            mark, problem, hint = exc.context_mark, f"{opened} is never closed", "close it, or quote the whole value"
+            mark, problem, hint = getattr(exc, "context_mark"), f"{opened} is never closed", "close it, or quote the whole value"
         line = mark.line + 2 if mark is not None else 1  # +1 for 0-based, +1 for the opening '---'
         raise PostError(f"front matter is not valid YAML: {problem}", path=path, line=line, hint=hint) from None
     if loaded is None:

@@ -120,10 +120,10 @@ def front_matter(post: Post, meta: Mapping[str, Any], title: str | None) -> Iter
                 hint=f"shorten it by {len(value) - limit} characters to be sure",
             ))
     for key in ("title", "author", "digest", "source_url"):
-        value = meta.get(key)
-        if value is not None and not isinstance(value, str):
+        raw = meta.get(key)
+        if raw is not None and not isinstance(raw, str):
             yield _at(post, key, Finding(
-                "WX108", f"{key} should be text, but YAML reads it as {type(value).__name__}", hint="quote it"
+                "WX108", f"{key} should be text, but YAML reads it as {type(raw).__name__}", hint="quote it"
             ))
     source_url = _text(meta.get("source_url"))
     if source_url and not WEB_URL_RE.match(source_url):

@@ -437,7 +437,7 @@ class WeChat:
                     status = getattr(exc.response, "status_code", None)
                     transient = status is not None and status >= 500
                     if transient and attempt < self.retry.tries and (idempotent or recover is not None):
-                        found = None if idempotent else _recover(recover, endpoint)
+                        found = None if idempotent or recover is None else _recover(recover, endpoint)
                         if found is not None:
                             return found
                         self.retry.wait(attempt)

@@ -264,15 +264,15 @@ def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishRes
         payloads.append(article.payload())
         results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
-    record = ledger.draft_of(keys) if ledger else None
-    if record is not None:
-        plan.append({"call": "draft/get", "media_id": record.media_id})
-        plan.extend({"call": "draft/update", "body": {"media_id": record.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
+    draft = ledger.draft_of(keys) if ledger else None
+    if draft is not None:
+        plan.append({"call": "draft/get", "media_id": draft.media_id})
+        plan.extend({"call": "draft/update", "body": {"media_id": draft.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
         action = "would-update"
     else:
         plan.append({"call": "draft/add", "body": {"articles": payloads}})
         action = "would-add"
-    return PublishResult(media_id=record.media_id if record else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
+    return PublishResult(media_id=draft.media_id if draft else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
 
 
 def _calls(client: WeChat | None) -> int:
