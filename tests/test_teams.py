@@ -331,3 +331,22 @@ def test_a_refused_post_stops_changed_before_any_upload(team: tuple[Path, Sandbo
     out = CliRunner().invoke(main, ["publish", "--changed", str(root / "posts")])
     assert out.exit_code == 1 and "nothing was uploaded" in out.stderr and "z.md:4:" in out.stderr
     assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0
+
+
+def test_accounts_lists_each_account_without_its_secret(team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
+    root, _ = team
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("WXPUB_SECRET_SHOP")
+    out = CliRunner().invoke(main, ["accounts"])
+    assert out.exit_code == 0
+    news, shop = out.stdout.splitlines()
+    assert news.startswith(f"news (default): appid {NEWS}, name 每日新闻, author 新闻部") and news.endswith("secret WXPUB_SECRET_NEWS")
+    assert shop.startswith(f"shop: appid {SHOP}") and "theme warm" in shop and shop.endswith("secret missing (set WXPUB_SECRET_SHOP)")
+    assert all(secret not in out.output for secret in SECRETS.values())
+
+
+def test_a_secret_in_an_account_table_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "wxpub.toml", f'[accounts.news]\nappid = "{NEWS}"\nsecret = "oops"\n')
+    post = write(tmp_path / "p.md", "---\ntitle: t\n---\n\nx\n")
+    out = CliRunner().invoke(main, ["convert", str(post)])
+    assert out.exit_code == 2 and "must not be in a config file" in out.stderr and "oops" not in out.output
