@@ -350,3 +350,12 @@ def test_a_secret_in_an_account_table_is_refused(tmp_path: Path) -> None:
     post = write(tmp_path / "p.md", "---\ntitle: t\n---\n\nx\n")
     out = CliRunner().invoke(main, ["convert", str(post)])
     assert out.exit_code == 2 and "must not be in a config file" in out.stderr and "oops" not in out.output
+
+
+def test_an_unknown_account_in_front_matter_is_named_at_its_line(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    post = write(root / "posts/x.md", "---\ntitle: 走错门\ncover: img/a.png\naccount: nosuch\n---\n\n正文。\n")
+    out = CliRunner().invoke(main, ["publish", str(post)])
+    assert out.exit_code == 1 and "x.md:4: no account 'nosuch' in the project (known: news, shop)" in out.stderr
+    checked = CliRunner().invoke(main, ["check", str(post)])
+    assert "x.md:4:1: WX306 no account 'nosuch'" in checked.stdout

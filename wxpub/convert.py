@@ -12,12 +12,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import Notice, PostError, UsageError
+from .errors import ConfigError, Notice, PostError, UsageError
 from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS
 from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
 
 if TYPE_CHECKING:
+    from .config import Account
     from .fit import Outlook
     from .themes import ResolvedTheme
 
@@ -170,13 +171,11 @@ def with_project_defaults(post: Post, account: str | None = None) -> Post:
     The account is `account` (`--account`), else the front matter's `account:`, else the project's default.
     """
     from .blocks import expand
-    from .config import convert_defaults, find_project_root, project_accounts
+    from .config import convert_defaults, find_project_root
 
     if post.path is None or post.line_map is not None:
         return post
-    named = account or _str(post.meta.get("account"))
-    with _from_front_matter(post, "account", given=account is not None):
-        chosen = project_accounts(post.path).choose(named)
+    chosen = post_account(post, account)
     under: dict[str, Any] = dict(convert_defaults(post.path))
     if chosen is not None:
         under.update({key: value for key, value in (("author", chosen.author), ("theme", chosen.theme)) if value})
@@ -185,6 +184,24 @@ def with_project_defaults(post: Post, account: str | None = None) -> Post:
         post = replace(post, meta=meta)
     root = chosen.root if chosen is not None else find_project_root(post.path or ".")
     return expand(post, chosen, root)
+
+
+def post_account(post: Post, account: str | None = None) -> Account | None:
+    """The account a post goes to: `account`, else its front matter's `account:`, else the project's
+    default (None when the project names no account). An unknown name in the front matter is an
+    error at its line."""
+    from .config import project_accounts
+
+    if post.path is None:
+        return None
+    accounts = project_accounts(post.path)
+    named = account or _str(post.meta.get("account"))
+    try:
+        return accounts.choose(named)
+    except ConfigError as error:
+        if account is not None or "account" not in post.meta:
+            raise
+        raise PostError(error.message, path=post.path, line=post.line_of("account"), hint=error.hint) from None
 
 
 def convert_text(markdown: str, **options: Any) -> Converted:

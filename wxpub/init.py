@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import UsageError
 
 # The same workflow as examples/ci/wxpub.yml (a test keeps the two equal).
-WORKFLOW = (Path(__file__).parent / "init_workflow.yml")
+WORKFLOW = Path(__file__).parent / "init_workflow.yml"
 
 CONFIG = """\
 # wxpub settings for this repository. The AppSecret is never written here: export

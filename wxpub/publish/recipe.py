@@ -146,18 +146,18 @@ def account_of(paths: Sequence[str | Path], name: str | None) -> Account | None:
 
     One draft lives in one account, so posts of two accounts are refused together."""
     from ..config import project_accounts
+    from ..convert import post_account
     from ..post import read_post
 
     found: dict[str, list[str]] = {}
     chosen: Account | None = None
     for path in paths:
-        named = name
-        if named is None:
-            try:
-                named = read_post(path).meta.get("account")
-            except WxpubError:
-                named = None  # the conversion reports it, at its line
-        account = project_accounts(path).choose(str(named) if named else None)
+        try:
+            post = read_post(path)
+        except WxpubError:  # the conversion reports it, at its line
+            account = project_accounts(path).choose(name)
+        else:
+            account = post_account(post, name)
         if account is not None:
             found.setdefault(account.key, []).append(shown(path))
             chosen = account
