@@ -359,3 +359,24 @@ def test_an_unknown_account_in_front_matter_is_named_at_its_line(team: tuple[Pat
     assert out.exit_code == 1 and "x.md:4: no account 'nosuch' in the project (known: news, shop)" in out.stderr
     checked = CliRunner().invoke(main, ["check", str(post)])
     assert "x.md:4:1: WX306 no account 'nosuch'" in checked.stdout
+
+
+def test_with_a_redis_token_store_a_second_runner_waits_for_the_account(team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
+    import fakeredis
+    import redis
+
+    from wxpub.publish import redislock
+
+    root, sandbox = team
+    server = fakeredis.FakeServer()
+    monkeypatch.setattr(redis.Redis, "from_url", staticmethod(lambda url, **kw: fakeredis.FakeRedis(server=server)))
+    monkeypatch.setattr(redislock, "WAIT_SECONDS", 0.1)
+    monkeypatch.setenv("WXPUB_TOKEN_STORE", "redis://ci-redis:6379/0")
+    other = fakeredis.FakeRedis(server=server).lock(f"wxpub:publish:{NEWS}", timeout=60)
+    assert other.acquire()  # another runner is publishing into the news account
+    out = CliRunner().invoke(main, ["publish", str(root / "posts/a.md")])
+    assert out.exit_code == 75 and f"another runner has been publishing into {NEWS}" in out.stderr
+    assert sandbox.count("draft/add") == 0
+    assert CliRunner().invoke(main, ["publish", str(root / "posts/c.md")]).exit_code == 0  # the shop account is free
+    other.release()
+    assert CliRunner().invoke(main, ["publish", str(root / "posts/a.md")]).exit_code == 0

@@ -29,7 +29,7 @@ def publish_lock(
     token_store: str | None,
     appid: str,
     *,
-    wait: float = WAIT_SECONDS,
+    wait: float | None = None,
     redis_from_url: Callable[[str], Any] | None = None,
 ) -> Iterator[None]:
     """Hold the account's publish lock in Redis for the duration, when `token_store` is a Redis URL."""
@@ -40,6 +40,7 @@ def publish_lock(
         import redis
 
         redis_from_url = redis.Redis.from_url
+    wait = WAIT_SECONDS if wait is None else wait
     lock = redis_from_url(token_store).lock(f"wxpub:publish:{appid}", timeout=LOCK_SECONDS, blocking_timeout=wait)
     if not lock.acquire():
         raise PublishBusy(
