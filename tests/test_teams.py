@@ -244,6 +244,8 @@ def test_init_then_check_convert_and_publish_to_the_sandbox(tmp_path: Path, monk
     published = runner.invoke(main, ["publish", "--sandbox", "posts/hello.md"])
     assert published.exit_code == 0, published.output
     assert published.stdout.startswith("added: posts/hello.md -> draft ")
+    doctor = runner.invoke(main, ["doctor", "--sandbox"])
+    assert doctor.exit_code == 0 and [line[:12] for line in doctor.stdout.splitlines()] == ["ok  main (wx"] * 3
     again = runner.invoke(main, ["init"])
     assert again.exit_code == 2 and "already has" in again.stderr
 

@@ -339,7 +339,7 @@ def accounts_command() -> None:
 
 @main.command("doctor")
 @click.option("--account", metavar="NAME", help="Check only this account (default: every account of the project).")
-@click.option("--sandbox", "use_sandbox", is_flag=True, help="Ask the local sandbox instead of WeChat.")
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Ask the local sandbox instead of WeChat, with its account.")
 def doctor_command(account: str | None, use_sandbox: bool) -> None:
     """Check each account for real: its token (the AppSecret, the IP whitelist), the API base, today's quota.
 
@@ -353,7 +353,8 @@ def doctor_command(account: str | None, use_sandbox: bool) -> None:
 
         joined = _run(join_sandbox)
     try:
-        report = _run(lambda: doctor(Path.cwd(), account, api_base=joined.url if joined is not None else None))
+        target = joined.target() if joined is not None else {}
+        report = _run(lambda: doctor(Path.cwd(), account, api_base=target.get("api_base"), credentials=target.get("credentials")))
     finally:
         if joined is not None:
             joined.stop()

@@ -50,23 +50,31 @@ def doctor(
     *,
     api_base: str | None = None,
     token_store: str | None = None,
+    credentials: Credentials | None = None,
 ) -> DoctorReport:
-    """Check the named account, or every account of the project (WXPUB_APPID's when it names none)."""
+    """Check the named account, or every account of the project (WXPUB_APPID's when it names none).
+
+    `credentials` stand in for every account's own (the sandbox's, for `doctor --sandbox`)."""
     accounts = project_accounts(start)
     settings = PublishSettings.find(start)
     chosen: list[Account | None] = [accounts.choose(account)] if account or not accounts.accounts else list(accounts.accounts.values())
     checked: list[Checked] = []
     for entry in chosen:
-        checked.extend(_check(entry, settings, api_base or settings.api_base, token_store or "memory"))
+        checked.extend(_check(entry, settings, api_base or settings.api_base, token_store or "memory", credentials))
     return DoctorReport(tuple(checked))
 
 
-def _check(account: Account | None, settings: PublishSettings, api_base: str | None, token_store: str) -> list[Checked]:
+def _check(
+    account: Account | None, settings: PublishSettings, api_base: str | None, token_store: str, given: Credentials | None
+) -> list[Checked]:
     from .wechat import DEFAULT_API_BASE, WeChat, normalize_base
 
     base = normalize_base(api_base or DEFAULT_API_BASE)
     try:
-        credentials = account_credentials(account) if account is not None else Credentials.from_environment(settings)
+        if given is not None:
+            credentials = given
+        else:
+            credentials = account_credentials(account) if account is not None else Credentials.from_environment(settings)
     except WxpubError as error:
         name = account.key if account else "WXPUB_APPID"
         return [Checked(name, "token", False, _sentence(error))]
@@ -76,7 +84,7 @@ def _check(account: Account | None, settings: PublishSettings, api_base: str | N
         client.ensure_token()
     except WxpubError as error:
         answered = getattr(error, "errcode", None) is not None
-        source = f"; the secret came from {account.secret_source()}" if account else ""
+        source = f"; the secret came from {account.secret_source()}" if account and given is None else ""
         return [
             Checked(name, "token", False, _sentence(error) + source),
             Checked(name, "api base", answered, f"{base} answered" if answered else f"{base} cannot be reached"),
