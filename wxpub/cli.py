@@ -80,7 +80,7 @@ def convert_command(
     from .convert import convert_file, fit_outlook
     from .fit import fits
 
-    options = dict(theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
+    options: dict[str, Any] = dict(theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
     converted = _run(lambda: convert_file(post, fit=fit, **options))
     for notice in converted.warnings:
         click.echo(f"warning: {notice.one_line(post)}", err=True)
@@ -223,27 +223,37 @@ def _image_table(rows: list[Any]) -> None:
 
 
 @main.command("publish")
-@click.argument("posts", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("posts", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--submit", is_flag=True, help="Publish the draft (freepublish/submit) and report its status.")
 @click.option("--preview-to", metavar="WXNAME", help="Send a preview of the draft to this WeChat ID.")
 @click.option("--dry-run", is_flag=True, help="Do everything that needs no network; show what would be sent.")
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Publish into a local sandbox (started if none runs).")
 @click.option("--verify", is_flag=True, help="Read the draft back and say what WeChat changed (exit 1 if text or images were lost).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, verify: bool, as_json: bool) -> None:
-    """Save POSTS as one draft (one article each) in the account named by WXPUB_APPID / WXPUB_SECRET.
+@click.option("--account", metavar="NAME", help="The [accounts.NAME] of wxpub.toml (default: the post's 'account:', else the project's).")
+@click.option("--changed", is_flag=True, help="Only the posts (files or folders) whose article differs from the ledger; each into its own draft and account.")
+def publish_command(
+    posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, verify: bool, as_json: bool,
+    account: str | None, changed: bool,
+) -> None:
+    """Save POSTS as one draft (one article each) in their account ([accounts.NAME], else WXPUB_APPID / WXPUB_SECRET).
 
     Images are uploaded once per account (the ledger, wxpub-ledger.json, remembers them); a rerun
-    updates the same draft. Progress goes to stderr.
+    updates the same draft. With --changed, each post that changed gets its own draft, and the
+    others are left alone. Progress goes to stderr.
     """
     from .publish import PublishOptions, publish_paths
+
+    if changed:
+        _publish_changed(posts, PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run, account=account), use_sandbox, as_json)
+        return
 
     if verify and submit:
         from .errors import UsageError
 
         # A published draft leaves the draft box, so there would be nothing left to read back.
         _fail(UsageError("--verify reads the draft back, which leaves the draft box once --submit publishes it", hint="publish --verify first, then publish --submit"))
-    options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run)
+    options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run, account=account)
 
     def progress(message: str) -> None:
         click.echo(message, err=True)
@@ -286,6 +296,85 @@ def publish_command(posts: tuple[Path, ...], submit: bool, preview_to: str | Non
             joined.stop()
     if report is not None:
         sys.exit(report.exit_code)
+
+
+def _publish_changed(posts: tuple[Path, ...], options: Any, use_sandbox: bool, as_json: bool) -> None:
+    from .publish.changed import publish_changed
+
+    joined = None
+    if use_sandbox:
+        from .sandbox import join_sandbox
+
+        joined = _run(join_sandbox)
+    try:
+        target = joined.target() if joined is not None else {}
+        result = _run(lambda: publish_changed(posts, options, progress=lambda message: click.echo(message, err=True), **target))
+    finally:
+        if joined is not None:
+            joined.stop()
+    if as_json:
+        click.echo(json.dumps([vars(post) for post in result.posts], ensure_ascii=False, indent=2))
+    else:
+        for line in result.lines():
+            click.echo(line)
+    click.echo(f"{result.published} of {len(result.posts)} post{'s' if len(result.posts) != 1 else ''} published", err=True)
+
+
+@main.command("accounts")
+def accounts_command() -> None:
+    """List the accounts of this project ([accounts.NAME] in wxpub.toml); secrets are never shown."""
+    from .config import project_accounts
+
+    found = _run(lambda: project_accounts(Path.cwd()))
+    if not found.accounts:
+        click.echo("no [accounts.NAME] in wxpub.toml: publishing uses WXPUB_APPID and WXPUB_SECRET", err=True)
+        return
+    for account in found.accounts.values():
+        default = " (default)" if account.key == found.default else ""
+        parts = [f"appid {account.appid}", f"name {account.name or '-'}", f"author {account.author or '-'}",
+                 f"theme {account.theme or '-'}", f"header {account.header or '-'}", f"footer {account.footer or '-'}",
+                 f"secret {account.secret_source()}"]
+        click.echo(f"{account.key}{default}: " + ", ".join(parts))
+
+
+@main.command("doctor")
+@click.option("--account", metavar="NAME", help="Check only this account (default: every account of the project).")
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Ask the local sandbox instead of WeChat, with its account.")
+def doctor_command(account: str | None, use_sandbox: bool) -> None:
+    """Check each account for real: its token (the AppSecret, the IP whitelist), the API base, today's quota.
+
+    One line each; exit code 1 when one is not fine.
+    """
+    from .doctor import doctor
+
+    joined = None
+    if use_sandbox:
+        from .sandbox import join_sandbox
+
+        joined = _run(join_sandbox)
+    try:
+        target = joined.target() if joined is not None else {}
+        report = _run(lambda: doctor(Path.cwd(), account, api_base=target.get("api_base"), credentials=target.get("credentials")))
+    finally:
+        if joined is not None:
+            joined.stop()
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(report.exit_code)
+
+
+@main.command("init")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option("--account", default="main", show_default=True, help="The account's name in wxpub.toml.")
+@click.option("--appid", default="wx0000000000sandbox", show_default=True, help="The account's AppID (the default is the sandbox's).")
+def init_command(folder: Path, account: str, appid: str) -> None:
+    """Create a posts repository in FOLDER: wxpub.toml, a footer block, a first post, a pre-commit hook, CI."""
+    from .init import init_project
+
+    made = _run(lambda: init_project(folder, account=account, appid=appid))
+    for name in made.files:
+        click.echo(f"wrote {folder / name}", err=True)
+    click.echo(f"next: cd {folder} && wxpub check posts/ && wxpub publish --sandbox posts/hello.md", err=True)
 
 
 @main.command("verify")

@@ -18,7 +18,7 @@ from .errors import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found]
 
 CONFIG_FILE = "wxpub.toml"
 LEDGER_FILE = "wxpub-ledger.json"
@@ -168,7 +168,7 @@ class PublishSettings:
                 path=source,
                 hint="set WXPUB_API_BASE in your environment instead",
             )
-        known = {"ledger", "token_store", "secret_file", "concurrency", "poll_interval", "poll_max"}
+        known = {"ledger", "token_store", "secret_file", "concurrency", "poll_interval", "poll_max", "account"}
         unknown = sorted(set(table) - known)
         if unknown:
             raise ConfigError(f"[publish] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(sorted(known))}")
@@ -258,3 +258,116 @@ def preview_options(start: str | Path) -> PreviewOptions:
 def forget_settings() -> None:
     """Read the config files again next time: a long-running process (the preview) saw one change."""
     _settings_in.cache_clear()
+
+
+# --- accounts -------------------------------------------------------------------------------------
+ACCOUNT_KEYS = ("appid", "name", "author", "theme", "header", "footer", "secret_file")
+
+
+@dataclass(frozen=True)
+class Account:
+    """One Official Account of the project: `[accounts.NAME]` in wxpub.toml (never its secret)."""
+
+    key: str  # NAME in [accounts.NAME]
+    appid: str
+    name: str = ""  # the account's display name
+    author: str = ""  # the author of posts that name none
+    theme: str | None = None
+    header: str | None = None  # a block path, relative to the project root
+    footer: str | None = None
+    secret_file: Path | None = None
+    root: Path = Path(".")  # the folder of the config file: block paths are relative to it
+    source: Path | None = None
+
+    @property
+    def secret_variable(self) -> str:
+        """The environment variable holding this account's AppSecret: WXPUB_SECRET_<NAME>."""
+        return "WXPUB_SECRET_" + "".join(c if c.isalnum() else "_" for c in self.key.upper())
+
+    def secret_source(self) -> str:
+        """Where the secret would come from, in words (the secret itself is never shown)."""
+        if os.environ.get(self.secret_variable, "").strip():
+            return self.secret_variable
+        if self.secret_file is not None:
+            return f"secret_file {self.secret_file}"
+        return f"missing (set {self.secret_variable})"
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """The accounts of a project, in the order the config file lists them, and which one is the default."""
+
+    accounts: Mapping[str, Account]
+    default: str | None
+    source: Path | None
+
+    def choose(self, name: str | None) -> Account | None:
+        """The account called `name`, else the default; None when the project names no account."""
+        if not self.accounts:
+            if name:
+                raise ConfigError(f"no account '{name}': the project has no [accounts.NAME] table", path=self.source,
+                                  hint="add [accounts.NAME] with appid = \"wx...\" to wxpub.toml")
+            return None
+        chosen = name or self.default or ""
+        if chosen not in self.accounts:
+            raise ConfigError(f"no account '{chosen}' in the project", path=self.source, hint=f"known: {', '.join(self.accounts)}")
+        return self.accounts[chosen]
+
+
+def project_accounts(start: str | Path) -> Accounts:
+    """`[accounts.NAME]` tables for posts in `start`; the default is `[publish] account`, else the first listed."""
+    settings, source = find_settings(start)
+    table = settings.get("accounts", {})
+    if not isinstance(table, dict):
+        raise ConfigError("'accounts' must be a table of tables", path=source, hint="write [accounts.main] then appid = \"wx...\"")
+    root = source.parent if source is not None else find_project_root(start)
+    found: dict[str, Account] = {}
+    for key, entry in table.items():
+        where = f"[accounts.{key}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table", path=source, hint=f"write {where} then appid = \"wx...\"")
+        if {"secret", "appsecret"} & set(entry):
+            raise ConfigError(f"{where}: the AppSecret must not be in a config file", path=source,
+                              hint=f"set {Account(key, '').secret_variable}, or secret_file = a path outside the project")
+        unknown = sorted(set(entry) - set(ACCOUNT_KEYS))
+        if unknown:
+            raise ConfigError(f"{where} has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(ACCOUNT_KEYS)}")
+        values = {k: entry.get(k) for k in ACCOUNT_KEYS}
+        for k, v in values.items():
+            if v is not None and not isinstance(v, str):
+                raise ConfigError(f"{where} {k} must be text", path=source, hint=f'write {k} = "..."')
+        appid = (values["appid"] or "").strip()
+        if not appid.startswith("wx"):
+            raise ConfigError(f"{where} needs appid = \"wx...\"", path=source, hint="the AppID is under 设置与开发 → 基本配置")
+        secret_file = Path(values["secret_file"]).expanduser() if values["secret_file"] else None
+        theme = values["theme"]
+        if theme and theme.endswith(".css") and not Path(theme).is_absolute():
+            theme = str(root / theme)
+        found[key] = Account(
+            key=key, appid=appid, name=values["name"] or "", author=values["author"] or "", theme=theme,
+            header=values["header"], footer=values["footer"],
+            secret_file=secret_file if secret_file is None or secret_file.is_absolute() else root / secret_file,
+            root=root, source=source,
+        )
+    publish = settings.get("publish", {})
+    default = publish.get("account") if isinstance(publish, dict) else None
+    if default is not None and default not in found:
+        raise ConfigError(f"[publish] account = {default!r} names no [accounts.{default}]", path=source, hint=f"known: {', '.join(found) or 'none'}")
+    return Accounts(found, default or next(iter(found), None), source)
+
+
+def account_credentials(account: Account) -> Credentials:
+    """The AppID of an account and its AppSecret, from WXPUB_SECRET_<NAME>, else its secret_file."""
+    secret = os.environ.get(account.secret_variable, "").strip()
+    if not secret and account.secret_file is not None:
+        try:
+            secret = account.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the secret_file of account '{account.key}': {exc.strerror}", path=account.secret_file) from None
+    if not secret:
+        raise ConfigError(
+            f"no AppSecret for account '{account.key}'",
+            path=account.source,
+            hint=f"export {account.secret_variable}=... (in CI: a repository secret), or set secret_file in [accounts.{account.key}]",
+        )
+    return Credentials(account.appid, secret)

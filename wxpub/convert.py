@@ -13,12 +13,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import Notice, PostError, UsageError
+from .errors import ConfigError, Notice, PostError, UsageError
 from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS
 from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
 
 if TYPE_CHECKING:
+    from .config import Account
     from .fit import Outlook
     from .themes import ResolvedTheme
 
@@ -110,13 +111,18 @@ def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions)
     rendered = render(post, render_options)
     html, removed = inline(rendered.html, resolved, frozenset(i.src for i in rendered.images))
     title = str(meta.get("title") or rendered.title or "")
+    # Lines counted in the expanded body (blocks.py) go back to the file's: a block's line is the
+    # line that names it.
+    here = post.file_line
     return Converted(
         html=html,
         title=title,
         meta=dict(meta),
-        images=rendered.images,
-        links=rendered.links,
-        warnings=post.notices + resolved.notices + rendered.notices + removed,
+        images=tuple(replace(i, line=here(i.line)) if i.line else i for i in rendered.images),
+        links=tuple(replace(l, line=here(l.line)) if l.line else l for l in rendered.links),
+        warnings=post.notices + resolved.notices + tuple(
+            replace(n, line=here(n.line)) if n.line else n for n in (*rendered.notices, *removed)
+        ),
         post=post,
         theme=resolved.name,
     )
@@ -160,14 +166,45 @@ def plan(
     return resolved, options
 
 
-def with_project_defaults(post: Post) -> Post:
-    """The post with `[convert]` from the project's wxpub.toml (or [tool.wxpub.convert]) under its front matter."""
-    from .config import convert_defaults
+def with_project_defaults(post: Post, account: str | None = None) -> Post:
+    """The post as the project publishes it: `[convert]` from wxpub.toml (or [tool.wxpub.convert])
+    and its account's author and theme under its front matter, and its blocks (header, includes,
+    footer) in its body.
+
+    The account is `account` (`--account`), else the front matter's `account:`, else the project's default.
+    """
+    from .blocks import expand
+    from .config import convert_defaults, find_project_root
+
+    if post.path is None or post.line_map is not None:
+        return post
+    chosen = post_account(post, account)
+    under: dict[str, Any] = dict(convert_defaults(post.path))
+    if chosen is not None:
+        under.update({key: value for key, value in (("author", chosen.author), ("theme", chosen.theme)) if value})
+    meta = {**under, **post.meta}
+    if meta != dict(post.meta):
+        post = replace(post, meta=meta)
+    root = chosen.root if chosen is not None else find_project_root(post.path or ".")
+    return expand(post, chosen, root)
+
+
+def post_account(post: Post, account: str | None = None) -> Account | None:
+    """The account a post goes to: `account`, else its front matter's `account:`, else the project's
+    default (None when the project names no account). An unknown name in the front matter is an
+    error at its line."""
+    from .config import project_accounts
 
     if post.path is None:
-        return post
-    meta = {**convert_defaults(post.path), **post.meta}
-    return post if meta == dict(post.meta) else replace(post, meta=meta)
+        return None
+    accounts = project_accounts(post.path)
+    named = account or _str(post.meta.get("account"))
+    try:
+        return accounts.choose(named)
+    except ConfigError as error:
+        if account is not None or "account" not in post.meta:
+            raise
+        raise PostError(error.message, path=post.path, line=post.line_of("account"), hint=error.hint) from None
 
 
 def convert_text(markdown: str, **options: Any) -> Converted:
@@ -175,13 +212,13 @@ def convert_text(markdown: str, **options: Any) -> Converted:
     return convert_post(parse_post(markdown), **options)
 
 
-def convert_file(path: str | Path, **options: Any) -> Converted:
+def convert_file(path: str | Path, *, account: str | None = None, **options: Any) -> Converted:
     """Read a post file (UTF-8) and convert it; a user theme path is relative to the post.
 
     `[convert]` in the project's wxpub.toml (or `[tool.wxpub.convert]`) gives defaults that the
     post's front matter and the options given here override.
     """
-    return convert_post(with_project_defaults(read_post(path)), **options)
+    return convert_post(with_project_defaults(read_post(path), account), **options)
 
 
 def _str(value: Any) -> str | None:

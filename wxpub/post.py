@@ -29,6 +29,9 @@ KNOWN_KEYS = frozenset(
         "code_style",
         "tags",
         "date",
+        "account",
+        "header",
+        "footer",
     }
 )
 _FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
@@ -48,6 +51,18 @@ class Post:
     notices: tuple[Notice, ...] = field(default=())
     key_lines: Mapping[str, int] = field(default_factory=dict)  # front matter key -> its file line
     front_text: str = field(default="", repr=False)  # the lines before the body: fences and YAML
+    # After blocks.expand: the file line of each line of `body` (the body holds the blocks then),
+    # and the body as the file has it, for columns in messages.
+    line_map: tuple[int, ...] | None = field(default=None, repr=False)
+    file_body: str | None = field(default=None, repr=False)
+
+    def file_line(self, line: int) -> int:
+        """The file line of what the renderer calls line `line` (body line + body_line - 1): a line
+        that came from a block is the line that named the block."""
+        index = line - self.body_line
+        if self.line_map is not None and 0 <= index < len(self.line_map):
+            return self.line_map[index]
+        return line
 
     def line_of(self, key: str) -> int | None:
         """The file line of a front matter key, for messages about its value (None: not in the front matter)."""
@@ -55,7 +70,8 @@ class Post:
 
     @functools.cached_property
     def _lines(self) -> list[str]:
-        return (self.front_text + self.body).split("\n") if self.front_text else ["" for _ in range(self.body_line - 1)] + self.body.split("\n")
+        body = self.body if self.file_body is None else self.file_body
+        return (self.front_text + body).split("\n") if self.front_text else ["" for _ in range(self.body_line - 1)] + body.split("\n")
 
     def source_line(self, number: int) -> str:
         """The text of file line `number` (1-based; "" past the end), for columns in messages."""
@@ -64,7 +80,7 @@ class Post:
     def find_line(self, needle: str) -> int | None:
         """The first file line of the body holding `needle`."""
         found = self.body.find(needle)
-        return None if found < 0 else self.body.count("\n", 0, found) + self.body_line
+        return None if found < 0 else self.file_line(self.body.count("\n", 0, found) + self.body_line)
 
     @property
     def name(self) -> str:

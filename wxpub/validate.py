@@ -225,8 +225,20 @@ def _probe(src: str, post: Post, line: int | None, *, cover: bool) -> tuple[str,
 # --- content --------------------------------------------------------------------------------------
 
 # Converter notices that belong to another finding, or to none.
-_NOTICE_CODES: dict[str, str | None] = {"raw-html": "WX303", "unknown-key": None, "foreign-image": "WX307"}
-_NOTICE_HINTS = {"WX307": "write the image as ![alt](path) so wxpub uploads it"}
+_NOTICE_CODES: dict[str, str | None] = {
+    "raw-html": "WX303",
+    "unknown-key": None,
+    "foreign-image": "WX307",
+    "block-missing": "WX309",
+    "block-variable": "WX310",
+    "block-loop": "WX311",
+}
+_NOTICE_HINTS = {
+    "WX307": "write the image as ![alt](path) so wxpub uploads it",
+    "WX309": "create the file (paths are relative to the project root), or write 'none' to go without",
+    "WX310": "use a front matter key of the post or account.name, account.author; or add the key to the front matter",
+    "WX311": "remove one of the includes",
+}
 
 
 def content(converted: Converted) -> Iterator[Finding]:

@@ -358,13 +358,17 @@ def verify_paths(
     """Read back the draft each post became (the newest in the ledger, or `media_id`) and compare it with the post."""
     from .errors import UsageError
     from .ledger import Ledger
-    from .config import Credentials, PublishSettings
+    from .config import Credentials, PublishSettings, account_credentials
     from .wechat import WeChat
 
     if not paths:
         raise UsageError("no post given", hint="wxpub verify POST.md [POST.md ...]")
     settings = PublishSettings.find(paths[0])
-    credentials = credentials or Credentials.from_environment(settings)
+    if credentials is None:
+        from .publish.recipe import account_of
+
+        account = account_of(paths, None)  # the posts' account ([accounts.NAME]), when the project has them
+        credentials = account_credentials(account) if account else Credentials.from_environment(settings)
     client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store)
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     drafts: dict[str, list[dict[str, Any]]] = {}

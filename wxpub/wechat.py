@@ -547,6 +547,13 @@ class WeChat:
         https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_get"""
         return self.call("post", "freepublish/get", json_body={"publish_id": publish_id})
 
+    def quota(self, endpoint: str) -> dict[str, int]:
+        """POST openapi/quota/get: today's daily_limit, used and remain of one call (`draft/add`).
+        https://developers.weixin.qq.com/doc/service/api/apimange/api_getquota"""
+        answer = self.call("post", "openapi/quota/get", json_body={"cgi_path": f"/cgi-bin/{endpoint}"})
+        quota = answer.get("quota") or {}
+        return {key: int(quota.get(key) or 0) for key in ("daily_limit", "used", "remain")}
+
     def preview(self, wxname: str, media_id: str) -> str:
         """POST message/mass/preview to a WeChat ID (towxname; 100 a day) -> msg_id.
         https://developers.weixin.qq.com/doc/service/api/notify/message/api_preview"""

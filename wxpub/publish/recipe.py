@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import validate
-from ..config import Credentials, PublishSettings, shown
+from ..config import Account, Credentials, PublishSettings, account_credentials, shown
 from ..errors import UsageError, WxpubError
 from .article import build_article, uploaded_article
 from .drafts import save_draft, submit, submitted_before, wrap
@@ -27,6 +27,7 @@ from .model import (
     PublishRefused,
     PublishResult,
 )
+from .redislock import publish_lock
 from .uploads import Uploads
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def publish(
     paths = _distinct(paths)
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
-    converted = [_convert(path) for path in paths]
+    converted = [_convert(path, options.account) for path in paths]
     # The front matter first: with a title, digest or comments that would be refused no call is
     # made at all. Otherwise the token comes while the images and the content are judged (a token
     # changes nothing on the account). Every problem of every post is said before refusing.
@@ -121,11 +122,13 @@ def publish_paths(
         raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
     settings = PublishSettings.find(paths[0])
     options = options.settled(settings)
+    account = account_of(paths, options.account)
     if options.dry_run:
-        appid = credentials.appid if credentials else os.environ.get("WXPUB_APPID", "").strip()
+        appid = credentials.appid if credentials else account.appid if account else os.environ.get("WXPUB_APPID", "").strip()
         ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
         return publish(paths, client=None, ledger=ledger, options=options, progress=progress)
-    credentials = credentials or Credentials.from_environment(settings)
+    if credentials is None:
+        credentials = account_credentials(account) if account else Credentials.from_environment(settings)
     client = WeChat(
         credentials.appid,
         credentials.secret,
@@ -134,7 +137,35 @@ def publish_paths(
         retry=RetryPolicy(sleep=options.sleep),
     )
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
-    return publish(paths, client=client, ledger=ledger, options=options, progress=progress)
+    with publish_lock(token_store or settings.token_store, credentials.appid):
+        return publish(paths, client=client, ledger=ledger, options=options, progress=progress)
+
+
+def account_of(paths: Sequence[str | Path], name: str | None) -> Account | None:
+    """The one account these posts go to: `name`, else each post's `account:`, else the project's default.
+
+    One draft lives in one account, so posts of two accounts are refused together."""
+    from ..config import project_accounts
+    from ..convert import post_account
+    from ..post import read_post
+
+    found: dict[str, list[str]] = {}
+    chosen: Account | None = None
+    for path in paths:
+        try:
+            post = read_post(path)
+        except WxpubError:  # the conversion reports it, at its line
+            account = project_accounts(path).choose(name)
+        else:
+            account = post_account(post, name)
+        if account is not None:
+            found.setdefault(account.key, []).append(shown(path))
+            chosen = account
+    if len(found) > 1:
+        groups = "; ".join(f"{key}: {', '.join(names)}" for key, names in found.items())
+        raise UsageError(f"these posts belong to {len(found)} accounts ({groups}); one draft lives in one account",
+                         hint="publish each account's posts separately, or use --changed, which gives each post its own draft")
+    return chosen
 
 
 # --- stage 1: convert, judge, prepare the images ----------------------------------------------------
@@ -157,10 +188,10 @@ def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     return resolved
 
 
-def _convert(path: Path) -> Converted:
+def _convert(path: Path, account: str | None) -> Converted:
     from ..convert import convert_file
 
-    return convert_file(path)
+    return convert_file(path, account=account)
 
 
 def _refuse(paths: Sequence[Path], findings: Sequence[Sequence[validate.Finding]]) -> None:
@@ -234,15 +265,15 @@ def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishRes
         payloads.append(article.payload())
         results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
-    record = ledger.draft_of(keys) if ledger else None
-    if record is not None:
-        plan.append({"call": "draft/get", "media_id": record.media_id})
-        plan.extend({"call": "draft/update", "body": {"media_id": record.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
+    draft = ledger.draft_of(keys) if ledger else None
+    if draft is not None:
+        plan.append({"call": "draft/get", "media_id": draft.media_id})
+        plan.extend({"call": "draft/update", "body": {"media_id": draft.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
         action = "would-update"
     else:
         plan.append({"call": "draft/add", "body": {"articles": payloads}})
         action = "would-add"
-    return PublishResult(media_id=record.media_id if record else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
+    return PublishResult(media_id=draft.media_id if draft else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
 
 
 def _calls(client: WeChat | None) -> int:

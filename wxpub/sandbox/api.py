@@ -450,6 +450,19 @@ class Api:
         self.state["previews"].append({"appid": appid, "to": data.get("towxname") or data.get("touser"), "media_id": data["mpnews"]["media_id"]})
         return {"errcode": 0, "errmsg": "preview success", "msg_id": msg_id}
 
+    def _ep_quota_get(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
+        """Today's use of one call by this account, as openapi/quota/get reports it."""
+        path = str(_json(body).get("cgi_path") or "")
+        if not path:
+            raise ApiError(47001, "data format error: cgi_path missing")
+        endpoint = path.removeprefix("/cgi-bin/") if path.startswith("/cgi-bin/") else None
+        if endpoint is None or endpoint not in _ENDPOINTS or endpoint == "openapi/quota/get":
+            raise ApiError(76021, "cgi_path not found, please check")
+        day = time.strftime("%Y-%m-%d", time.localtime(self.clock()))
+        used = self.state["usage"].get(day, {}).get(f"{appid} {endpoint}", 0)
+        limit = self.quotas.get(endpoint, 10**7)
+        return {"errcode": 0, "errmsg": "ok", "quota": {"daily_limit": limit, "used": used, "remain": max(limit - used, 0)}}
+
     # -- articles ------------------------------------------------------------------------------
     def _draft(self, appid: str, media_id: Any) -> dict[str, Any]:
         draft = self.state["drafts"].get(media_id) if isinstance(media_id, str) else None
@@ -546,6 +559,7 @@ _ENDPOINTS: dict[str, Callable[..., dict[str, Any]]] = {
     "freepublish/submit": Api._ep_submit,
     "freepublish/get": Api._ep_publish_get,
     "message/mass/preview": Api._ep_preview,
+    "openapi/quota/get": Api._ep_quota_get,
 }
 
 

@@ -1,0 +1,124 @@
+"""`publish --changed`: publish only the posts whose article differs from what the ledger recorded.
+
+A post has changed when the article it would send now (its converted content with its blocks, its
+images, its front matter) is not the one its draft was last given, or when one of its images is
+not yet on its account. Nothing is read from git. Each changed post goes into the draft it became
+before (or a draft of its own), in its own account, so one run can serve posts of several
+accounts. Every post is judged before anything is uploaded: one refused post stops the run
+before it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from ..config import PublishSettings, shown
+from ..errors import UsageError, WxpubError
+from .article import Article
+from .model import Progress, PublishOptions, PublishRefused, PublishResult
+from .recipe import account_of, publish_paths
+
+if TYPE_CHECKING:
+    from ..config import Credentials
+
+
+@dataclass(frozen=True)
+class ChangedPost:
+    """What `publish --changed` did with one post, and why."""
+
+    path: str
+    account: str  # the [accounts.NAME] key, else the AppID
+    action: str  # added | updated | unchanged (a dry run: would-add | would-update | unchanged)
+    why: str  # what differs from the ledger, or "" when nothing does
+    media_id: str | None = None
+    uploaded: int = 0
+    reused: int = 0
+
+    def line(self) -> str:
+        if self.action == "unchanged":
+            return f"unchanged: {self.path} ({self.account})"
+        draft = f", draft {self.media_id}" if self.media_id else ""
+        return f"{self.action}: {self.path} ({self.account}{draft}; {self.why}; {self.uploaded} uploaded, {self.reused} reused)"
+
+
+@dataclass(frozen=True)
+class ChangedResult:
+    """Every post given to `publish --changed`, in order, with what was done to it."""
+
+    posts: tuple[ChangedPost, ...]
+
+    def lines(self) -> list[str]:
+        return [post.line() for post in self.posts]
+
+    @property
+    def published(self) -> int:
+        return sum(1 for post in self.posts if post.action in ("added", "updated"))
+
+
+def publish_changed(
+    paths: Sequence[str | Path],
+    options: PublishOptions = PublishOptions(),
+    *,
+    api_base: str | None = None,
+    credentials: Credentials | None = None,
+    ledger_path: Path | None = None,
+    token_store: str | None = None,
+    progress: Progress | None = None,
+) -> ChangedResult:
+    """Publish each post (files, or folders of posts) whose article differs from the ledger's record."""
+    from ..check import iter_posts
+
+    if not paths:
+        raise UsageError("no post given", hint="wxpub publish --changed posts/")
+    posts = list(iter_posts(paths))
+
+    def send(path: Path, options: PublishOptions, progress: Progress | None = None) -> PublishResult:
+        return publish_paths(
+            [path], options, api_base=api_base, credentials=credentials, ledger_path=ledger_path, token_store=token_store, progress=progress
+        )
+
+    plans: list[tuple[Path, str | None, str, str]] = []  # path, account key, its name in output, why
+    refused: list[WxpubError] = []
+    for path in posts:
+        account = account_of([path], options.account)
+        key = account.key if account is not None else None
+        try:
+            dry = send(path, replace(options, dry_run=True, account=key))
+        except PublishRefused as error:
+            refused.extend(error.problems)
+            continue
+        appid = credentials.appid if credentials else account.appid if account else ""
+        plans.append((path, key, key or appid, _why(dry, path, appid, ledger_path)))
+    if refused:
+        raise PublishRefused(refused)
+    done: list[ChangedPost] = []
+    for path, key, name, why in plans:
+        if not why:
+            done.append(ChangedPost(shown(path), name, "unchanged", ""))
+            continue
+        result = send(path, replace(options, account=key), progress)
+        post = result.posts[0]
+        done.append(ChangedPost(shown(path), name, post.action, why, result.media_id, post.uploaded, post.reused))
+    return ChangedResult(tuple(done))
+
+
+def _why(dry: PublishResult, path: Path, appid: str, ledger_path: Path | None) -> str:
+    """What differs between the article the post would send now and the ledger's record ("" when nothing)."""
+    from ..ledger import Ledger
+
+    if not appid:
+        return "not published before"
+    post = dry.posts[0]
+    ledger = Ledger(ledger_path or PublishSettings.find(path).ledger, appid)
+    record = ledger.draft_of([ledger.key(path)])
+    if record is None:
+        return "not published before"
+    if post.uploaded:
+        return f"{post.uploaded} new image{'s' if post.uploaded != 1 else ''}"
+    update = next((step for step in dry.plan if step.get("call") == "draft/update"), None)
+    if update is None:
+        return "not published before"
+    fingerprint = Article(**update["body"]["articles"]).fingerprint()
+    return "" if record.fingerprints and record.fingerprints[0] == fingerprint else "content or front matter changed"
