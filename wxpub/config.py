@@ -18,7 +18,7 @@ from .errors import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found]
+    import tomli as tomllib
 
 CONFIG_FILE = "wxpub.toml"
 LEDGER_FILE = "wxpub-ledger.json"
