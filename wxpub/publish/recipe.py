@@ -50,7 +50,7 @@ def publish(
     paths = _distinct(paths)
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
-    converted = [_convert(path) for path in paths]
+    converted = [_convert(path, fit=options.fit) for path in paths]
     # The front matter first: with a title, digest or comments that would be refused no call is
     # made at all. Otherwise the token comes while the images and the content are judged (a token
     # changes nothing on the account). Every problem of every post is said before refusing.
@@ -157,10 +157,10 @@ def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     return resolved
 
 
-def _convert(path: Path) -> Converted:
+def _convert(path: Path, *, fit: bool) -> Converted:
     from ..convert import convert_file
 
-    return convert_file(path)
+    return convert_file(path, fit=fit)
 
 
 def _refuse(paths: Sequence[Path], findings: Sequence[Sequence[validate.Finding]]) -> None:
@@ -233,15 +233,15 @@ def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishRes
         payloads.append(article.payload())
         results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
-    record = ledger.draft_of(keys) if ledger else None
-    if record is not None:
-        plan.append({"call": "draft/get", "media_id": record.media_id})
-        plan.extend({"call": "draft/update", "body": {"media_id": record.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
+    draft = ledger.draft_of(keys) if ledger else None
+    if draft is not None:
+        plan.append({"call": "draft/get", "media_id": draft.media_id})
+        plan.extend({"call": "draft/update", "body": {"media_id": draft.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
         action = "would-update"
     else:
         plan.append({"call": "draft/add", "body": {"articles": payloads}})
         action = "would-add"
-    return PublishResult(media_id=record.media_id if record else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
+    return PublishResult(media_id=draft.media_id if draft else None, action=action, posts=tuple(replace(r, action=action) for r in results), plan=tuple(plan))
 
 
 def _calls(client: WeChat | None) -> int:
