@@ -342,3 +342,8 @@ def test_list_rows_of_one_line_are_lines_of_the_list() -> None:
 def test_list_rows_that_inherit_a_text_indent_stay_blocks() -> None:
     html = wxpub.convert_text("<div style=\"text-indent:2em\" markdown=\"1\">\n\n- 一\n- 二\n\n</div>\n").html
     assert "<br>" not in html and html.count("<section><span") == 2
+
+
+def test_greater_than_is_written_plain_in_text_and_escaped_in_attributes() -> None:
+    html = wxpub.convert_text('![a>b](x.png "图>1")\n\n`x > y` 与 a->b\n').html
+    assert 'alt="a&gt;b"' in html and ">图>1</figcaption>" in html and "x > y</code>" in html and "a->b" in html

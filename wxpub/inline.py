@@ -90,6 +90,7 @@ _ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
 _LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
 _SPACES = re.compile(r"\s*([,/])\s*")
 _HEX6 = re.compile(r"#[0-9a-fA-F]{6}\b")
+_TAG_OR_GT = re.compile(r"<[^<>]*>|&gt;")  # the serialiser escapes both in attribute values
 _SVG_VIEWBOX = re.compile(r"(<svg\b[^>]*?) viewbox=")
 _RELATIVE = re.compile(r"(?:em|%|rem|ex)$|^(?:smaller|larger|bolder|lighter)$")
 
@@ -123,8 +124,9 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     for number, img in enumerate(root.iter("img")):
         sources.append(img.get("src", ""))
         img.set("src", f"wxpub-src-{marker}-{number}")
-    # ">" needs no escaping in HTML text or in a quoted attribute value: 1 character, not 4.
-    fragment = etree.tostring(root, method="html", encoding="unicode").replace("&gt;", ">")
+    # ">" needs no escaping in HTML text: 1 character, not 4. In attribute values it stays escaped,
+    # for the sake of any tool that finds tags by their first ">".
+    fragment = _TAG_OR_GT.sub(lambda m: ">" if m.group(0) == "&gt;" else m.group(0), etree.tostring(root, method="html", encoding="unicode"))
     fragment = re.sub(
         rf'src="wxpub-src-{marker}-(\d+)"', lambda m: f'src="{html_lib.escape(sources[int(m.group(1))])}"', fragment
     )
