@@ -279,7 +279,7 @@ def test_a_post_over_the_limit_is_refused_with_what_fit_would_do(sandbox: Sandbo
         run(sandbox, project, post)
     [problem] = [p.one_line() for p in refused.value.problems]
     assert problem.startswith(f"{post}:1: the content is ") and " over WeChat's limit" in problem
-    assert problem.endswith("(--fit would make it fit (code blocks colour only keywords and comments))")
+    assert problem.endswith("(--fit would make it fit, giving up: code blocks colour only keywords and comments)")
     assert sandbox.count("media/uploadimg") == 0
     hopeless = project.post("b.md", "代码", code_heavy(60), three_images(project))
     with pytest.raises(PublishRefused, match=r"--fit would not be enough: shorten the post or split it"):

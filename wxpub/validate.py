@@ -274,7 +274,7 @@ def fit_advice(converted: Converted) -> str | None:
 
     outlook = fit_outlook(converted.post, **converted.options)
     if outlook.fits_with_fit:
-        return f"--fit would make it fit ({'; '.join(outlook.gives_up)})"
+        return f"--fit would make it fit, giving up: {'; '.join(outlook.gives_up)}"
     return "--fit would not be enough: shorten the post or split it"
 
 
