@@ -4,14 +4,17 @@
 
 For the prose article, the code-heavy post and the 6,000-character technical post in
 benchmarks/posts/, prints per built-in theme the output characters per visible character and the
-length publish would send (image URLs counted at their uploaded length, IMAGE_URL_CHARS), against
-the targets (prose <= 1.8, code-heavy <= 3.0) and WeChat's 20,000-character limit; and, for a post
-over that limit, what `--fit` gives up to bring it under.
+length publish would send (Converted.content_length: image URLs counted at their uploaded length,
+IMAGE_URL_CHARS), against the targets (prose <= 1.8, code-heavy <= 3.0) and WeChat's
+20,000-character limit; and, for a post over that limit, what `--fit` gives up to bring it under.
+Then the same ratio for the real-post test set (tests/realposts/*.md, in the theme each post
+asks for), with its median (target <= 3.0) and its worst.
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -58,9 +61,28 @@ def size_table() -> list[str]:
     return lines + notes
 
 
+def realposts_table() -> list[str]:
+    import wxpub
+
+    lines = [f"{'real post':<14} {'ratio':>6} {'length':>7} {'visible':>8}"]
+    ratios: dict[str, float] = {}
+    for path in sorted((ROOT / "tests" / "realposts").glob("*.md")):
+        converted = wxpub.convert_file(path)
+        seen = visible(converted.html)
+        ratios[path.name] = converted.content_length / seen
+        lines.append(f"{path.name:<14} {ratios[path.name]:6.2f} {converted.content_length:>7,} {seen:>8,}")
+    worst = max(ratios, key=ratios.__getitem__)
+    median = statistics.median(ratios.values())
+    flag = "" if median <= 3.0 else "  ! misses the target (3.0)"
+    lines.append(f"median {median:.2f}; worst {ratios[worst]:.2f} ({worst}){flag}")
+    return lines
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     print("\n".join(size_table()))
+    print()
+    print("\n".join(realposts_table()))
 
 
 if __name__ == "__main__":

@@ -301,3 +301,49 @@ def test_bold_markers_are_b_elements_and_stay_bold_once() -> None:
 def test_an_empty_list_item_keeps_its_line() -> None:
     html = wxpub.convert_text("- \n- 二\n").html
     assert '•</span><br></section>' in html
+
+
+def _effective_alignment(cell: object) -> str:
+    """What a browser aligns a table cell's text to: its own, else inherited (a <th> is centred
+    unless an alignment was set above it)."""
+    import re
+
+    def own(element: object) -> str | None:
+        found = re.findall(r"text-align:(\w+)", element.get("style") or "")  # type: ignore[attr-defined]
+        return found[-1] if found else None
+
+    if own(cell):
+        return own(cell)  # type: ignore[return-value]
+    inherited = next((own(a) for a in cell.iterancestors() if own(a)), None)  # type: ignore[attr-defined]
+    return inherited or ("center" if cell.tag == "th" else "start")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("theme", ["default", "ink", "geek", "warm"])
+def test_a_tables_commonest_alignment_is_said_once_and_every_cell_keeps_its_own(theme: str) -> None:
+    import lxml.html
+
+    source = "| 名称 | 数量 | 占比 | 备注 |\n|---|--:|--:|:-:|\n" + "| 甲 | 1 | 2% | 无 |\n" * 4
+    root = lxml.html.fragment_fromstring(wxpub.convert_text(source, theme=theme).html)
+    [table] = root.iter("table")
+    aligned = [[_effective_alignment(cell) for cell in row] for row in table.iter("tr")]
+    assert aligned == [["left", "right", "right", "center"]] * 5  # as before the hoist, header row included
+    assert "text-align:right" in table.get("style")
+    assert sum("text-align:right" in (td.get("style") or "") for td in table.iter("td")) == 0
+
+
+def test_list_rows_of_one_line_are_lines_of_the_list() -> None:
+    html = wxpub.convert_text("- 一\n- 二\n- 三\n").html
+    assert '<section style="margin:0 0 1em;padding-left:1.4em"><span style="float:left;margin-left:-1.4em">•</span>一<br>' in html
+    assert html.count("<br>") == 2 and html.count("<section") == 2
+    nested = wxpub.convert_text("- 一\n  - 甲\n  - 乙\n- 二\n").html
+    assert "<section><span" in nested and "甲<br><span" in nested  # a row holding a list stays a block
+
+
+def test_list_rows_that_inherit_a_text_indent_stay_blocks() -> None:
+    html = wxpub.convert_text("<div style=\"text-indent:2em\" markdown=\"1\">\n\n- 一\n- 二\n\n</div>\n").html
+    assert "<br>" not in html and html.count("<section><span") == 2
+
+
+def test_greater_than_is_written_plain_in_text_and_escaped_in_attributes() -> None:
+    html = wxpub.convert_text('![a>b](x.png "图>1")\n\n`x > y` 与 a->b\n').html
+    assert 'alt="a&gt;b"' in html and ">图>1</figcaption>" in html and "x > y</code>" in html and "a->b" in html

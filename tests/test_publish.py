@@ -267,6 +267,45 @@ def test_content_over_the_limit_says_by_how_much(sandbox: Sandbox, project: Proj
     assert sandbox.count() == sandbox.count("stable_token") <= 1  # the token came while images were prepared
 
 
+def code_heavy(blocks: int) -> str:
+    """A body of `blocks` highlighted code blocks, strings and keywords in every line."""
+    block = "```python\n" + "".join(f'def f{i}(x):\n    return "value {i}" if x else None\n' for i in range(12)) + "```\n\n"
+    return "正文。\n\n" + block * blocks
+
+
+def test_a_post_over_the_limit_is_refused_with_what_fit_would_do(sandbox: Sandbox, project: Project) -> None:
+    post = project.post("a.md", "代码", code_heavy(8), three_images(project))
+    with pytest.raises(PublishRefused) as refused:
+        run(sandbox, project, post)
+    [problem] = [p.one_line() for p in refused.value.problems]
+    assert problem.startswith(f"{post}:1: the content is ") and " over WeChat's limit" in problem
+    assert problem.endswith("(--fit would make it fit, giving up: code blocks colour only keywords and comments)")
+    assert sandbox.count("media/uploadimg") == 0
+    hopeless = project.post("b.md", "代码", code_heavy(60), three_images(project))
+    with pytest.raises(PublishRefused, match=r"--fit would not be enough: shorten the post or split it"):
+        run(sandbox, project, hopeless)
+    with pytest.raises(PublishRefused, match=r"--fit is not enough even with every cheaper rendering"):
+        run(sandbox, project, hopeless, fit=True)
+    assert sandbox.count("media/uploadimg") == 0
+
+
+def test_publish_fit_sends_the_cheaper_rendering_and_says_what_it_gave_up(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    post = project.post("a.md", "代码", code_heavy(8), three_images(project))
+    result = run(sandbox, project, post, fit=True)
+    [article] = stored(sandbox, result.media_id)
+    assert result.posts[0].content_chars < 20_000
+    assert "color:#16a" not in article["content"] and "color:#612" in article["content"]  # strings plain, keywords coloured
+    assert any("code blocks colour only keywords and comments [fit]" in w for w in result.posts[0].warnings)
+    monkeypatch.setenv("WXPUB_API_BASE", sandbox.url)
+    monkeypatch.setenv("WXPUB_APPID", APPID)
+    monkeypatch.setenv("WXPUB_SECRET", SECRET)
+    cli = CliRunner().invoke(main, ["publish", "--fit", str(post)])
+    assert cli.exit_code == 0, cli.output
+    assert "to fit WeChat's 20,000 characters, code blocks colour only keywords and comments" in cli.stderr
+    refused = CliRunner().invoke(main, ["publish", str(post)])
+    assert refused.exit_code != 0 and "--fit would make it fit" in refused.stderr and "Traceback" not in refused.output
+
+
 def test_dry_run_calls_nothing_and_shows_the_payload(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     post = project.post("a.md", "演练", "正文。", three_images(project))
     monkeypatch.setenv("WXPUB_API_BASE", sandbox.url)

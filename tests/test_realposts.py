@@ -130,8 +130,12 @@ def test_bare_list_items_in_a_block_become_the_themes_list_rows() -> None:
     source = '<div align="center">\n\n<li>特性一</li>\n<li>特性<b>二</b></li>\n\n</div>\n'
     html = wxpub.convert_text(source).html
     assert "<li" not in html
-    rows = [row for row in _root(html).iter("section") if len(row) and "float:left" in (row[0].get("style") or "")]
-    assert ["".join(row.itertext()) for row in rows] == ["•特性一", "•特性二"]
+    # The rows are lines of one list block, each starting with its floated marker.
+    [rows] = [row for row in _root(html).iter("section") if len(row) and "float:left" in (row[0].get("style") or "")]
+    for br in rows.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    assert "".join(rows.itertext()).split("\n") == ["•特性一", "•特性二"]
+    assert [m.text for m in rows if "float:left" in (m.get("style") or "")] == ["•", "•"]
 
 
 def test_a_bare_list_item_left_raw_is_a_paragraph_with_a_bullet() -> None:
@@ -157,7 +161,8 @@ def test_tags_in_code_are_shown_as_written() -> None:
     source = "`<div align=\"center\">` 与 <https://a.b/c>\n\n    <div>缩进代码</div>\n\n```html\n<div>围栏</div>\n```\n"
     html = wxpub.convert_text(source).html
     assert "data-wxpub" not in html
-    assert '&lt;div align="center"&gt;' in html and "&lt;div&gt;缩进代码&lt;/div&gt;" in html
+    # "<" is escaped, so no tag begins; ">" needs no escape in HTML text.
+    assert '&lt;div align="center">' in html and "&lt;div>缩进代码&lt;/div>" in html
     assert ">https://a.b/c<" in html
 
 

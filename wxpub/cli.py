@@ -229,11 +229,12 @@ def _image_table(rows: list[Any]) -> None:
 @click.option("--dry-run", is_flag=True, help="Do everything that needs no network; show what would be sent.")
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Publish into a local sandbox (started if none runs).")
 @click.option("--verify", is_flag=True, help="Read the draft back and say what WeChat changed (exit 1 if text or images were lost).")
+@click.option("--fit", is_flag=True, help="Over WeChat's 20,000 characters? Use cheaper renderings until the post fits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--account", metavar="NAME", help="The [accounts.NAME] of wxpub.toml (default: the post's 'account:', else the project's).")
 @click.option("--changed", is_flag=True, help="Only the posts (files or folders) whose article differs from the ledger; each into its own draft and account.")
 def publish_command(
-    posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, verify: bool, as_json: bool,
+    posts: tuple[Path, ...], submit: bool, preview_to: str | None, dry_run: bool, use_sandbox: bool, verify: bool, fit: bool, as_json: bool,
     account: str | None, changed: bool,
 ) -> None:
     """Save POSTS as one draft (one article each) in their account ([accounts.NAME], else WXPUB_APPID / WXPUB_SECRET).
@@ -253,7 +254,7 @@ def publish_command(
 
         # A published draft leaves the draft box, so there would be nothing left to read back.
         _fail(UsageError("--verify reads the draft back, which leaves the draft box once --submit publishes it", hint="publish --verify first, then publish --submit"))
-    options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run, account=account)
+    options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run, account=account, fit=fit)
 
     def progress(message: str) -> None:
         click.echo(message, err=True)

@@ -37,6 +37,10 @@ class Converted:
     warnings: tuple[Notice, ...]
     post: Post = field(repr=False)
     theme: str = "default"
+    # The options it was converted with (those of `plan`) and whether `--fit` was asked for, so
+    # that the verdict on its size can say what `--fit` would do with the same choices.
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    fit: bool = field(default=False, compare=False)
 
     @functools.cached_property
     def sent_html(self) -> str:
@@ -72,6 +76,7 @@ def convert_post(post: Post, *, fit: bool = False, **options: Any) -> Converted:
     from . import fit as fitting
 
     converted, steps = _fitted(post, fit, **options)
+    converted = replace(converted, options=dict(options), fit=fit)
     if not steps:
         return converted
     return replace(converted, warnings=converted.warnings + fitting.fit_notices(steps, converted))

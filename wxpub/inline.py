@@ -90,6 +90,7 @@ _ZERO = re.compile(r"(?<![\w.#-])0(?:px|em|rem|%)")
 _LEADING_ZERO = re.compile(r"(?<![\w.#])0\.(\d)")
 _SPACES = re.compile(r"\s*([,/])\s*")
 _HEX6 = re.compile(r"#[0-9a-fA-F]{6}\b")
+_TAG_OR_GT = re.compile(r"<[^<>]*>|&gt;")  # the serialiser escapes both in attribute values
 _SVG_VIEWBOX = re.compile(r"(<svg\b[^>]*?) viewbox=")
 _RELATIVE = re.compile(r"(?:em|%|rem|ex)$|^(?:smaller|larger|bolder|lighter)$")
 
@@ -102,7 +103,14 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     root = _parse(html)
     notices = _sanitise(root, images)
     _apply_theme(root, theme.css)
+    for table in list(root.iter("table")):
+        _hoist_alignment(table)
     _compact(root, ())
+    for span in list(root.iter("span")):
+        if not span.attrib:
+            _drop_tag(span)  # a <span> without attributes changes nothing, yet it costs 13 characters
+    for section in list(root.iter("section")):
+        _rows_as_lines(section)
     for group in list(root.iter("thead", "tbody")):
         if not group.attrib:
             # The parser puts rows in a tbody of its own; the header row is told by its <th>s.
@@ -116,13 +124,107 @@ def inline(html: str, theme: ResolvedTheme, images: frozenset[str] = frozenset()
     for number, img in enumerate(root.iter("img")):
         sources.append(img.get("src", ""))
         img.set("src", f"wxpub-src-{marker}-{number}")
-    fragment = etree.tostring(root, method="html", encoding="unicode")
+    # ">" needs no escaping in HTML text: 1 character, not 4. In attribute values it stays escaped,
+    # for the sake of any tool that finds tags by their first ">".
+    fragment = _TAG_OR_GT.sub(lambda m: ">" if m.group(0) == "&gt;" else m.group(0), etree.tostring(root, method="html", encoding="unicode"))
     fragment = re.sub(
         rf'src="wxpub-src-{marker}-(\d+)"', lambda m: f'src="{html_lib.escape(sources[int(m.group(1))])}"', fragment
     )
     # lxml's HTML serialiser lower-cases attribute names; SVG's viewBox is case-sensitive.
     fragment = _SVG_VIEWBOX.sub(r"\1 viewBox=", fragment)
     return fragment, tuple(notices)
+
+
+def _hoist_alignment(table: Any) -> None:
+    """Say the commonest cell alignment once, on the table, where that is shorter than on each cell.
+
+    `text-align` is inherited and a `<td>` has none of its own, so a table whose columns are mostly
+    right-aligned may say `text-align:right` once and only its other cells their own alignment.
+    A `<th>` the browser centres unless it inherits an alignment that was set, so one without its
+    own is given what it showed before wherever the table's new alignment would change it. The
+    cells look exactly as before.
+    """
+    cells = [cell for cell in table.iter("td", "th") if next(cell.iterancestors("table")) is table]
+    if not cells or any("!important" in (e.get("style") or "") for e in (table, *cells)):
+        return
+    base = next(
+        (found for e in (table, *table.iterancestors()) if (found := _alignment(e.get("style")))), "start"
+    )
+    own = [_alignment(cell.get("style")) for cell in cells]
+    seen = [
+        align or (base if cell.tag == "td" or base != "start" else "center") for cell, align in zip(cells, own)
+    ]
+
+    def said(chosen: str) -> list[bool]:
+        """Which cells must say their alignment when the table says `chosen`."""
+        return [
+            (a is not None or (chosen != base and s != chosen)) if c.tag == "th" else s != chosen
+            for c, a, s in zip(cells, own, seen)
+        ]
+
+    def cost(chosen: str) -> int:
+        extra = 0 if chosen == base else len(f";text-align:{chosen}")
+        return extra + sum(len(f";text-align:{s}") for s, say in zip(seen, said(chosen)) if say)
+
+    chosen = min(dict.fromkeys(seen), key=lambda a: (cost(a), a != base))
+    if chosen == base or cost(chosen) >= cost(base):
+        return
+    _set_alignment(table, chosen)
+    for cell, align, say in zip(cells, seen, said(chosen)):
+        _set_alignment(cell, align if say else None)
+
+
+def _rows_as_lines(section: Any) -> None:
+    """A list of one-line-or-more rows written as lines: `row<br>row`, not `<section>row</section>…`.
+
+    Each row of a list is an unstyled block that starts with its floated marker. When no row holds
+    a block of its own, the rows may as well be lines of the list's block: each `<br>` starts the
+    next row on a new line, where its marker floats into the list's padding exactly as before and
+    wrapped lines hang at the same indent. Only a `text-indent` would tell the two apart (it
+    indents the first line of each block), so a list that inherits one keeps its rows.
+    """
+    rows = list(section)
+    if len(rows) < 2 or (section.text or "").strip() or not all(_plain_row(row) for row in rows):
+        return
+    for element in (section, *section.iterancestors()):
+        indent = next((v for p, v in _declarations(element.get("style") or "") if p == "text-indent"), None)
+        if indent is not None:
+            if indent.strip() not in ("0", "0px"):
+                return
+            break
+    for number, row in enumerate(rows):
+        if number:
+            section.insert(section.index(row), etree.Element("br"))
+        _drop_tag(row)
+
+
+def _plain_row(row: Any) -> bool:
+    """An unstyled row: its floated marker, then text and inline elements only, some of it visible."""
+    if row.tag != "section" or row.attrib or (row.text or "").strip() or (row.tail or "").strip() or not len(row):
+        return False
+    marker = row[0]
+    if not (marker.get("style") or "").startswith("float:left"):
+        return False
+    if any(isinstance(d.tag, str) and (d.tag in BLOCK_TAGS or _BLOCK_STYLE.search(d.get("style") or "")) for d in row.iterdescendants()):
+        return False
+    return bool("".join(row.itertext())[len("".join(marker.itertext())):].strip())
+
+
+_BLOCK_STYLE = re.compile(r"(?:^|;)\s*display\s*:\s*(?:block|table|list-item)")
+
+
+def _alignment(style: str | None) -> str | None:
+    found = [value for prop, value in _declarations(style or "") if prop == "text-align"]
+    return found[-1].strip() if found else None
+
+
+def _set_alignment(element: Any, align: str | None) -> None:
+    kept = [(p, v) for p, v in _declarations(element.get("style") or "") if p != "text-align"]
+    kept += [("text-align", align)] if align else []
+    if kept:
+        element.set("style", ";".join(f"{p}:{v}" for p, v in kept))
+    elif "style" in element.attrib:
+        del element.attrib["style"]
 
 
 def _apply_theme(root: Any, css: str) -> None:

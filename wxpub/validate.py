@@ -246,7 +246,7 @@ def content(converted: Converted) -> Iterator[Finding]:
     removed or changed, links that become references, and images WeChat would filter out (the
     sanitiser names each <img> that is not a Markdown image)."""
     post = converted.post
-    yield from size(converted.content_length, converted.content_bytes)
+    yield from size(converted.content_length, converted.content_bytes, fit=fit_advice(converted))
     for notice in converted.warnings:
         code = _NOTICE_CODES.get(notice.code, "WX305")
         if code is None:
@@ -273,13 +273,31 @@ def readability(converted: Converted) -> Iterator[Finding]:
         yield Finding("WX308", f"{found.message()}; theme '{converted.theme}'", line or post.body_line, _col(post, line, found.sample[:12]) if line else 1)
 
 
-def size(chars: int, size_bytes: int, *, exact: bool = False) -> Iterator[Finding]:
+def fit_advice(converted: Converted) -> str | None:
+    """For a post over WeChat's character limit, what `--fit` would do about it (None when it fits).
+
+    Converts the post again with the same choices, adding fit.STEPS one by one, only when it is over.
+    """
+    if converted.content_length < CONTENT_MAX_CHARS:
+        return None
+    if converted.fit:
+        return "--fit is not enough even with every cheaper rendering: shorten the post or split it"
+    from .convert import fit_outlook
+
+    outlook = fit_outlook(converted.post, **converted.options)
+    if outlook.fits_with_fit:
+        return f"--fit would make it fit, giving up: {'; '.join(outlook.gives_up)}"
+    return "--fit would not be enough: shorten the post or split it"
+
+
+def size(chars: int, size_bytes: int, *, exact: bool = False, fit: str | None = None) -> Iterator[Finding]:
     """WeChat's limit on the whole `content`: fewer than 20,000 characters and less than 1 MB.
 
     Before the uploads the image URLs are counted at the length WeChat's have; after them (`exact`)
-    at their real length.
+    at their real length. `fit` says what `--fit` would do for a post over the character limit
+    (fit_advice); the refusal passes it on.
     """
-    hint = "split the post, use a lighter theme, or convert with --fit; wxpub truncates nothing"
+    hint = fit or "split the post, use a lighter theme, or convert with --fit; wxpub truncates nothing"
     with_urls = "with the uploaded image URLs" if exact else "with WeChat's image URLs"
     if chars >= CONTENT_MAX_CHARS:
         yield Finding(

@@ -38,6 +38,7 @@ class PublishOptions:
     preview_to: str | None = None
     dry_run: bool = False
     account: str | None = None  # [accounts.NAME]; None: each post's `account:`, else the project's default
+    fit: bool = False  # over WeChat's 20,000 characters: convert with the cheaper renderings of fit.STEPS
     concurrency: int | None = None  # None: from [publish] concurrency (default 4)
     poll_interval: float | None = None  # None: from [publish] (default 5 s, doubled after each check)
     poll_max: int | None = None  # None: from [publish] (default 8 checks)

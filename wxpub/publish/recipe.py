@@ -51,7 +51,7 @@ def publish(
     paths = _distinct(paths)
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
-    converted = [_convert(path, options.account) for path in paths]
+    converted = [_convert(path, options.account, fit=options.fit) for path in paths]
     # The front matter first: with a title, digest or comments that would be refused no call is
     # made at all. Otherwise the token comes while the images and the content are judged (a token
     # changes nothing on the account). Every problem of every post is said before refusing.
@@ -188,10 +188,10 @@ def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     return resolved
 
 
-def _convert(path: Path, account: str | None) -> Converted:
+def _convert(path: Path, account: str | None, *, fit: bool) -> Converted:
     from ..convert import convert_file
 
-    return convert_file(path, account=account)
+    return convert_file(path, account=account, fit=fit)
 
 
 def _refuse(paths: Sequence[Path], findings: Sequence[Sequence[validate.Finding]]) -> None:
