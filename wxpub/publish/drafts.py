@@ -32,7 +32,8 @@ def save_draft(
     notes: list[str] = []
     record = ledger.draft_of(keys)
     if record is not None:
-        existing = wrap(lambda: client.get_draft(record.media_id), None)
+        known = record.media_id
+        existing = wrap(lambda: client.get_draft(known), None)
         if existing is None and record.publish_id and list(record.fingerprints) == fingerprints:
             notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published (publish_id {record.publish_id}) and {'has' if len(keys) == 1 else 'have'} not changed since")
             return record.media_id, ["unchanged"] * len(articles), notes
@@ -52,7 +53,8 @@ def save_draft(
         pending = ledger.pending(keys)
         # Look for the draft as that run sent it: the post may have been edited since.
         sent = list(pending.articles) if pending and pending.articles else payloads
-        found = wrap(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), None) if pending else None
+        # A draft/add sent just before a kill may land late: look until it has had time to.
+        found = wrap(lambda: client.settle(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), pending.since), None) if pending else None
         if found and pending:
             notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
             # It holds what that run sent: articles edited since then are updated below.
@@ -62,7 +64,7 @@ def save_draft(
             since = ledger.begin_add(keys, fingerprints, payloads)
             say(f"adding a draft with {len(articles)} article{'s' if len(articles) != 1 else ''}")
             try:
-                media_id = wrap(lambda: client.add_draft(payloads, since=since), keys[0] if len(keys) == 1 else None)
+                media_id = wrap(lambda: client.add_draft(payloads, since=since, exclude=exclude), keys[0] if len(keys) == 1 else None)
             except WeChatError as error:
                 if not error.maybe_done:  # refused outright: there is no draft to look for next time
                     ledger.clear_pending(keys)
@@ -141,4 +143,14 @@ def wrap(call: Callable[[], Any], post: str | None) -> Any:
     except WeChatError as error:
         if post is None or error.path is not None:
             raise
-        raise WeChatError(error.message, errcode=error.errcode, endpoint=error.endpoint, errmsg=error.errmsg, maybe_done=error.maybe_done, path=post, hint=error.hint) from None
+        failed = error
+    # Raised outside the except clause, so the new error keeps no chain.
+    raise WeChatError(
+        failed.message,
+        errcode=failed.errcode,
+        endpoint=failed.endpoint,
+        errmsg=failed.errmsg,
+        maybe_done=failed.maybe_done,
+        path=post,
+        hint=failed.hint,
+    )
