@@ -15,13 +15,20 @@ if TYPE_CHECKING:
 
 
 def save_draft(
-    client: WeChat, ledger: Ledger, keys: list[str], names: list[str], articles: list[Article], say: Progress
+    client: WeChat,
+    ledger: Ledger,
+    keys: list[str],
+    names: list[str],
+    articles: list[Article],
+    say: Progress,
+    notes: list[str] | None = None,
 ) -> tuple[str, list[str], list[str]]:
     """draft/update the draft these posts became, if it still exists; else draft/add (at most once).
 
     A draft that wxpub published and that has not changed since is left alone: "unchanged".
     `keys` name the posts in the ledger, `names` as they are shown. Returns the draft's media_id,
-    what happened to each article, and notes for the person (said once, by the caller)."""
+    what happened to each article, and notes for the person (said once, by the caller), added to
+    `notes` when given, so that they outlive a failed attempt."""
     shown = dict(zip(keys, names))
 
     def _names(found: Sequence[str]) -> str:
@@ -29,7 +36,7 @@ def save_draft(
 
     payloads = [a.payload() for a in articles]
     fingerprints = [a.fingerprint() for a in articles]
-    notes: list[str] = []
+    notes = [] if notes is None else notes
     record = ledger.draft_of(keys)
     if record is not None:
         known = record.media_id

@@ -100,7 +100,7 @@ def _online(
         )
         failed: WeChatError | None = None
         try:
-            media_id, actions, draft_notes = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say)
+            media_id, actions, _ = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say, notes)
             break
         except WeChatError as error:
             if error.errcode != 40007 or attempt == 2:
@@ -122,7 +122,7 @@ def _online(
             PostResult(shown(p.path), a.title, i, act, up, re_, len(a.content), p.warnings)
             for i, (p, a, act, (up, re_)) in enumerate(zip(posts, articles, actions, counted))
         ),
-        notes=tuple(notes + draft_notes),
+        notes=tuple(notes),
     )
     submitted = submitted_before(client, ledger, media_id, actions) if options.submit or options.preview_to else None
     if options.preview_to and not (submitted and submitted[1] == 0):  # a published draft has left the box
