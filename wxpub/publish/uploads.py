@@ -76,7 +76,9 @@ class Uploads:
             got = self.client.add_image_material(image.data, name, image.mime, since=since)
             return self.ledger.record_upload(image.sha256, "material", got.url, got.media_id), True
         except WeChatError as error:
-            if error.errcode is not None:  # WeChat answered: nothing was done, nothing to look for
+            # WeChat refused the upload itself: nothing was done, nothing to look for. (A failed look
+            # for an earlier upload keeps it pending: the next run must look again.)
+            if error.errcode is not None and error.endpoint in ("media/uploadimg", "material/add_material"):
                 self.ledger.clear_pending_upload(*key)
             raise
 
