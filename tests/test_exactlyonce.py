@@ -64,15 +64,22 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield running
 
 
-def quick_client(sandbox: Sandbox) -> WeChat:
+def quick_client(sandbox: Sandbox, said: list[str]) -> WeChat:
     """A client whose read timeout is short, and which really waits (a little) for lost answers to land."""
     return WeChat(
-        APPID, SECRET, api_base=sandbox.url, storage="memory", timeout=(2.0, READ_TIMEOUT), retry=RetryPolicy(settle=SETTLE, first_delay=0.2)
+        APPID,
+        SECRET,
+        api_base=sandbox.url,
+        storage="memory",
+        timeout=(2.0, READ_TIMEOUT),
+        retry=RetryPolicy(settle=SETTLE, first_delay=0.2),
+        on_wait=said.append,
     )
 
 
-def run_quick(sandbox: Sandbox, blog: Blog, *posts: Path) -> PublishResult:
-    return publish(list(posts), client=quick_client(sandbox), ledger=Ledger(blog.ledger, APPID), options=PublishOptions())
+def run_quick(sandbox: Sandbox, blog: Blog, *posts: Path, said: list[str] | None = None) -> PublishResult:
+    said = [] if said is None else said
+    return publish(list(posts), client=quick_client(sandbox, said), ledger=Ledger(blog.ledger, APPID), options=PublishOptions(), progress=said.append)
 
 
 def run(sandbox: Sandbox, *posts: Path, **options: Any) -> PublishResult:
@@ -127,11 +134,13 @@ def test_a_lost_or_slow_draft_add_makes_one_draft(sandbox: Sandbox, blog: Blog, 
     # drop-after: done, answer lost; latency: done at once, answered after the read timeout;
     # delay: done only after the client gave up (a slow add that lands late).
     sandbox.inject(kind, "draft/add", seconds=0 if kind == "drop-after" else SLOW)
-    result = run_quick(sandbox, blog, post)
+    said: list[str] = []
+    result = run_quick(sandbox, blog, post, said=said)
     assert result.action == "added" and list(sandbox.drafts(APPID)) == [result.media_id]
     assert sandbox.count("draft/add") == 1
-    if kind == "delay":  # not there at the first look: waited for, not added again
+    if kind == "delay":  # not there at the first look: waited for (and said so), not added again
         assert sandbox.count("draft/batchget") >= 2
+        assert "the draft/add whose answer was lost is not on the account yet; looking again until 2 s after it was sent" in said
     assert_exactly_once(sandbox, post)
     assert run(sandbox, post).action == "unchanged"
 

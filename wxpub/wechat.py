@@ -427,6 +427,7 @@ class WeChat:
         retry: RetryPolicy | None = None,
         timeout: float | tuple[float, float] = (5.0, 30.0),
         on_call: Callable[[str], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         if not appid:
             raise ConfigError("no AppID", hint="set WXPUB_APPID (设置与开发 → 基本配置)")
@@ -439,6 +440,7 @@ class WeChat:
             storage = token_storage(storage if isinstance(storage, str) else os.environ.get("WXPUB_TOKEN_STORE"), appid)
         self.retry = retry or RetryPolicy()
         self.on_call = on_call
+        self.on_wait = on_wait  # told, for the person, when a lost answer is waited for
         self.calls = 0  # requests sent, retries and token fetches included
         self._calls_lock = threading.Lock()
         self._client = StableTokenClient(appid, secret, api_base=self.api_base, session=storage, timeout=timeout)
@@ -538,10 +540,12 @@ class WeChat:
                 continue
             raise failure.error(endpoint, maybe_done=failure.sent and not idempotent)
 
-    def settle(self, look: Callable[[], _T | None], sent_at: float) -> _T | None:
+    def settle(self, look: Callable[[], _T | None], sent_at: float, what: str = "the call") -> _T | None:
         """What `look` finds on the account, looking again on a doubling schedule until the call sent at
         `sent_at` has had `retry.settle` seconds to land; None when it never showed up."""
-        for _ in self.retry.looks(sent_at):
+        for count, _ in enumerate(self.retry.looks(sent_at)):
+            if count == 1 and self.on_wait is not None:
+                self.on_wait(f"{what} whose answer was lost is not on the account yet; looking again until {self.retry.settle:g} s after it was sent")
             found = look()
             if found is not None:
                 return found
@@ -570,7 +574,7 @@ class WeChat:
         started = time.time() if since is None else since
 
         def recover(sent_at: float) -> dict[str, Any] | None:
-            found = self.settle(lambda: self.find_material(name, since=started), sent_at)
+            found = self.settle(lambda: self.find_material(name, since=started), sent_at, f"the upload of {name}")
             return {"media_id": found.media_id, "url": found.url} if found else None
 
         result = self.call(
@@ -616,7 +620,7 @@ class WeChat:
         excluded = list(exclude)
 
         def recover(sent_at: float) -> dict[str, Any] | None:
-            media_id = self.settle(lambda: self.find_draft(articles, since=started, exclude=excluded), sent_at)
+            media_id = self.settle(lambda: self.find_draft(articles, since=started, exclude=excluded), sent_at, "the draft/add")
             return {"media_id": media_id} if media_id else None
 
         result = self.call("post", "draft/add", json_body={"articles": list(articles)}, idempotent=False, recover=recover, articles=articles)

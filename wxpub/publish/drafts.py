@@ -61,7 +61,7 @@ def save_draft(
         # Look for the draft as that run sent it: the post may have been edited since.
         sent = list(pending.articles) if pending and pending.articles else payloads
         # A draft/add sent just before a kill may land late: look until it has had time to.
-        found = wrap(lambda: client.settle(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), pending.since), None) if pending else None
+        found = wrap(lambda: client.settle(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), pending.since, "a draft/add of an interrupted run"), None) if pending else None
         if found and pending:
             notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
             # It holds what that run sent: articles edited since then are updated below.

@@ -202,6 +202,7 @@ def publish_paths(
         api_base=api_base or settings.api_base,
         storage=token_store or settings.token_store,
         retry=RetryPolicy(sleep=options.sleep, settle=options.settle),
+        on_wait=progress,
     )
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     return publish(paths, client=client, ledger=ledger, options=options, progress=progress)

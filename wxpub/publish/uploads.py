@@ -68,7 +68,9 @@ class Uploads:
             name = material_name(image)
             if pending is not None:
                 earlier = pending
-                found = self.client.settle(lambda: self.client.find_material(earlier.name or name, since=earlier.since), earlier.since)
+                found = self.client.settle(
+                    lambda: self.client.find_material(earlier.name or name, since=earlier.since), earlier.since, f"the upload of {label(image)} by an interrupted run"
+                )
                 if found is not None:
                     self.note(f"{label(image)} was found on the account, uploaded by a run that was interrupted; not uploading it again")
                     return self.ledger.record_upload(image.sha256, "material", found.url, found.media_id), False
