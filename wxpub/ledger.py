@@ -4,6 +4,10 @@ A small JSON file in the project (`wxpub-ledger.json` by default), safe to commi
 image URLs and media_ids, never a secret or a token. Every change is written at once, atomically
 (a temporary file renamed over the old one), after re-reading the file, so a run killed at any point
 leaves a ledger that a rerun can trust, and two runs do not erase each other's records.
+
+Each upload and each draft/add is noted as pending before it is sent, so that an answer lost with
+a killed run is settled from the account by the next one. `FilePublishLock` serialises whole
+publishes to one account from one ledger.
 """
 
 from __future__ import annotations

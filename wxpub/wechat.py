@@ -6,8 +6,11 @@ What this module adds to wechatpy (see the notes in the README):
 - a configurable API base (`WXPUB_API_BASE`), for relays with a fixed IP and for the sandbox;
 - one request path (`WeChat.call`) with retries as a policy object, one token refresh on
   40001/40014/42001, no retry on quotas (45009/45011), uploads retried with their bytes;
+- no blind repeat of a call that is not idempotent: a lost answer is settled by looking on the
+  account (`settle`), for as long as the call could still land;
 - one translator from errcodes to `WeChatError` sentences with hints;
-- redaction: the access token and the AppSecret never reach a message, a log or an exception.
+- redaction: the access token and the AppSecret never reach a message, a log or an exception,
+  and no error raised here keeps a chain back to wechatpy or requests (whose URLs hold the token).
 
 This is the only module that imports wechatpy and requests.
 """
