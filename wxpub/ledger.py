@@ -4,6 +4,10 @@ A small JSON file in the project (`wxpub-ledger.json` by default), safe to commi
 image URLs and media_ids, never a secret or a token. Every change is written at once, atomically
 (a temporary file renamed over the old one), after re-reading the file, so a run killed at any point
 leaves a ledger that a rerun can trust, and two runs do not erase each other's records.
+
+Each upload and each draft/add is noted as pending before it is sent, so that an answer lost with
+a killed run is settled from the account by the next one. `FilePublishLock` serialises whole
+publishes to one account from one ledger.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import IO, Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from .cachefiles import write_atomic
 from .errors import WxpubError
@@ -52,6 +57,16 @@ IDENTITY_KEYS = ("title", "author", "digest", "thumb_media_id")
 
 
 @dataclass(frozen=True)
+class PendingUpload:
+    """An upload that was sent (or about to be) but whose answer was never recorded."""
+
+    sha256: str
+    route: str
+    since: float
+    name: str = ""  # the file name a material was sent with, by which the account lists it
+
+
+@dataclass(frozen=True)
 class Pending:
     """A draft/add that was started but whose outcome was never recorded (the run was killed)."""
 
@@ -70,6 +85,10 @@ class Ledger:
         self.account = account
         self._lock = threading.Lock()
         self._data = self._read()
+
+    def publish_lock(self, on_wait: Callable[[str], None] | None = None) -> PublishLock:
+        """The lock that serialises publishes to this account from this ledger (a file lock on this machine)."""
+        return FilePublishLock(self.account, self.path, on_wait=on_wait)
 
     def key(self, post: str | Path) -> str:
         """How a post is named in the ledger: its path relative to the ledger's folder, with '/'."""
@@ -90,8 +109,35 @@ class Ledger:
         entry = {"url": url, "at": _now()}
         if media_id:
             entry["media_id"] = media_id
-        self._change(lambda acc: acc.setdefault("uploads", {}).setdefault(route, {}).__setitem__(sha256, entry))
+
+        def change(acc: dict[str, Any]) -> None:
+            acc.setdefault("uploads", {}).setdefault(route, {})[sha256] = entry
+            _drop(acc, "pending_uploads", route, sha256)
+
+        self._change(change)
         return UploadRecord(sha256, route, url, media_id)
+
+    def forget_upload(self, sha256: str, route: str) -> None:
+        """The account no longer has this upload (a material deleted on the website, another account's ledger)."""
+        self._change(lambda acc: _drop(acc, "uploads", route, sha256))
+
+    # -- an upload in flight -------------------------------------------------------------------
+    def begin_upload(self, sha256: str, route: str, name: str = "") -> float:
+        """Note that an upload is about to be sent, so that a lost answer is settled, not repeated blindly."""
+        since = time.time()
+        entry = {"since": since, "name": name}
+        self._change(lambda acc: acc.setdefault("pending_uploads", {}).setdefault(route, {}).__setitem__(sha256, entry))
+        return since
+
+    def pending_upload(self, sha256: str, route: str) -> PendingUpload | None:
+        entry = self._account().get("pending_uploads", {}).get(route, {}).get(sha256)
+        if not entry:
+            return None
+        return PendingUpload(sha256, route, float(entry.get("since", 0)), str(entry.get("name") or ""))
+
+    def clear_pending_upload(self, sha256: str, route: str) -> None:
+        """The upload was refused outright: there is nothing to look for."""
+        self._change(lambda acc: _drop(acc, "pending_uploads", route, sha256))
 
     # -- drafts --------------------------------------------------------------------------------
     def drafts(self) -> list[DraftRecord]:
@@ -156,6 +202,11 @@ class Ledger:
         self._change(lambda acc: acc.get("pending", {}).pop(_pending_key(posts), None))
 
     # -- storage -------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Read the file again: another run may have written it (after waiting for the publish lock)."""
+        with self._lock:
+            self._data = self._read()
+
     def _account(self) -> dict[str, Any]:
         with self._lock:
             return self._data.setdefault("accounts", {}).setdefault(self.account, {})
@@ -201,6 +252,80 @@ class Ledger:
             raise LedgerError(f"cannot write the ledger: {exc.strerror}", path=self.path) from None
 
 
+# --- the publish lock ------------------------------------------------------------------------------
+class PublishLock(Protocol):
+    """Serialises publishes to one account from one ledger: held from the first upload to the last record.
+
+    A second run waits, then reads the ledger again and finds done what the first did. The file
+    lock below serves one machine; a store shared between machines (Redis) can give its own."""
+
+    def __enter__(self) -> PublishLock: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class FilePublishLock:
+    """A PublishLock as an flock on a file in the user cache, named after the AppID and the ledger's path.
+
+    The kernel releases it when the process ends, killed or not, so a lock is never left stale."""
+
+    def __init__(
+        self,
+        appid: str,
+        ledger: str | Path,
+        *,
+        on_wait: Callable[[str], None] | None = None,
+        timeout: float = 1800.0,
+        poll: float = 0.1,
+    ) -> None:
+        from .config import user_cache_dir
+
+        key = hashlib.sha256(f"{appid}\0{Path(ledger).resolve()}".encode("utf-8")).hexdigest()[:32]
+        self.path = user_cache_dir() / "locks" / f"publish-{key}.lock"
+        self.on_wait, self.timeout, self.poll = on_wait, timeout, poll
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> FilePublishLock:
+        try:
+            import fcntl
+        except ImportError:  # Windows: runs of one machine at a time are the user's to arrange
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+            if waited == 0.0 and self.on_wait is not None:
+                handle.seek(0)
+                holder = handle.read().strip()
+                self.on_wait(f"another wxpub publish to this account from this ledger is running{f' (process {holder})' if holder.isdigit() else ''}; waiting for it to finish")
+            if waited >= self.timeout:
+                handle.close()
+                raise LedgerError(
+                    f"another wxpub publish to this account has been running for {self.timeout / 60:.0f} minutes",
+                    hint="let it finish or stop it, then run again",
+                )
+            time.sleep(self.poll)
+            waited += self.poll
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            handle.seek(0)
+            handle.truncate()
+            handle.close()  # closing the file releases the flock
+
+
 @contextlib.contextmanager
 def _file_lock(ledger: Path) -> Iterator[None]:
     """An exclusive lock between processes for one ledger, kept in the user cache, not the project."""
@@ -229,12 +354,13 @@ def _misshapen(data: Any) -> str | None:
     for appid, account in data.get("accounts", {}).items():
         if not isinstance(account, dict):
             return f"accounts.{appid} must be an object"
-        uploads = account.get("uploads", {})
-        if not isinstance(uploads, dict) or not all(
-            isinstance(entries, dict) and all(isinstance(entry, dict) for entry in entries.values())
-            for entries in uploads.values()
-        ):
-            return f"accounts.{appid}.uploads must map routes to objects of uploads"
+        for table in ("uploads", "pending_uploads"):
+            uploads = account.get(table, {})
+            if not isinstance(uploads, dict) or not all(
+                isinstance(entries, dict) and all(isinstance(entry, dict) for entry in entries.values())
+                for entries in uploads.values()
+            ):
+                return f"accounts.{appid}.{table} must map routes to objects of uploads"
         for name in ("drafts", "pending"):
             table = account.get(name, {})
             if not isinstance(table, dict) or not all(
@@ -242,6 +368,12 @@ def _misshapen(data: Any) -> str | None:
             ):
                 return f"accounts.{appid}.{name} must map ids to objects"
     return None
+
+
+def _drop(account: dict[str, Any], table: str, route: str, sha256: str) -> None:
+    entries = account.get(table, {}).get(route)
+    if isinstance(entries, dict):
+        entries.pop(sha256, None)
 
 
 def _pending_key(posts: Sequence[str]) -> str:

@@ -6,8 +6,11 @@ What this module adds to wechatpy (see the notes in the README):
 - a configurable API base (`WXPUB_API_BASE`), for relays with a fixed IP and for the sandbox;
 - one request path (`WeChat.call`) with retries as a policy object, one token refresh on
   40001/40014/42001, no retry on quotas (45009/45011), uploads retried with their bytes;
+- no blind repeat of a call that is not idempotent: a lost answer is settled by looking on the
+  account (`settle`), for as long as the call could still land;
 - one translator from errcodes to `WeChatError` sentences with hints;
-- redaction: the access token and the AppSecret never reach a message, a log or an exception.
+- redaction: the access token and the AppSecret never reach a message, a log or an exception,
+  and no error raised here keeps a chain back to wechatpy or requests (whose URLs hold the token).
 
 This is the only module that imports wechatpy and requests.
 """
@@ -23,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -38,6 +41,7 @@ from .errors import ConfigError, WeChatError
 from .limits import ARTICLES_MAX, AUTHOR_MAX, CONTENT_MAX_CHARS, DIGEST_MAX, TITLE_DOCUMENTED, lengths
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
+_T = TypeVar("_T")
 
 # --- status words and error families ------------------------------------------------------------
 PUBLISH_STATUS = {  # freepublish/get publish_status, in words
@@ -114,6 +118,9 @@ class RetryPolicy:
     factor: float = 2.0
     max_delay: float = 8.0
     jitter: float = 0.1  # +-10 %, so that concurrent uploads do not retry in lockstep
+    # A call whose answer was lost may still land: WeChat can act after the client gave up waiting
+    # (30 s). Within `settle` seconds of sending it, it has landed or never will.
+    settle: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def delay(self, attempt: int) -> float:
@@ -123,6 +130,21 @@ class RetryPolicy:
 
     def wait(self, attempt: int) -> None:
         self.sleep(self.delay(attempt))
+
+    def looks(self, since: float, now: float | None = None) -> Iterator[None]:
+        """Yield once now, then after each pause of a doubling schedule until `settle` seconds after `since`.
+
+        The schedule is computed once from the clock, so an injected sleep that does not wait still
+        makes a bounded number of looks."""
+        remaining = since + self.settle - (time.time() if now is None else now)
+        yield None
+        pause = self.first_delay
+        while remaining > 0:
+            step = min(pause, remaining)
+            self.sleep(step)
+            remaining -= step
+            pause = min(pause * self.factor, self.max_delay)
+            yield None
 
 
 # --- token storage ----------------------------------------------------------------------------
@@ -279,8 +301,52 @@ def translate(errcode: int, errmsg: str | None, endpoint: str, articles: Sequenc
 
 
 # --- the client -------------------------------------------------------------------------------
-class _Unsure(Exception):
-    """The request was sent and its answer lost: the server may have acted."""
+@dataclass(frozen=True)
+class _Failure:
+    """What went wrong with one attempt, as plain data: the exception itself (its request URL holds
+    the token, its client the secret) is never kept."""
+
+    errcode: int | None = None  # WeChat's, for an error answer
+    errmsg: str = ""  # redacted
+    status: int | None = None  # the HTTP status, for an HTTP error
+    what: str = ""  # in words, for a network failure
+    host: str = ""
+    sent: bool = True  # the request may have reached the server
+
+    @classmethod
+    def of_answer(cls, exc: WeChatClientException) -> _Failure:
+        if exc.errcode is None:  # an HTTP error status
+            return cls(status=getattr(exc.response, "status_code", None) or 500)
+        return cls(errcode=int(exc.errcode), errmsg=redact(str(exc.errmsg or "")))
+
+    @classmethod
+    def of_network(cls, exc: requests.RequestException) -> _Failure:
+        sent = _maybe_sent(exc)
+        if isinstance(exc, requests.Timeout):
+            what = "timed out"
+        elif isinstance(exc, requests.ConnectionError) and not sent:
+            what = "could not connect"
+        elif isinstance(exc, requests.ConnectionError):
+            what = "lost the connection before the answer came"
+        else:
+            what = f"failed ({type(exc).__name__})"
+        host = re.sub(r"^https?://([^/]+).*$", r"\1", str(getattr(exc.request, "url", "") or "")) or "the API"
+        return cls(what=what, host=redact(host), sent=sent)
+
+    def error(self, endpoint: str, *, maybe_done: bool) -> WeChatError:
+        if self.status is not None:
+            return WeChatError(
+                f"{endpoint}: the server answered HTTP {self.status}",
+                endpoint=endpoint,
+                maybe_done=maybe_done,
+                hint="WeChat or the relay in WXPUB_API_BASE is failing; try again later",
+            )
+        return WeChatError(
+            f"{endpoint}: the request to {self.host} {self.what}",
+            endpoint=endpoint,
+            maybe_done=maybe_done,
+            hint="check the network or WXPUB_API_BASE, then run again: nothing is done twice",
+        )
 
 
 class StableTokenClient(WeChatClient):
@@ -364,6 +430,7 @@ class WeChat:
         retry: RetryPolicy | None = None,
         timeout: float | tuple[float, float] = (5.0, 30.0),
         on_call: Callable[[str], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         if not appid:
             raise ConfigError("no AppID", hint="set WXPUB_APPID (设置与开发 → 基本配置)")
@@ -376,6 +443,7 @@ class WeChat:
             storage = token_storage(storage if isinstance(storage, str) else os.environ.get("WXPUB_TOKEN_STORE"), appid)
         self.retry = retry or RetryPolicy()
         self.on_call = on_call
+        self.on_wait = on_wait  # told, for the person, when a lost answer is waited for
         self.calls = 0  # requests sent, retries and token fetches included
         self._calls_lock = threading.Lock()
         self._client = StableTokenClient(appid, secret, api_base=self.api_base, session=storage, timeout=timeout)
@@ -394,21 +462,30 @@ class WeChat:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         params: Mapping[str, Any] | None = None,
         idempotent: bool = True,
-        recover: Callable[[], dict[str, Any] | None] | None = None,
+        recover: Callable[[float], dict[str, Any] | None] | None = None,
+        on_resend: Callable[[], None] | None = None,
         articles: Sequence[Mapping[str, Any]] = (),
+        binary: bool = False,
         _token: bool = True,
         _raw: Callable[[], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Call `{base}cgi-bin/{endpoint}`; retry what is transient, refresh the token once, translate errors.
 
-        For a call that is not idempotent (draft/add), a lost answer is not retried blindly: `recover`
-        is asked first whether the server acted, and its answer is returned when it finds one.
+        A call that is not idempotent (draft/add, add_material) is never sent again blindly after a
+        lost answer: without `recover` the error says it may have been done (`maybe_done`); with it,
+        `recover(sent_at)` looks on the account (waiting long enough for a slow call to land) and
+        what it finds is the answer; only when it finds nothing is the call sent again. `on_resend`
+        is told whenever an idempotent request that may have reached the server is sent again.
+        With `binary`, an answer that is not JSON (material/get_material's bytes) is a success.
         """
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
-            token = None
+            token: str | None = None
+            failure: _Failure | None = None
+            result: Any = None
+            sent_at = time.time()
             try:
                 with self._calls_lock:
                     self.calls += 1
@@ -429,75 +506,128 @@ class WeChat:
                     if files is not None:
                         kwargs["files"] = dict(files)  # (name, bytes, type): resent whole on a retry
                     result = self._client._request(method, endpoint, **kwargs)
+            except WeChatClientException as exc:
+                failure = _Failure.of_answer(exc)
+            except requests.RequestException as exc:
+                failure = _Failure.of_network(exc)
+            # From here on no exception is being handled: an error raised below never keeps the
+            # wechatpy or requests exception (whose request URL holds the token) as its __context__.
+            if failure is None:
+                if binary and isinstance(result, requests.Response):
+                    return {"bytes": len(result.content)}
                 if not isinstance(result, dict):
                     raise WeChatError(f"{endpoint}: WeChat answered something that is not JSON", endpoint=endpoint)
                 return result
-            except WeChatClientException as exc:
-                if exc.errcode is None:  # an HTTP error status
-                    status = getattr(exc.response, "status_code", None)
-                    transient = status is not None and status >= 500
-                    if transient and attempt < self.retry.tries and (idempotent or recover is not None):
-                        found = None if idempotent or recover is None else _recover(recover, endpoint)
-                        if found is not None:
-                            return found
-                        self.retry.wait(attempt)
-                        continue
-                    raise WeChatError(
-                        f"{endpoint}: the server answered HTTP {status}",
-                        endpoint=endpoint,
-                        maybe_done=not idempotent,
-                        hint="WeChat or the relay in WXPUB_API_BASE is failing; try again later",
-                    ) from None
-                errcode = int(exc.errcode)
-                if errcode in TOKEN_ERRCODES and _token and token and not refreshed:
+            if failure.errcode is not None:
+                if failure.errcode in TOKEN_ERRCODES and _token and token and not refreshed:
                     refreshed = True  # once per call: a server that keeps refusing must not loop us
                     self._client.refresh_after_refusal(token)
                     continue
-                if errcode == -1 and attempt < self.retry.tries:
+                if failure.errcode == -1 and attempt < self.retry.tries:
                     self.retry.wait(attempt)
                     continue
-                raise translate(errcode, str(exc.errmsg), endpoint, articles) from None
-            except requests.RequestException as exc:
-                unsure = _maybe_sent(exc)
-                if unsure and not idempotent:
-                    if recover is None:
-                        raise _network_error(endpoint, exc, maybe_done=True) from None
-                    found = _recover(recover, endpoint)
-                    if found is not None:
-                        return found
-                if attempt < self.retry.tries:
-                    self.retry.wait(attempt)
-                    continue
-                raise _network_error(endpoint, exc, maybe_done=unsure and not idempotent) from None
+                raise translate(failure.errcode, failure.errmsg, endpoint, articles)
+            if failure.status is not None and failure.status < 500:
+                raise failure.error(endpoint, maybe_done=False)  # a definite refusal by the server or relay
+            if failure.sent and not idempotent:
+                if recover is None:
+                    raise failure.error(endpoint, maybe_done=True)
+                found = _recover(recover, sent_at, endpoint)
+                if found is not None:
+                    return found
+                # Not on the account after waiting long enough for it to land: sending it again repeats nothing.
+            elif failure.sent and on_resend is not None and attempt < self.retry.tries:
+                on_resend()
+            if attempt < self.retry.tries:
+                self.retry.wait(attempt)
+                continue
+            raise failure.error(endpoint, maybe_done=failure.sent and not idempotent)
+
+    def settle(self, look: Callable[[], _T | None], sent_at: float, what: str = "the call") -> _T | None:
+        """What `look` finds on the account, looking again on a doubling schedule until the call sent at
+        `sent_at` has had `retry.settle` seconds to land; None when it never showed up."""
+        for count, _ in enumerate(self.retry.looks(sent_at)):
+            if count == 1 and self.on_wait is not None:
+                self.on_wait(f"{what} whose answer was lost is not on the account yet; looking again until {self.retry.settle:g} s after it was sent")
+            found = look()
+            if found is not None:
+                return found
+        return None
 
     # -- the endpoints wxpub uses --------------------------------------------------------------
     def ensure_token(self) -> None:
         """Fetch (or read from the cache) a token now, so that concurrent uploads share it."""
         _ = self._client.access_token
 
-    def upload_image(self, data: bytes, filename: str, mime: str) -> Upload:
+    def upload_image(self, data: bytes, filename: str, mime: str, *, on_resend: Callable[[], None] | None = None) -> Upload:
         """POST media/uploadimg: an image for article content (JPG/PNG under 1 MB) -> its URL.
+
+        These uploads cannot be listed, so a lost answer cannot be settled by looking: the image is
+        sent again and `on_resend` told (an unused copy may stay on the account; it costs no quota).
         https://developers.weixin.qq.com/doc/service/api/material/permanent/api_uploadimage"""
-        result = self.call("post", "media/uploadimg", files={"media": (filename, data, mime)})
+        result = self.call("post", "media/uploadimg", files={"media": (filename, data, mime)}, on_resend=on_resend)
         return Upload(url=result["url"])
 
-    def add_image_material(self, data: bytes, filename: str, mime: str) -> Upload:
+    def add_image_material(self, data: bytes, name: str, mime: str, *, since: float | None = None) -> Upload:
         """POST material/add_material?type=image: a permanent image (the cover, animated GIFs) -> media_id, URL.
-        https://developers.weixin.qq.com/doc/service/api/material/permanent/api_addmaterial"""
-        result = self.call("post", "material/add_material", params={"type": "image"}, files={"media": (filename, data, mime)})
-        return Upload(url=result.get("url"), media_id=result["media_id"])
 
-    def add_draft(self, articles: Sequence[Mapping[str, Any]], *, since: float | None = None) -> str:
-        """POST draft/add -> the draft's media_id. A lost answer is settled by looking for the draft first.
-        https://developers.weixin.qq.com/doc/service/api/draftbox/draftmanage/api_draft_add"""
+        `name` is the file name the material keeps (wxpub derives it from the sha256), by which a lost
+        answer is settled with material/batchget_material instead of uploading a second copy.
+        https://developers.weixin.qq.com/doc/service/api/material/permanent/api_addmaterial"""
         started = time.time() if since is None else since
 
-        def recover() -> dict[str, Any] | None:
-            media_id = self.find_draft(articles, since=started)
+        def recover(sent_at: float) -> dict[str, Any] | None:
+            found = self.settle(lambda: self.find_material(name, since=started), sent_at, f"the upload of {name}")
+            return {"media_id": found.media_id, "url": found.url} if found else None
+
+        result = self.call(
+            "post", "material/add_material", params={"type": "image"}, files={"media": (name, data, mime)}, idempotent=False, recover=recover
+        )
+        return Upload(url=result.get("url"), media_id=result["media_id"])
+
+    def find_material(self, name: str, *, since: float) -> Upload | None:
+        """The permanent image named `name` added at or after `since`, if the account has it.
+
+        material/batchget_material lists the newest first, 20 at a time: pages are read until one
+        reaches materials older than `since` (ten at most).
+        https://developers.weixin.qq.com/doc/service/api/material/permanent/api_batchgetmaterial"""
+        offset = 0
+        for _ in range(10):
+            page = self.call("post", "material/batchget_material", json_body={"type": "image", "offset": offset, "count": 20})
+            items = page.get("item") or []
+            for item in items:
+                if item.get("name") == name and item.get("media_id"):
+                    return Upload(url=item.get("url"), media_id=str(item["media_id"]))
+            offset += len(items)
+            older = any(int(item.get("update_time") or 0) < int(since) - 120 for item in items)
+            if not items or older or offset >= int(page.get("total_count") or 0):
+                break
+        return None
+
+    def material_exists(self, media_id: str) -> bool:
+        """Whether the account still has this permanent material (material/get_material; 40007 when gone).
+        https://developers.weixin.qq.com/doc/service/api/material/permanent/api_getmaterial"""
+        try:
+            self.call("post", "material/get_material", json_body={"media_id": media_id}, binary=True)
+        except WeChatError as error:
+            if error.errcode == 40007:
+                return False
+            raise
+        return True
+
+    def add_draft(self, articles: Sequence[Mapping[str, Any]], *, since: float | None = None, exclude: Iterable[str] = ()) -> str:
+        """POST draft/add -> the draft's media_id. A lost answer is settled by looking for the draft,
+        long enough for a slow add to land, never by adding blindly again.
+        https://developers.weixin.qq.com/doc/service/api/draftbox/draftmanage/api_draft_add"""
+        started = time.time() if since is None else since
+        excluded = list(exclude)
+
+        def recover(sent_at: float) -> dict[str, Any] | None:
+            media_id = self.settle(lambda: self.find_draft(articles, since=started, exclude=excluded), sent_at, "the draft/add")
             return {"media_id": media_id} if media_id else None
 
         result = self.call("post", "draft/add", json_body={"articles": list(articles)}, idempotent=False, recover=recover, articles=articles)
-        return result["media_id"]
+        return str(result["media_id"])
 
     def update_draft(self, media_id: str, index: int, article: Mapping[str, Any]) -> None:
         """POST draft/update: replace article `index` (0-based); `articles` is ONE object, not a list.
@@ -561,17 +691,20 @@ class WeChat:
         return str(self.call("post", "message/mass/preview", json_body=body, idempotent=False).get("msg_id", ""))
 
 
-def _recover(recover: Callable[[], dict[str, Any] | None], endpoint: str) -> dict[str, Any] | None:
+def _recover(recover: Callable[[float], dict[str, Any] | None], sent_at: float, endpoint: str) -> dict[str, Any] | None:
     """Ask whether a call whose answer was lost took effect; if even that fails, say the state is unknown."""
+    problem = ""
     try:
-        return recover()
+        return recover(sent_at)
     except WeChatError as error:
-        raise WeChatError(
-            f"{endpoint}: the answer was lost and checking whether it took effect failed too: {error.message}",
-            endpoint=endpoint,
-            maybe_done=True,
-            hint="run again later: the ledger makes the next run look for the result before acting",
-        ) from None
+        problem = error.message
+    # Raised here, not in the except clause: the new error keeps no chain.
+    raise WeChatError(
+        f"{endpoint}: the answer was lost and checking whether it took effect failed too: {problem}",
+        endpoint=endpoint,
+        maybe_done=True,
+        hint="run again later: the ledger makes the next run look for the result before acting",
+    )
 
 
 def normalize_base(base: str) -> str:
@@ -610,21 +743,3 @@ def _maybe_sent(exc: requests.RequestException) -> bool:
         text = repr(exc.args)
         return not ("NewConnectionError" in text or "Failed to establish" in text or "NameResolutionError" in text)
     return True
-
-
-def _network_error(endpoint: str, exc: requests.RequestException, *, maybe_done: bool) -> WeChatError:
-    if isinstance(exc, requests.Timeout):
-        what = "timed out"
-    elif isinstance(exc, requests.ConnectionError) and not _maybe_sent(exc):
-        what = "could not connect"
-    elif isinstance(exc, requests.ConnectionError):
-        what = "lost the connection before the answer came"
-    else:
-        what = f"failed ({type(exc).__name__})"
-    host = re.sub(r"^https?://([^/]+).*$", r"\1", str(getattr(exc.request, "url", "") or "")) or "the API"
-    return WeChatError(
-        f"{endpoint}: the request to {redact(host)} {what}",
-        endpoint=endpoint,
-        maybe_done=maybe_done,
-        hint="check the network or WXPUB_API_BASE, then run again: nothing is done twice",
-    )

@@ -15,13 +15,20 @@ if TYPE_CHECKING:
 
 
 def save_draft(
-    client: WeChat, ledger: Ledger, keys: list[str], names: list[str], articles: list[Article], say: Progress
+    client: WeChat,
+    ledger: Ledger,
+    keys: list[str],
+    names: list[str],
+    articles: list[Article],
+    say: Progress,
+    notes: list[str] | None = None,
 ) -> tuple[str, list[str], list[str]]:
     """draft/update the draft these posts became, if it still exists; else draft/add (at most once).
 
     A draft that wxpub published and that has not changed since is left alone: "unchanged".
     `keys` name the posts in the ledger, `names` as they are shown. Returns the draft's media_id,
-    what happened to each article, and notes for the person (said once, by the caller)."""
+    what happened to each article, and notes for the person (said once, by the caller), added to
+    `notes` when given, so that they outlive a failed attempt."""
     shown = dict(zip(keys, names))
 
     def _names(found: Sequence[str]) -> str:
@@ -29,11 +36,11 @@ def save_draft(
 
     payloads = [a.payload() for a in articles]
     fingerprints = [a.fingerprint() for a in articles]
-    notes: list[str] = []
+    notes = [] if notes is None else notes
     record = ledger.draft_of(keys)
     if record is not None:
-        draft_id = record.media_id
-        existing = wrap(lambda: client.get_draft(draft_id), None)
+        known = record.media_id
+        existing = wrap(lambda: client.get_draft(known), None)
         if existing is None and record.publish_id and list(record.fingerprints) == fingerprints:
             notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published (publish_id {record.publish_id}) and {'has' if len(keys) == 1 else 'have'} not changed since")
             return record.media_id, ["unchanged"] * len(articles), notes
@@ -53,7 +60,8 @@ def save_draft(
         pending = ledger.pending(keys)
         # Look for the draft as that run sent it: the post may have been edited since.
         sent = list(pending.articles) if pending and pending.articles else payloads
-        found = wrap(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), None) if pending else None
+        # A draft/add sent just before a kill may land late: look until it has had time to.
+        found = wrap(lambda: client.settle(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), pending.since, "a draft/add of an interrupted run"), None) if pending else None
         if found and pending:
             notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
             # It holds what that run sent: articles edited since then are updated below.
@@ -63,7 +71,7 @@ def save_draft(
             since = ledger.begin_add(keys, fingerprints, payloads)
             say(f"adding a draft with {len(articles)} article{'s' if len(articles) != 1 else ''}")
             try:
-                media_id = wrap(lambda: client.add_draft(payloads, since=since), keys[0] if len(keys) == 1 else None)
+                media_id = wrap(lambda: client.add_draft(payloads, since=since, exclude=exclude), keys[0] if len(keys) == 1 else None)
             except WeChatError as error:
                 if not error.maybe_done:  # refused outright: there is no draft to look for next time
                     ledger.clear_pending(keys)
@@ -142,4 +150,14 @@ def wrap(call: Callable[[], Any], post: str | None) -> Any:
     except WeChatError as error:
         if post is None or error.path is not None:
             raise
-        raise WeChatError(error.message, errcode=error.errcode, endpoint=error.endpoint, errmsg=error.errmsg, maybe_done=error.maybe_done, path=post, hint=error.hint) from None
+        failed = error
+    # Raised outside the except clause, so the new error keeps no chain.
+    raise WeChatError(
+        failed.message,
+        errcode=failed.errcode,
+        endpoint=failed.endpoint,
+        errmsg=failed.errmsg,
+        maybe_done=failed.maybe_done,
+        path=post,
+        hint=failed.hint,
+    )

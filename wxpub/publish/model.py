@@ -42,6 +42,9 @@ class PublishOptions:
     concurrency: int | None = None  # None: from [publish] concurrency (default 4)
     poll_interval: float | None = None  # None: from [publish] (default 5 s, doubled after each check)
     poll_max: int | None = None  # None: from [publish] (default 8 checks)
+    # Seconds after sending within which a call whose answer was lost lands on the account, if it
+    # ever does: how long a lost answer is looked for before the call counts as not done.
+    settle: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def settled(self, settings: PublishSettings | None = None) -> PublishOptions:

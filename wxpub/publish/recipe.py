@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import validate
 from ..config import Account, Credentials, PublishSettings, account_credentials, shown
-from ..errors import UsageError, WxpubError
+from ..errors import UsageError, WeChatError, WxpubError
 from .article import build_article, uploaded_article
 from .drafts import save_draft, submit, submitted_before, wrap
 from .model import (
@@ -28,7 +28,7 @@ from .model import (
     PublishResult,
 )
 from .redislock import publish_lock
-from .uploads import Uploads
+from .uploads import Uploads, counts, label
 
 if TYPE_CHECKING:
     from ..convert import Converted
@@ -62,28 +62,66 @@ def publish(
     _refuse(paths, findings)
     if token is None or client is None or ledger is None:
         return _dry_run([_prepare(path, c, found) for path, c, found in zip(paths, converted, findings)], ledger)
+    # One publish at a time per account and ledger: a second run waits here, then finds done
+    # (in the ledger, read again) whatever the first one did.
+    with ledger.publish_lock(on_wait=say):
+        ledger.reload()
+        return _online(paths, converted, findings, client, ledger, token, options, say, calls_before)
+
+
+def _online(
+    paths: Sequence[Path],
+    converted: Sequence[Converted],
+    findings: Sequence[Sequence[validate.Finding]],
+    client: WeChat,
+    ledger: Ledger,
+    token: Future[Any],
+    options: PublishOptions,
+    say: Progress,
+    calls_before: int,
+) -> PublishResult:
+    """Upload, save the draft, then submit or preview: the part of `publish` that changes the account."""
     # Each image is uploaded as soon as it is ready, while the others are still being made.
     with Uploads(client, ledger, options.concurrency or 1, say, token=token) as uploads:
         posts = [_prepare(path, c, found, on_ready=uploads.offer) for path, c, found in zip(paths, converted, findings)]
-        uploaded, counts = uploads.finish(posts)
-    articles = [uploaded_article(post, uploaded) for post in posts]
-    # Measured again with the real URLs: the figure WeChat will count.
-    ours = {record.url for record in uploaded.values() if record.url}
-    _refuse(
-        paths,
-        [
-            [*validate.size(len(a.content), len(a.content.encode("utf-8")), exact=True), *validate.foreign_images(a.content, ours)]
-            for a in articles
-        ],
-    )
+        uploaded, _ = uploads.finish(posts)
+    notes = list(uploads.notes)
+    made = set(uploads.made)
     keys = [ledger.key(p.path) for p in posts]
-    media_id, actions, notes = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say)
+    for attempt in (1, 2):
+        articles = [uploaded_article(post, uploaded) for post in posts]
+        # Measured again with the real URLs: the figure WeChat will count.
+        ours = {record.url for record in uploaded.values() if record.url}
+        _refuse(
+            paths,
+            [
+                [*validate.size(len(a.content), len(a.content.encode("utf-8")), exact=True), *validate.foreign_images(a.content, ours)]
+                for a in articles
+            ],
+        )
+        failed: WeChatError | None = None
+        try:
+            media_id, actions, _ = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say, notes)
+            break
+        except WeChatError as error:
+            if error.errcode != 40007 or attempt == 2:
+                raise
+            failed = error
+        # 40007: a media_id the draft names is not on the account. When it is a material the ledger
+        # lists (deleted on the website, or a ledger of another account's uploads), it is uploaded
+        # again instead of failing every run.
+        again = _reupload_gone(client, ledger, posts, uploaded, made, options, say, token, notes)
+        if not again:
+            raise failed
+        uploaded = {**uploaded, **again}
+        made |= set(again)
+    counted = counts(posts, made)
     result = PublishResult(
         media_id=media_id,
         action=_overall(actions),
         posts=tuple(
             PostResult(shown(p.path), a.title, i, act, up, re_, len(a.content), p.warnings)
-            for i, (p, a, act, (up, re_)) in enumerate(zip(posts, articles, actions, counts))
+            for i, (p, a, act, (up, re_)) in enumerate(zip(posts, articles, actions, counted))
         ),
         notes=tuple(notes),
     )
@@ -100,6 +138,38 @@ def publish(
     elif options.submit:
         result = submit(client, ledger, result, options, say)
     return replace(result, calls=_calls(client) - calls_before)
+
+
+def _reupload_gone(
+    client: WeChat,
+    ledger: Ledger,
+    posts: Sequence[PreparedPost],
+    uploaded: dict[tuple[str, str], Any],
+    made: set[tuple[str, str]],
+    options: PublishOptions,
+    say: Progress,
+    token: Future[Any],
+    notes: list[str],
+) -> dict[tuple[str, str], Any]:
+    """The materials the ledger lists that the account no longer has, dropped and uploaded again."""
+    images: dict[tuple[str, str], PreparedImage] = {(image.sha256, image.route): image for post in posts for image in post.all_images()}
+    gone = [
+        key
+        for key, record in uploaded.items()
+        if key[1] == "material" and key not in made and record.media_id and not wrap(lambda: client.material_exists(record.media_id), None)
+    ]
+    if not gone:
+        return {}
+    with Uploads(client, ledger, options.concurrency or 1, say, token=token) as uploads:
+        for key in gone:
+            ledger.forget_upload(*key)
+            notes.append(
+                f"{label(images[key])} (material {uploaded[key].media_id}) is in the ledger but no longer on the account "
+                "(deleted on the website, or the ledger holds another account's uploads); uploaded it again"
+            )
+            uploads.offer(images[key])
+        records, _ = uploads.finish(posts)
+    return {key: records[key] for key in gone}
 
 
 def publish_paths(
@@ -134,7 +204,8 @@ def publish_paths(
         credentials.secret,
         api_base=api_base or settings.api_base,
         storage=token_store or settings.token_store,
-        retry=RetryPolicy(sleep=options.sleep),
+        retry=RetryPolicy(sleep=options.sleep, settle=options.settle),
+        on_wait=progress,
     )
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     with publish_lock(token_store or settings.token_store, credentials.appid):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -30,6 +31,8 @@ class Uploads:
         self.records: dict[tuple[str, str], Any] = {}  # (sha256, route) -> UploadRecord, reused or made now
         self.made: set[tuple[str, str]] = set()
         self.seen: set[tuple[str, str]] = set()
+        self.notes: list[str] = []  # for the person: what was settled from the account, or sent again
+        self._notes_lock = threading.Lock()
 
     def __enter__(self) -> Uploads:
         return self
@@ -50,13 +53,52 @@ class Uploads:
             self.say(f"uploading images as they are ready ({self.concurrency} at a time)")
         self.futures[self.pool.submit(self._upload, image)] = (key, image)
 
-    def _upload(self, image: PreparedImage) -> Any:
+    def _upload(self, image: PreparedImage) -> tuple[Any, bool]:
+        """Put one image on the account -> (its UploadRecord, whether this run uploaded it).
+
+        The upload is noted in the ledger as pending before it is sent, so that an answer lost here
+        or in a killed run is settled from the account (a material, by its name) rather than
+        repeated blindly."""
         self.token.result()
-        if image.route == "uploadimg":
-            got = self.client.upload_image(image.data, image.filename, image.mime)
-            return self.ledger.record_upload(image.sha256, "uploadimg", got.url)
-        got = self.client.add_image_material(image.data, image.filename, image.mime)
-        return self.ledger.record_upload(image.sha256, "material", got.url, got.media_id)
+        key = (image.sha256, image.route)
+        pending = self.ledger.pending_upload(*key)
+        try:
+            if image.route == "uploadimg":
+                return self._upload_content_image(image, lost_before=pending is not None), True
+            name = material_name(image)
+            if pending is not None:
+                earlier = pending
+                found = self.client.settle(
+                    lambda: self.client.find_material(earlier.name or name, since=earlier.since), earlier.since, f"the upload of {label(image)} by an interrupted run"
+                )
+                if found is not None:
+                    self.note(f"{label(image)} was found on the account, uploaded by a run that was interrupted; not uploading it again")
+                    return self.ledger.record_upload(image.sha256, "material", found.url, found.media_id), False
+            since = self.ledger.begin_upload(*key, name=name)
+            got = self.client.add_image_material(image.data, name, image.mime, since=since)
+            return self.ledger.record_upload(image.sha256, "material", got.url, got.media_id), True
+        except WeChatError as error:
+            # WeChat refused the upload itself: nothing was done, nothing to look for. (A failed look
+            # for an earlier upload keeps it pending: the next run must look again.)
+            if error.errcode is not None and error.endpoint in ("media/uploadimg", "material/add_material"):
+                self.ledger.clear_pending_upload(*key)
+            raise
+
+    def _upload_content_image(self, image: PreparedImage, *, lost_before: bool) -> Any:
+        # media/uploadimg cannot be listed: a lost answer is the one case where an image is sent
+        # again, and that is said, since a copy that did land stays unused on the account.
+        if lost_before:
+            self.note(f"the answer to uploading {label(image)} was lost in an interrupted run; uploaded it again (content images cannot be listed, so a copy that landed then stays unused on the account)")
+        self.ledger.begin_upload(image.sha256, "uploadimg")
+        resent: list[bool] = []
+        got = self.client.upload_image(image.data, image.filename, image.mime, on_resend=lambda: resent.append(True))
+        if resent:
+            self.note(f"the answer to uploading {label(image)} was lost; uploaded it again (content images cannot be listed, so a copy that landed stays unused on the account)")
+        return self.ledger.record_upload(image.sha256, "uploadimg", got.url)
+
+    def note(self, text: str) -> None:
+        with self._notes_lock:
+            self.notes.append(text)
 
     def finish(self, posts: Sequence[PreparedPost]) -> tuple[dict[tuple[str, str], Any], list[tuple[int, int]]]:
         """Wait for every upload; {(sha256, route): UploadRecord} and, per post, (uploaded, reused)."""
@@ -76,30 +118,45 @@ class Uploads:
                             f"image '{image.source}': {error.message}",
                             errcode=error.errcode,
                             endpoint=error.endpoint,
+                            errmsg=error.errmsg,
+                            maybe_done=error.maybe_done,
                             path=_path_of(image, posts),
                             line=image.line,
                             hint=error.hint,
                         ) from None
                     raise error
-                self.records[key] = future.result()
-                self.made.add(key)
+                self.records[key], made = future.result()
+                if made:
+                    self.made.add(key)
                 finished += 1
                 self.say(f"  uploaded {finished}/{total}: {label(image)}")
-        counts: list[tuple[int, int]] = []
-        counted: set[tuple[str, str]] = set()
-        for post in posts:
-            uploaded = reused = 0
-            for image in post.all_images():
-                key = (image.sha256, image.route)
-                if key not in counted:  # the same image again in this run: counted once
-                    counted.add(key)
-                    uploaded, reused = (uploaded + 1, reused) if key in self.made else (uploaded, reused + 1)
-            counts.append((uploaded, reused))
-        return self.records, counts
+        return self.records, counts(posts, self.made)
+
+
+def counts(posts: Sequence[PreparedPost], made: set[tuple[str, str]]) -> list[tuple[int, int]]:
+    """Per post, (uploaded, reused): `made` are the (sha256, route) this run uploaded."""
+    result: list[tuple[int, int]] = []
+    counted: set[tuple[str, str]] = set()
+    for post in posts:
+        uploaded = reused = 0
+        for image in post.all_images():
+            key = (image.sha256, image.route)
+            if key not in counted:  # the same image again in this run: counted once
+                counted.add(key)
+                uploaded, reused = (uploaded + 1, reused) if key in made else (uploaded, reused + 1)
+        result.append((uploaded, reused))
+    return result
 
 
 def _path_of(image: PreparedImage, posts: Sequence[PreparedPost]) -> Path | None:
     return next((post.path for post in posts if image in post.all_images()), None)
+
+
+def material_name(image: PreparedImage) -> str:
+    """The file name every permanent upload gets, from its sha256: how the account lists it
+    (material/batchget_material `name`), and so how a material whose answer was lost is found."""
+    ext = "jpg" if image.format == "jpeg" else image.format
+    return f"wxpub-{image.sha256[:32]}.{ext}"
 
 
 def label(image: PreparedImage) -> str:

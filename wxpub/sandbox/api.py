@@ -53,6 +53,7 @@ DEFAULT_QUOTAS: dict[str, int] = {
     "media/uploadimg": 100_000,
     "material/add_material": 100_000,
     "material/batchget_material": 100_000,
+    "material/get_material": 100_000,
     "material/get_materialcount": 100_000,
     "material/del_material": 100_000,
     "draft/add": 1000,
@@ -342,6 +343,14 @@ class Api:
         ]
         return {"total_count": len(mine), "item_count": len(items), "item": items}
 
+    def _ep_get_material(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
+        """An image material answers with its bytes, not JSON (the server sends `_bytes` as they are)."""
+        media_id = _json(body).get("media_id")
+        entry = self.materials(appid).get(media_id) if isinstance(media_id, str) else None
+        if entry is None:
+            raise ApiError(40007, "invalid media_id")
+        return {"_bytes": (self.media_dir / entry["file"]).read_bytes(), "_type": MIME[entry["format"]]}
+
     def _ep_materialcount(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
         return {"voice_count": 0, "video_count": 0, "image_count": len(self.materials(appid)), "news_count": 0}
 
@@ -549,6 +558,7 @@ _ENDPOINTS: dict[str, Callable[..., dict[str, Any]]] = {
     "material/add_material": Api._ep_add_material,
     "material/batchget_material": Api._ep_batchget_material,
     "material/get_materialcount": Api._ep_materialcount,
+    "material/get_material": Api._ep_get_material,
     "material/del_material": Api._ep_del_material,
     "draft/add": Api._ep_draft_add,
     "draft/update": Api._ep_draft_update,

@@ -256,7 +256,10 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                     except OSError:
                         pass
                     return
-                self._send(status, "application/json; encoding=utf-8", json.dumps(answer, ensure_ascii=False).encode("utf-8"))
+                if isinstance(answer.get("_bytes"), bytes):  # material/get_material: the file itself
+                    self._send(status, str(answer["_type"]), answer["_bytes"])
+                else:
+                    self._send(status, "application/json; encoding=utf-8", json.dumps(answer, ensure_ascii=False).encode("utf-8"))
             elif split.path.startswith("/sandbox/"):
                 status, answer = _control(sandbox, method, split.path, query, body)
                 self._send(status, "application/json; charset=utf-8", json.dumps(answer, ensure_ascii=False).encode("utf-8"))
