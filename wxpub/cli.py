@@ -285,13 +285,7 @@ def publish_command(
             click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
         if joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json:
             click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
-            import time
-
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            _until_interrupted()
     finally:
         if joined is not None:
             joined.stop()
@@ -408,6 +402,17 @@ def verify_command(posts: tuple[Path, ...], use_sandbox: bool, as_json: bool) ->
     sys.exit(report.exit_code)
 
 
+def _until_interrupted() -> None:
+    """Wait until Ctrl-C, for the commands that keep a server running for a person to look at."""
+    import time
+
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 def _publish_notes(result: Any) -> None:
     """The warnings about each post and the notes about the run: on stderr, once."""
     for post in result.posts:
@@ -487,7 +492,6 @@ def preview_command(target: Path, port: int, no_open: bool) -> None:
     Serves a page on 127.0.0.1 until Ctrl-C: the article as publish would send it, the cover in
     the feed and in a share card, the character budget and what 'wxpub check' finds.
     """
-    import time
 
     from .errors import UsageError
     from .preview.server import PreviewServer, Target
@@ -505,10 +509,7 @@ def preview_command(target: Path, port: int, no_open: bool) -> None:
 
         webbrowser.open(url)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        _until_interrupted()
     finally:
         server.stop()
 
