@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import validate
+from ..codes import Severity
 from ..config import Account, Credentials, PublishSettings, account_credentials, shown
 from ..errors import UsageError, WeChatError, WxpubError
 from .article import build_article, uploaded_article
@@ -286,7 +287,12 @@ def _prepare(
         converted.images, path, meta=converted.meta, key_lines=converted.post.key_lines, on_ready=on_ready
     )
     name = shown(path)
-    warnings = [f"{name}:{f.line}: {f.sentence()}" if f.line else f"{name}: {f.sentence()}" for f in findings if not f.refuses]
+    # Warnings only: notes (a link that becomes a reference, a remote image) are check's to say.
+    warnings = [
+        f"{name}:{f.line}: {f.sentence()}" if f.line else f"{name}: {f.sentence()}"
+        for f in findings
+        if f.severity is Severity.WARNING
+    ]
     warnings += [
         f"{name}:{image.line}: image '{image.source}': {warning}" if image.line else f"{name}: image '{image.source}': {warning}"
         for image in [*images.images, *([images.cover] if images.cover else [])]
