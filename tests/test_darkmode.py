@@ -99,3 +99,10 @@ def test_check_reports_low_contrast_at_its_line() -> None:
     found = [p for p in check_text(text, "post.md") if p.code == "WX308"]
     assert [(p.line, p.col) for p in found] == [(8, 23)]
     assert found[0].message.startswith("light mode: text #bbb on #fff has contrast 1.92:1")
+
+
+def test_a_primary_colour_of_the_posts_own_is_measured() -> None:
+    # A built-in theme in its own colours is measured by the test above; a colour the post picks is not.
+    text = "---\ntitle: 标题\ncolor: '#ffdd00'\ncover: https://example.com/c.jpg\n---\n\n正文。\n\n见[文档](https://example.com/a)。\n"
+    assert [p.code for p in check_text(text, "post.md") if p.code == "WX308"]  # the reference mark, pale yellow on white
+    assert not [p for p in check_text(text.replace("color: '#ffdd00'\n", ""), "post.md") if p.code == "WX308"]

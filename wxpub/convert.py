@@ -37,6 +37,7 @@ class Converted:
     warnings: tuple[Notice, ...]
     post: Post = field(repr=False)
     theme: str = "default"
+    stock_colours: bool = field(default=False, compare=False)  # a built-in theme's own colours (themes.py)
     # The options it was converted with (those of `plan`) and whether `--fit` was asked for, so
     # that the verdict on its size can say what `--fit` would do with the same choices.
     options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -130,6 +131,7 @@ def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions)
         ),
         post=post,
         theme=resolved.name,
+        stock_colours=resolved.stock_colours,
     )
 
 

@@ -48,6 +48,9 @@ class ResolvedTheme:
     background: str
     font_size: float
     notices: tuple[Notice, ...]
+    # A built-in theme in its own colours: its contrast in light and dark mode is held to WCAG by
+    # the test suite on every golden case, so it need not be measured again for each post.
+    stock_colours: bool = False
 
 
 def _styles_dir() -> Path:
@@ -127,6 +130,7 @@ def _resolve(theme: Theme, color: str | None, font_size: float | None) -> Resolv
         background=_substitute(variables.get("--background", "#fff"), variables),
         font_size=float(size.removesuffix("px")) if size.endswith("px") else 16.0,
         notices=tuple(notices),
+        stock_colours=is_builtin(theme) and color is None,
     )
 
 
