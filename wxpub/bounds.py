@@ -16,9 +16,11 @@ from .errors import PostError
 from .limits import CONTENT_MAX_CHARS
 from .post import Post
 
-# Characters of Markdown, data: URIs not counted (each becomes one image URL of about 140): ten
+# Characters of Markdown, data: URIs not counted (each becomes one image URL of about 140): five
 # times what WeChat takes as HTML, and HTML is never shorter than the text it shows.
-SOURCE_MAX_CHARS = 10 * CONTENT_MAX_CHARS
+SOURCE_MAX_CHARS = 5 * CONTENT_MAX_CHARS
+# Emphasis markers (* and _) in one paragraph: the inline parser's cost grows faster than their number.
+EMPHASIS_MAX = 2000
 # Links, images and footnotes: each costs a reference line or an image URL in the HTML, so a few
 # hundred already fill an article.
 REFERENCES_MAX = 2000
@@ -63,7 +65,7 @@ def _check_structure(lines: list[str], offset: int, post: Post) -> None:
     """Nesting of lists and quotes, and the work brackets cost, paragraph by paragraph; code skipped."""
     fence: str | None = None
     indents: list[int] = []  # the indents of the open list items, outermost first
-    block_start, block_chars, block_brackets, work = 0, 0, 0, 0
+    block_start, block_chars, block_brackets, block_emphasis, work = 0, 0, 0, 0, 0
     for number, line in enumerate(lines, start=1):
         if fence is not None:
             if line.lstrip().startswith(fence):
@@ -75,7 +77,7 @@ def _check_structure(lines: list[str], offset: int, post: Post) -> None:
             continue
         if not line.strip():
             work += block_brackets * block_chars
-            block_chars, block_brackets = 0, 0
+            block_chars, block_brackets, block_emphasis = 0, 0, 0
             continue
         quoted = _QUOTES.match(line)
         depth = quoted.group(1).count(">") if quoted else 0
@@ -98,10 +100,21 @@ def _check_structure(lines: list[str], offset: int, post: Post) -> None:
             # A table row: its cells are parsed one by one, so each row is a paragraph of its own.
             work += _brackets(line) * len(line)
             continue
+        if item or rest.lstrip().startswith("#"):
+            # A list item or a heading: its text is parsed apart from the lines before it.
+            work += block_brackets * block_chars
+            block_chars, block_brackets, block_emphasis = 0, 0, 0
         if not block_chars:
             block_start = number
         block_chars += len(line) + 1
         block_brackets += _brackets(line)
+        block_emphasis += _emphasis(line)
+        if block_emphasis > EMPHASIS_MAX:
+            raise PostError(
+                f"over {EMPHASIS_MAX:,} emphasis markers (* and _) in one paragraph, more than any real post needs",
+                path=post.path, line=block_start + offset,
+                hint="write literal ones as \\* and \\_, or split the paragraph",
+            )
         if work + block_brackets * block_chars > BRACKET_WORK_MAX:
             raise PostError(
                 "too many square brackets: parsing them would take longer than any real post needs "
@@ -114,3 +127,8 @@ def _check_structure(lines: list[str], offset: int, post: Post) -> None:
 def _brackets(line: str) -> int:
     """Opening brackets the inline parser will try to match (an escaped one it never looks at)."""
     return line.count("[") - line.count("\\[")
+
+
+def _emphasis(line: str) -> int:
+    """Emphasis markers the inline parser will try to pair (not the escaped ones)."""
+    return line.count("*") + line.count("_") - line.count("\\*") - line.count("\\_")

@@ -93,11 +93,15 @@ def _fitted(post: Post, fit: bool, **options: Any) -> tuple[Converted, int]:
     converted = _convert(post, resolved, render_options)
     if not fit or fitting.fits(converted):
         return converted, 0
-    for steps in range(1, len(fitting.STEPS) + 1):
+    # Every step at once first: a post far over the limit then costs one more conversion, not one per step.
+    everything = _convert(post, *fitting.fitted_plan(resolved, render_options, len(fitting.STEPS)))
+    if not fitting.fits(everything):
+        return everything, len(fitting.STEPS)
+    for steps in range(1, len(fitting.STEPS)):
         converted = _convert(post, *fitting.fitted_plan(resolved, render_options, steps))
         if fitting.fits(converted):
-            break
-    return converted, steps
+            return converted, steps
+    return everything, len(fitting.STEPS)
 
 
 def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions) -> Converted:
