@@ -104,16 +104,16 @@ CASES = [
     Case("remote-to-loopback", "redirect to a loopback port not allowed", _remote("/to-loopback")),
     Case("remote-private", "image at 10.0.0.5 (refused, never reached)", _post(lambda: "![x](http://10.0.0.5/x.png)\n")),
     # Just under the limits: these are parsed, and must still be quick.
-    Case("emphasis-190k", "'*_'*95000 (under the size limit)", _post(lambda: "*_" * 95_000)),
+    Case("emphasis-budget", "95 paragraphs of 1,000 '*_' (under every limit)", _post(lambda: "\n\n".join(["*_" * 500] * 95))),
     Case("brackets-budget", "30 paragraphs of 400 unmatched brackets", _post(_bracket_paragraphs)),
     Case("links-1999", "1,999 links", _post(lambda: "".join(f"[l{i}](https://example.com/{i}) " for i in range(1_999)))),
     Case("footnotes-999", "999 footnotes", _post(lambda: "".join(f"a[^{i}]\n" for i in range(999)) + "\n"
                                                + "".join(f"[^{i}]: note {i}\n" for i in range(999)))),
-    Case("paragraphs-190k", "19,000 short paragraphs", _post(lambda: "word word\n\n" * 17_000)),
-    Case("nested-10", "lists 10 deep, repeated", _post(lambda: ("".join("  " * i + f"- item {i}\n" for i in range(10)) + "\n") * 800)),
+    Case("paragraphs-99k", "9,000 short paragraphs", _post(lambda: "word word\n\n" * 9_000)),
+    Case("nested-10", "lists 10 deep, repeated", _post(lambda: ("".join("  " * i + f"- item {i}\n" for i in range(10)) + "\n") * 400)),
     Case("quote-bomb", "'>'*100000", _post(lambda: ">" * 100_000 + " x\n")),
-    Case("html-nesting", "<div> nested 20,000 deep", _post(lambda: "<div>" * 20_000 + "x" + "</div>" * 20_000 + "\n")),
-    Case("backticks", "'`'*50000+'a'+'``'*50000", _post(lambda: "`" * 50_000 + "a" + "``" * 50_000)),
+    Case("html-nesting", "<div> nested 8,000 deep", _post(lambda: "<div>" * 8_000 + "x" + "</div>" * 8_000 + "\n")),
+    Case("backticks", "'`'*30000+'a'+'``'*30000", _post(lambda: "`" * 30_000 + "a" + "``" * 30_000)),
     Case("table-2000", "a table of 2,000 rows", _post(lambda: "| a | b |\n|---|---|\n" + "| [x] | *y* |\n" * 2_000)),
 ]
 

@@ -19,6 +19,9 @@ from .post import Post
 # Characters of Markdown, data: URIs not counted (each becomes one image URL of about 140): five
 # times what WeChat takes as HTML, and HTML is never shorter than the text it shows.
 SOURCE_MAX_CHARS = 5 * CONTENT_MAX_CHARS
+# Raw HTML elements inside each other: the HTML parser and the sanitiser walk every level, and
+# their cost grows with the square of the depth.
+HTML_NESTING_MAX = 100
 # Emphasis markers (* and _) in one paragraph: the inline parser's cost grows faster than their number.
 EMPHASIS_MAX = 2000
 # Links, images and footnotes: each costs a reference line or an image URL in the HTML, so a few
@@ -35,6 +38,9 @@ _DATA_URI = re.compile(r"data:[\w/+.-]*(?:;[\w=.+-]*)*,[A-Za-z0-9+/=%_.~-]*", re
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _QUOTES = re.compile(r"^[ \t]{0,3}((?:>[ \t]?)+)")
+_TAG = re.compile(r"<(/?)([A-Za-z][\w-]*)\b[^<>]*?(/?)>")
+_CODE_SPAN = re.compile(r"(`+)[^`]*?\1")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _REFERENCE = re.compile(r"\]\(|\]\[|\[\^|<https?://", re.IGNORECASE)
 
 
@@ -66,6 +72,7 @@ def _check_structure(lines: list[str], offset: int, post: Post) -> None:
     fence: str | None = None
     indents: list[int] = []  # the indents of the open list items, outermost first
     block_start, block_chars, block_brackets, block_emphasis, work = 0, 0, 0, 0, 0
+    html_depth = 0
     for number, line in enumerate(lines, start=1):
         if fence is not None:
             if line.lstrip().startswith(fence):
@@ -75,6 +82,13 @@ def _check_structure(lines: list[str], offset: int, post: Post) -> None:
         if opened:
             fence = opened.group(1)
             continue
+        if "<" in line:
+            html_depth = _html_depth(line, html_depth)
+            if html_depth > HTML_NESTING_MAX:
+                raise PostError(
+                    f"raw HTML is nested {html_depth} deep here, more than the {HTML_NESTING_MAX} any article needs",
+                    path=post.path, line=number + offset, hint="close the HTML elements, or write Markdown instead",
+                )
         if not line.strip():
             work += block_brackets * block_chars
             block_chars, block_brackets, block_emphasis = 0, 0, 0
@@ -132,3 +146,16 @@ def _brackets(line: str) -> int:
 def _emphasis(line: str) -> int:
     """Emphasis markers the inline parser will try to pair (not the escaped ones)."""
     return line.count("*") + line.count("_") - line.count("\\*") - line.count("\\_")
+
+
+def _html_depth(line: str, depth: int) -> int:
+    """How many raw HTML elements are open after `line` (inline code set aside, void elements not counted);
+    the deepest point on the line is checked as it is passed."""
+    for tag in _TAG.finditer(_CODE_SPAN.sub("", line)):
+        if tag.group(1):
+            depth = max(0, depth - 1)
+        elif not tag.group(3) and tag.group(2).lower() not in _VOID:
+            depth += 1
+            if depth > HTML_NESTING_MAX:
+                return depth
+    return depth
