@@ -113,6 +113,8 @@ CASES = [
     Case("nested-10", "lists 10 deep, repeated", _post(lambda: ("".join("  " * i + f"- item {i}\n" for i in range(10)) + "\n") * 400)),
     Case("quote-bomb", "'>'*100000", _post(lambda: ">" * 100_000 + " x\n")),
     Case("html-nesting", "<div> nested 8,000 deep", _post(lambda: "<div>" * 8_000 + "x" + "</div>" * 8_000 + "\n")),
+    Case("html-elements", "9,000 raw <p> elements", _post(lambda: "<p>a</p>\n" * 9_000)),
+    Case("html-one-line", "11,000 raw <p> elements on one line", _post(lambda: "<p>a</p>" * 11_000 + "\n")),
     Case("backticks", "'`'*30000+'a'+'``'*30000", _post(lambda: "`" * 30_000 + "a" + "``" * 30_000)),
     Case("table-2000", "a table of 2,000 rows", _post(lambda: "| a | b |\n|---|---|\n" + "| [x] | *y* |\n" * 2_000)),
 ]

@@ -36,8 +36,9 @@ FRONT = "---\ntitle: T\n---\n\n"
         ("".join("  " * i + "- item\n" for i in range(30)), "nested 11 deep here, more than the 10", 15),
         ("> " * 12 + "deep\n", "nested 12 deep", 5),
         ("text\n\n" + "[a " * 3000, "too many square brackets", 7),
+        ("<div>" * 500 + "x" + "</div>" * 500, "raw HTML is nested 101 deep here", 5),
     ],
-    ids=["bracket-bomb", "huge", "emphasis", "references", "nested-list", "nested-quote", "brackets"],
+    ids=["bracket-bomb", "huge", "emphasis", "references", "nested-list", "nested-quote", "brackets", "html-nesting"],
 )
 def test_hostile_sources_are_refused_at_their_line(body: str, says: str, line: int) -> None:
     started = time.monotonic()
@@ -65,8 +66,17 @@ def test_what_real_posts_do_is_not_refused() -> None:
     links = " ".join(f"[link {i}](https://example.com/{i})" for i in range(300))
     escaped = "\\[" * 5000
     code = "```\n" + "[" * 20_000 + "\n```\n"
-    converted = convert_text(FRONT + "\n\n".join([nested, quoted, links, escaped, code]))
-    assert "level 9" in converted.html and "ten deep" in converted.html
+    html = "<div>" * 20 + "twenty deep" + "</div>" * 20 + "\n\nwrite `<div>` " * 200
+    bold = "- **bold item**\n" * 1000  # each item's markers are counted apart
+    converted = convert_text(FRONT + "\n\n".join([nested, quoted, links, escaped, code, html, bold]))
+    assert "level 9" in converted.html and "ten deep" in converted.html and "twenty deep" in converted.html
+
+
+def test_thousands_of_raw_html_elements_take_linear_time() -> None:
+    started = time.monotonic()
+    convert_text(FRONT + "<p>a</p>\n" * 6000)
+    convert_text(FRONT + "<p>a</p>" * 6000 + "\n")
+    assert time.monotonic() - started < 6
 
 
 def test_an_svg_is_refused_by_its_declared_size_before_it_is_drawn(tmp_path: Path) -> None:
