@@ -200,3 +200,17 @@ def test_the_projects_config_is_what_allows_a_private_host(site: str, tmp_path: 
     with pytest.raises(ImageError, match="refused"):
         prepare_images([ImageRef(src=f"{site}/pic.png", line=5)], tmp_path / "p.md", cover=False, cache_dir=None)
     assert _Handler.hits == []
+
+
+def test_a_slow_name_lookup_is_cut_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def slow(*args: object, **kwargs: object) -> list[object]:
+        time.sleep(3)
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    with pytest.raises(ImageError, match="looking up images.example took too long"):
+        _fetch("http://images.example/x.png", tmp_path, timeout=0.5)
+    assert time.monotonic() - started < 2

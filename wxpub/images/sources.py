@@ -202,7 +202,7 @@ class _Guard:
         import socket
 
         host, port = address
-        addresses = resolve_allowed(host, port, self.source, self.options.allow_private_hosts)
+        addresses = resolve_allowed(host, port, self.source, self.options.allow_private_hosts, self.deadline)
         error: OSError | None = None
         for family, kind, proto, ip in addresses:
             sock = socket.socket(family, kind, proto)
@@ -301,7 +301,9 @@ class _Guard:
             raise self.source.fail(f"download took longer than {self.options.timeout:g} s")
 
 
-def resolve_allowed(host: str, port: int, source: ImageSource, allowed: Sequence[str]) -> list[Any]:
+def resolve_allowed(
+    host: str, port: int, source: ImageSource, allowed: Sequence[str], deadline: float | None = None
+) -> list[Any]:
     """The addresses of `host` to connect to: every one must be public, or the host or address allowed.
 
     Checked on what the name resolves to (a public name can point at 127.0.0.1), once per
@@ -313,7 +315,9 @@ def resolve_allowed(host: str, port: int, source: ImageSource, allowed: Sequence
 
     name = host.strip("[]").rstrip(".").lower()
     try:
-        found = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        found = _lookup(name, port, deadline)
+    except TimeoutError:
+        raise source.fail(f"looking up {name} took too long", hint="check the URL and the network") from None
     except (OSError, UnicodeError):
         raise source.fail(f"cannot download: the host {name} is not found", hint="check the URL and the network") from None
     rules = [rule.strip().lower() for rule in allowed]
@@ -333,6 +337,31 @@ def resolve_allowed(host: str, port: int, source: ImageSource, allowed: Sequence
             hint=f'if the project trusts it, add it to wxpub.toml: [images] allow_private_hosts = ["{name}"]',
         )
     return [(family, kind, proto, sockaddr) for family, kind, proto, _, sockaddr in found]
+
+
+def _lookup(name: str, port: int, deadline: float | None) -> list[Any]:
+    """socket.getaddrinfo, given up at the deadline: the resolver has no timeout of its own to set."""
+    import socket
+    import threading
+
+    if deadline is None:
+        return socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    outcome: list[Any] = []
+
+    def look() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(name, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=look, name="wxpub-resolve", daemon=True)  # left to finish on its own
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if not outcome:
+        raise TimeoutError
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return list(outcome[0])
 
 
 def _in_network(address: Any, rule: str) -> bool:
