@@ -425,9 +425,13 @@ def test_content_over_the_limits(project: Path) -> None:
     problems = list(check_file(write(project, post("title: 长文\ncover: cover.png\n", long))).problems)
     [over] = [p for p in problems if p.code == "WX301"]
     assert "fewer than 20,000" in over.message and "at most" not in over.message  # measured exactly
-    huge = ("文" * 99 + "\n") * 4000
+    # Over 1 MB of HTML from a source the converter still takes: short callouts, each styled.
+    huge = "> [!TIP]\n> 文\n\n" * 7_000
     problems = list(check_file(write(project, post("title: 巨文\ncover: cover.png\n", huge), "huge.md")).problems)
     assert {"WX301", "WX302"} <= set(codes(problems))
+    beyond = ("文" * 99 + "\n") * 4000  # 400,000 characters: refused before it is parsed
+    problems = list(check_file(write(project, post("title: 巨文\ncover: cover.png\n", beyond), "beyond.md")).problems)
+    assert codes(problems) == ["WX306"] and "more than the 100,000 any WeChat article" in problems[0].message
 
 
 def test_a_post_the_converter_refuses(project: Path) -> None:

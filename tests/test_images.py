@@ -339,17 +339,20 @@ def test_remote_image_is_downloaded_and_checked(project: Path, server) -> None: 
     gen.write(www, "fake.jpg", b"I am text pretending to be an image")
     gen.write(www, "page.html", b"<html><body>hello</body></html>")
     post = post_in(project)
-    image = prepare_image(resolve_source(f"{base}/pic.webp", post, project))
+    with pytest.raises(ImageError, match=r"refused: 127\.0\.0\.1 is a loopback address"):
+        prepare_image(resolve_source(f"{base}/pic.webp", post, project))
+    local = ImageOptions(allow_private_hosts=("127.0.0.1",))
+    image = prepare_image(resolve_source(f"{base}/pic.webp", post, project), options=local)
     assert_uploadable(image)
     assert (image.width, image.height, image.original_format) == (1080, 540, "WEBP")
     with pytest.raises(ImageError, match="text file, not an image"):
-        prepare_image(resolve_source(f"{base}/fake.jpg", post, project, line=9))
+        prepare_image(resolve_source(f"{base}/fake.jpg", post, project, line=9), options=local)
     with pytest.raises(ImageError, match="sent text/html, not an image"):
-        prepare_image(resolve_source(f"{base}/page.html", post, project))
+        prepare_image(resolve_source(f"{base}/page.html", post, project), options=local)
     with pytest.raises(ImageError, match="HTTP 404"):
-        prepare_image(resolve_source(f"{base}/missing.png", post, project))
+        prepare_image(resolve_source(f"{base}/missing.png", post, project), options=local)
     with pytest.raises(ImageError, match="more than the 1 KB allowed|larger than the 1 KB"):
-        prepare_image(resolve_source(f"{base}/pic.webp", post, project), options=ImageOptions(max_source_bytes=1000))
+        prepare_image(resolve_source(f"{base}/pic.webp", post, project), options=ImageOptions(max_source_bytes=1000, allow_private_hosts=("127.0.0.1",)))
 
 
 # --- the cover ---------------------------------------------------------------------------------------------

@@ -84,7 +84,8 @@ def convert_command(
     converted = _run(lambda: convert_file(post, fit=fit, **options))
     for notice in converted.warnings:
         click.echo(f"warning: {notice.one_line(post)}", err=True)
-    outlook = None if fits(converted) else _run(lambda: fit_outlook(converted.post, **options))
+    plain = None if fit else converted  # without --fit, what was converted is what the outlook starts from
+    outlook = None if fits(converted) else _run(lambda: fit_outlook(converted.post, plain=plain, **options))
     if outlook is not None and not fit:
         advice = (
             f"--fit would make it fit ({'; '.join(outlook.gives_up)})"

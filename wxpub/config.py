@@ -119,6 +119,25 @@ def _codes(value: Any, key: str, source: Path | None) -> tuple[str, ...]:
     return tuple(v.strip().upper() for v in value if v.strip())
 
 
+def private_hosts_allowed(start: str | Path) -> tuple[str, ...]:
+    """`[images] allow_private_hosts`: hosts, addresses or networks off the public internet that image
+    downloads may reach (a post is someone's text: by default it cannot make wxpub reach the intranet)."""
+    settings, source = find_settings(start)
+    table = settings.get("images", {})
+    if not isinstance(table, dict):
+        raise ConfigError("'images' must be a table", path=source, hint="write [images] (or [tool.wxpub.images])")
+    unknown = sorted(set(table) - {"allow_private_hosts"})
+    if unknown:
+        raise ConfigError(f"[images] has unknown keys: {', '.join(unknown)}", path=source, hint="known: allow_private_hosts")
+    hosts = table.get("allow_private_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
+        raise ConfigError(
+            "[images] allow_private_hosts must be a list of host names or addresses",
+            path=source, hint='write allow_private_hosts = ["10.0.0.5", "intranet.local"]',
+        )
+    return tuple(h.strip() for h in hosts)
+
+
 CONVERT_KEYS = ("theme", "color", "font_size", "line_numbers", "caption", "code_style")
 
 

@@ -83,31 +83,38 @@ def convert_post(post: Post, *, fit: bool = False, **options: Any) -> Converted:
     return replace(converted, warnings=converted.warnings + fitting.fit_notices(steps, converted))
 
 
-def fit_outlook(post: Post, **options: Any) -> Outlook:
-    """How far over WeChat's limit the post is, and whether `fit=True` would make it fit (and how)."""
+def fit_outlook(post: Post, *, plain: Converted | None = None, **options: Any) -> Outlook:
+    """How far over WeChat's limit the post is, and whether `fit=True` would make it fit (and how).
+
+    `plain`: the post already converted with these options and no fit, so it is not converted again."""
     from . import fit as fitting
 
-    converted, _ = _fitted(post, False, **options)
+    converted = plain if plain is not None else _fitted(post, False, **options)[0]
     if fitting.fits(converted):
         return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, True, ())
-    fitted, steps = _fitted(post, True, **options)
+    fitted, steps = _fitted(post, True, converted, **options)
     gives_up = tuple(step.gives_up for step in fitting.STEPS[:steps])
     return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, fitting.fits(fitted), gives_up)
 
 
-def _fitted(post: Post, fit: bool, **options: Any) -> tuple[Converted, int]:
-    """The post converted, with as many fit steps as it needs when `fit` (and how many that was)."""
+def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: Any) -> tuple[Converted, int]:
+    """The post converted, with as many fit steps as it needs when `fit` (and how many that was);
+    `plain` is the post already converted without fit steps, if it was."""
     from . import fit as fitting
 
     resolved, render_options = plan(post, **options)
-    converted = _convert(post, resolved, render_options)
+    converted = plain if plain is not None else _convert(post, resolved, render_options)
     if not fit or fitting.fits(converted):
         return converted, 0
-    for steps in range(1, len(fitting.STEPS) + 1):
+    # Every step at once first: a post far over the limit then costs one more conversion, not one per step.
+    everything = _convert(post, *fitting.fitted_plan(resolved, render_options, len(fitting.STEPS)))
+    if not fitting.fits(everything):
+        return everything, len(fitting.STEPS)
+    for steps in range(1, len(fitting.STEPS)):
         converted = _convert(post, *fitting.fitted_plan(resolved, render_options, steps))
         if fitting.fits(converted):
-            break
-    return converted, steps
+            return converted, steps
+    return everything, len(fitting.STEPS)
 
 
 def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions) -> Converted:

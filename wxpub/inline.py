@@ -479,8 +479,28 @@ def _bold_is_bolder(element: Any, inherited: tuple[tuple[str, str], ...]) -> boo
     return not any(isinstance(a.tag, str) and (a.tag in _UA_BOLD or _BOLD.search(a.get("style") or "")) for a in element.iterancestors())
 
 
-def _compact(element: Any, inherited: tuple[tuple[str, str], ...]) -> None:
-    """Drop what repeats the parent or the default, and write the rest without spaces."""
+def _compact(root: Any, inherited: tuple[tuple[str, str], ...]) -> None:
+    """Drop what repeats the parent or the default, and write the rest without spaces.
+
+    A loop over a stack, not recursion: raw HTML can nest deeper than Python's recursion limit."""
+    stack = [(root, inherited)]
+    while stack:
+        element, inherited = stack.pop()
+        child_inherited = _compact_one(element, inherited)
+        for child in element:
+            if isinstance(child.tag, str):
+                stack.append((child, child_inherited))
+            if child.tail and not child.tail.strip():
+                if child.tag in BLOCK_TAGS or child.getnext() is None:
+                    child.tail = None  # invisible, yet it counts against WeChat's limit
+                else:
+                    # A space between two inline elements ("<b>a</b> <i>b</i>"): the WeChat editor
+                    # drops text nodes that hold only whitespace, so make it a no-break space.
+                    child.tail = "\u00a0"
+
+
+def _compact_one(element: Any, inherited: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Compact one element's own style; return what its children inherit."""
     style = element.get("style")
     child_inherited = inherited
     if style is not None:
@@ -495,16 +515,7 @@ def _compact(element: Any, inherited: tuple[tuple[str, str], ...]) -> None:
             del element.attrib["style"]
     if element.text and not element.text.strip() and len(element) and element[0].tag in BLOCK_TAGS:
         element.text = None
-    for child in element:
-        if isinstance(child.tag, str):
-            _compact(child, child_inherited)
-        if child.tail and not child.tail.strip():
-            if child.tag in BLOCK_TAGS or child.getnext() is None:
-                child.tail = None  # invisible, yet it counts against WeChat's limit
-            else:
-                # A space between two inline elements ("<b>a</b> <i>b</i>"): the WeChat editor
-                # drops text nodes that hold only whitespace, so make it a no-break space.
-                child.tail = "\u00a0"
+    return child_inherited
 
 
 @functools.lru_cache(maxsize=8192)

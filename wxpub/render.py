@@ -55,6 +55,9 @@ class Rendered:
 
 def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
     """Markdown body -> HTML fragment, with images, links and the H1 title collected on the way."""
+    from .bounds import check_bounds
+
+    check_bounds(post)  # before the parser, which a hostile source can keep busy for minutes
     md, parts = _markdown(options)
     with _IN_USE:  # one Markdown instance per set of options, so one document at a time
         md.reset()

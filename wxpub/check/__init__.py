@@ -24,7 +24,7 @@ from typing import Iterable, Iterator
 
 from ..codes import RULES, Rule, Severity
 from ..errors import PostError, UsageError
-from ..post import parse_post
+from ..post import Post, parse_post
 from .content import content_problems, front_matter_problems
 from .frontmatter import Layout, formatting_problems
 from .problems import (
@@ -52,6 +52,10 @@ def check_text(
     """Every problem in a post's text that the selection allows and no inline comment silences, in order."""
     name = str(path) if path is not None else "<text>"
     file_path = Path(path) if path is not None else None
+    beyond = _beyond_bounds(text, file_path)
+    if beyond is not None:
+        # Every other rule would scan a source built to be slow to scan: this one problem is the verdict.
+        return [Problem(name, beyond.line or 1, 1, "WX306", _sentence(beyond))] if selection.allows("WX306") else []
     layout = Layout.of(text.removeprefix("\ufeff"))
     problems = formatting_problems(layout, name)
     # Parse what --fix would write, so one formatting slip does not hide every other rule.
@@ -69,6 +73,23 @@ def check_text(
     silenced = silenced_lines(layout.lines)
     kept = [p for p in problems if selection.allows(p.code) and not is_silenced(p, silenced)]
     return sorted(set(kept), key=lambda p: (p.line, p.col, p.code, p.message))
+
+
+def _beyond_bounds(text: str, path: Path | None) -> PostError | None:
+    """The converter's refusal of a source too large or too deeply nested to parse, if it refuses it."""
+    from ..bounds import check_bounds
+
+    body, body_line = text, 1
+    if text.startswith("---\n"):
+        closing = text.find("\n---", 3)
+        if closing >= 0:  # the body as parse_post gives it, so the line is the converter's
+            body_line = text.count("\n", 0, closing) + 3
+            body = text[text.find("\n", closing + 1) + 1 :] if text.find("\n", closing + 1) >= 0 else ""
+    try:
+        check_bounds(Post(meta={}, body=body, path=path, body_line=body_line))
+    except PostError as error:
+        return error
+    return None
 
 
 def _sentence(error: PostError) -> str:

@@ -42,6 +42,7 @@ def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> tuple[
         raise source.fail(f"cannot be read: {exc.strerror}") from None
     if looks_like_svg(head):
         require_cairosvg(source)
+        check_svg_size(head, source, options)
         return None
     try:
         return open_image(head, source, options).size
@@ -163,8 +164,70 @@ def require_cairosvg(source: ImageSource) -> Any:
     return cairosvg
 
 
+_SVG_TAG = re.compile(rb"<svg\b([^>]*)>", re.IGNORECASE)
+_SVG_ATTR = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_LENGTH = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-z%]*)\s*$", re.IGNORECASE)
+# CSS pixels per unit, as CairoSVG draws them (96 per inch).
+_UNITS = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54, "in": 96.0, "em": 16.0, "ex": 8.0}
+
+
+def svg_declared_size(raw: bytes) -> tuple[float, float] | None:
+    """The size the root <svg> declares (width and height, else its viewBox), in px; None if it says none.
+
+    Read from the start tag's attributes with a regular expression, not an XML parser: nothing is
+    expanded or fetched, and a drawing that declares 30,000 px is refused before CairoSVG allocates it.
+    """
+    tag = _SVG_TAG.search(raw[:PROBE_BYTES])
+    if tag is None:
+        return None
+    attrs = {m.group(1).decode("latin-1").lower(): (m.group(2) if m.group(2) is not None else m.group(3) or b"").decode("latin-1")
+             for m in _SVG_ATTR.finditer(tag.group(1))}
+    box: list[float] = []
+    try:
+        box = [float(v) for v in re.split(r"[\s,]+", attrs.get("viewbox", "").strip()) if v]
+    except ValueError:
+        box = []
+    box_size = (box[2], box[3]) if len(box) == 4 else None
+
+    def length(name: str, index: int) -> float | None:
+        match = _LENGTH.match(attrs.get(name, ""))
+        if not match:
+            return None
+        number, unit = float(match.group(1)), match.group(2).lower()
+        if unit == "%":
+            return box_size[index] * number / 100 if box_size else None
+        return number * _UNITS[unit] if unit in _UNITS else None
+
+    width, height = length("width", 0), length("height", 1)
+    if box_size and box_size[0] > 0 and box_size[1] > 0:
+        ratio = box_size[1] / box_size[0]
+        if width is None and height is None:
+            width, height = box_size
+        elif height is None and width is not None:
+            height = width * ratio
+        elif width is None and height is not None:
+            width = height / ratio
+    if width is None or height is None:
+        return None
+    return width, height
+
+
+def check_svg_size(raw: bytes, source: ImageSource, options: ImageOptions) -> tuple[float, float] | None:
+    """Refuse an SVG whose declared size would take more pixels to draw than any image may have."""
+    declared = svg_declared_size(raw)
+    if declared is None:
+        return None
+    width, height = declared
+    if not (0 < width < 1e7 and 0 < height < 1e7):
+        raise source.fail(f"the SVG declares a size of {width:g} × {height:g} px", hint="give the <svg> a positive width and height")
+    if width * height > options.max_pixels:
+        raise _bomb(source, round(width * height), options)
+    return declared
+
+
 def rasterise_svg(raw: bytes, source: ImageSource, options: ImageOptions) -> bytes:
     cairosvg = require_cairosvg(source)
+    check_svg_size(raw, source, options)  # before CairoSVG allocates the whole surface
     try:
         # unsafe stays False: no XML entities, and href/url() references are never fetched.
         natural = cairosvg.svg2png(bytestring=raw)

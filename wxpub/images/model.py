@@ -27,7 +27,12 @@ class ImageOptions:
     quality: int = 85  # the first JPEG quality tried ...
     min_quality: int = 60  # ... lowered in steps down to this before pixels are reduced
     quality_step: int = 5
-    timeout: float = 15.0  # seconds for a whole download
+    # Seconds for a whole download, headers included: a server that drips its answer cannot hold a
+    # command past 10 s (a 5 MB photo needs only 5 Mbit/s to arrive in time).
+    timeout: float = 8.0
+    # Hosts or addresses (or networks, "10.0.0.0/8") off the public internet that downloads may
+    # reach: [images] allow_private_hosts in wxpub.toml. Nothing else that is not public is reached.
+    allow_private_hosts: tuple[str, ...] = ()
 
     def output_key(self) -> str:
         """The options that change output bytes (timeouts and source caps do not)."""

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import re
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from PIL import Image, ImageOps
 
 from ..cachefiles import DiskCache
-from ..config import find_project_root
+from ..config import find_project_root, private_hosts_allowed
 from ..render import ImageRef
 from .cache import cache_at, cache_get, cache_key, cache_put, default_cache
 from .cover import (
@@ -36,6 +37,7 @@ from .decode import (
     to_display,
 )
 from .encode import animated_gif, encode, shrink
+from ..errors import ImageError
 from .model import ImageOptions, PreparedImage, PreparedImages, Role, Route
 from .sources import ImageSource, load_source, resolve_source
 
@@ -150,10 +152,36 @@ class _Job:
     cache: DiskCache | None
     focus: tuple[float, float]
     data: bytes | None = field(default=None, repr=False)
+    downloads: _Downloads | None = field(default=None, repr=False, compare=False)
 
 
 def _work(job: _Job) -> PreparedImage:
-    return prepare_image(job.source, role=job.role, options=job.options, cache=job.cache, focus=job.focus, data=job.data)
+    data = job.data
+    if data is None and job.downloads is not None:
+        data = job.downloads.get(job.source, job.options)
+    return prepare_image(job.source, role=job.role, options=job.options, cache=job.cache, focus=job.focus, data=data)
+
+
+class _Downloads:
+    """Each URL downloaded once per run, whichever worker asks first (the cover is often also in the post)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[threading.Lock, list[bytes | ImageError]]] = {}
+
+    def get(self, source: ImageSource, options: ImageOptions) -> bytes:
+        with self._lock:
+            lock, outcome = self._entries.setdefault(source.location, (threading.Lock(), []))
+        with lock:  # a second asker waits for the first download instead of starting its own
+            if not outcome:
+                try:
+                    outcome.append(load_source(source, options))
+                except ImageError as error:
+                    outcome.append(error)
+        result = outcome[0]
+        if isinstance(result, ImageError):
+            raise source.fail(result.reason, hint=result.hint, kind=result.kind)
+        return result
 
 
 def prepare_images(
@@ -184,6 +212,11 @@ def prepare_images(
     post = Path(post_path) if post_path is not None else None
     root_dir = Path(root) if root is not None else (find_project_root(post) if post else Path.cwd())
     cache = default_cache() if cache_dir == "default" else cache_at(cache_dir) if cache_dir is not None else None
+    if post is not None:
+        allowed = private_hosts_allowed(post)
+        if allowed:
+            options = dataclasses.replace(options, allow_private_hosts=options.allow_private_hosts + allowed)
+    downloads = _Downloads()
 
     wanted: list[tuple[ImageRef, Role]] = [(ref, "content") for ref in refs]
     focus = (0.5, 0.5)
@@ -213,7 +246,7 @@ def prepare_images(
             if hit is not None:
                 done[key] = _finish(hit, source, role, job_focus)
                 continue
-        pending.append((key, _Job(source, role, options, cache, job_focus, data)))
+        pending.append((key, _Job(source, role, options, cache, job_focus, data, downloads)))
 
     total, finished = len(unique), 0
     for key, image in done.items():

@@ -13,6 +13,7 @@ Markdown shows some raw text as written (code spans, indented code); the mark is
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 import xml.etree.ElementTree as etree
@@ -71,8 +72,6 @@ _END_TAG = re.compile(r"</([a-zA-Z][a-zA-Z0-9-]*)\s*>")
 class _Extractor(HTMLExtractorExtra):
     """md_in_html's extractor with GitHub's blank-line rule and a source position on every start tag."""
 
-    _last_end: dict[str, int] | None = None  # where each tag's last end tag is (per post)
-
     def __init__(self, md: Markdown, ext: "RawHtmlExtension", *args: Any, **kwargs: Any) -> None:
         self.ext = ext
         super().__init__(md, *args, **kwargs)
@@ -87,6 +86,8 @@ class _Extractor(HTMLExtractorExtra):
         if not text or not name:
             return text
         return f'{text[: name.end()]} {POSITION}="{self._here()}"{text[name.end():]}'
+
+    _last_end: dict[str, int] | None = None  # where each end tag last appears, found once per post
 
     def _closed_after(self, tag: str, position: int) -> bool:
         """Whether an end tag for `tag` comes after `position` (the end tags are listed once per post)."""
@@ -225,6 +226,8 @@ class RawHtmlExtension(Extension):
         self.source_lines: list[str] = []
         self.parsed_lines: list[str] = []
         self._line_map: dict[int, int] | None = None
+        self._mapped: list[int] = []  # the keys of _line_map, sorted
+        self._places_cache: dict[tuple[int, str], list[int]] = {}
 
     def set_source(self, body: str, line_offset: int) -> None:
         """The body as written, and the file line before its first (the front matter's last)."""
@@ -240,12 +243,22 @@ class RawHtmlExtension(Extension):
         # the same occurrence of its text in the written line as in the parsed one.
         needle = tag_text.split("\n", 1)[0]
         nth = parsed.count(needle, 0, col) if needle else 0
-        found = -1
-        for _ in range(nth + 1):
-            found = written.find(needle, found + 1) if needle else -1
-            if found < 0:
-                break
+        places = self._places(index, written, needle)
+        found = places[nth] if nth < len(places) else -1
         return f"{index + 1 + self.line_offset}:{(found if found >= 0 else col) + 1}"
+
+    def _places(self, index: int, written: str, needle: str) -> list[int]:
+        """Where `needle` starts in written line `index`, each occurrence (found once per line and tag
+        text: a line of thousands of tags would otherwise be searched again for each of them)."""
+        key = (index, needle)
+        places = self._places_cache.get(key)
+        if places is None:
+            places, found = [], written.find(needle) if needle else -1
+            while found >= 0:
+                places.append(found)
+                found = written.find(needle, found + 1)
+            self._places_cache[key] = places
+        return places
 
     def _source_index(self, parsed_index: int) -> int:
         if self._line_map is None:
@@ -253,14 +266,27 @@ class RawHtmlExtension(Extension):
             # lines may have been re-indented. Matching the stripped lines gives back the rest.
             written = [line.expandtabs(self.tab_length).strip() for line in self.source_lines]
             parsed = [line.strip() for line in self.parsed_lines]
-            self._line_map = {}
-            matcher = difflib.SequenceMatcher(None, parsed, written, autojunk=False)
-            for block in matcher.get_matching_blocks():
+            # Lines the same at the start and at the end map one to one; only the middle needs the
+            # matcher, whose cost grows with the square of the lines (and of the repeated ones most).
+            head = 0
+            while head < min(len(parsed), len(written)) and parsed[head] == written[head]:
+                head += 1
+            tail = 0
+            while tail < min(len(parsed), len(written)) - head and parsed[-1 - tail] == written[-1 - tail]:
+                tail += 1
+            self._line_map = {k: k for k in range(head)}
+            self._line_map.update({len(parsed) - 1 - k: len(written) - 1 - k for k in range(tail)})
+            middle = difflib.SequenceMatcher(
+                None, parsed[head : len(parsed) - tail], written[head : len(written) - tail], autojunk=False
+            )
+            for block in middle.get_matching_blocks():
                 for k in range(block.size):
-                    self._line_map[block.a + k] = block.b + k
+                    self._line_map[head + block.a + k] = head + block.b + k
+            self._mapped = sorted(self._line_map)
         if parsed_index in self._line_map:
             return self._line_map[parsed_index]
-        before = max((p for p in self._line_map if p < parsed_index), default=None)
+        at = bisect.bisect_left(self._mapped, parsed_index)
+        before = self._mapped[at - 1] if at > 0 else None
         return parsed_index if before is None else self._line_map[before] + parsed_index - before
 
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802
