@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .errors import ConfigError
 
@@ -94,15 +94,24 @@ def _load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
 
 
+def settings_table(start: str | Path, name: str, known: Iterable[str]) -> tuple[dict[str, Any], Path | None]:
+    """The `[name]` table of the settings that apply at `start` (empty if none), and its file.
+
+    Not a table, or a key not in `known`, is a ConfigError naming the file: a typo in a project
+    file must not be silently ignored."""
+    settings, source = find_settings(start)
+    table = settings.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"'{name}' must be a table", path=source, hint=f"write [{name}] (or [tool.wxpub.{name}])")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"[{name}] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(sorted(known))}")
+    return table, source
+
+
 def check_options(start: str | Path) -> CheckOptions:
     """The check settings that apply to posts in `start` (a folder or a post)."""
-    settings, source = find_settings(start)
-    table = settings.get("check", {})
-    if not isinstance(table, dict):
-        raise ConfigError("'check' must be a table", path=source, hint="write [check] (or [tool.wxpub.check])")
-    unknown = sorted(set(table) - {"select", "ignore"})
-    if unknown:
-        raise ConfigError(f"[check] has unknown keys: {', '.join(unknown)}", path=source, hint="use select and ignore")
+    table, source = settings_table(start, "check", ("select", "ignore"))
     select = table.get("select")
     return CheckOptions(
         select=None if select is None else _codes(select, "select", source),
@@ -122,13 +131,7 @@ def _codes(value: Any, key: str, source: Path | None) -> tuple[str, ...]:
 def private_hosts_allowed(start: str | Path) -> tuple[str, ...]:
     """`[images] allow_private_hosts`: hosts, addresses or networks off the public internet that image
     downloads may reach (a post is someone's text: by default it cannot make wxpub reach the intranet)."""
-    settings, source = find_settings(start)
-    table = settings.get("images", {})
-    if not isinstance(table, dict):
-        raise ConfigError("'images' must be a table", path=source, hint="write [images] (or [tool.wxpub.images])")
-    unknown = sorted(set(table) - {"allow_private_hosts"})
-    if unknown:
-        raise ConfigError(f"[images] has unknown keys: {', '.join(unknown)}", path=source, hint="known: allow_private_hosts")
+    table, source = settings_table(start, "images", ("allow_private_hosts",))
     hosts = table.get("allow_private_hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
         raise ConfigError(
@@ -146,13 +149,7 @@ def convert_defaults(start: str | Path) -> dict[str, Any]:
 
     A relative `theme` path is made relative to the config file, so it works from any post.
     """
-    settings, source = find_settings(start)
-    table = settings.get("convert", {})
-    if not isinstance(table, dict):
-        raise ConfigError("'convert' must be a table", path=source, hint="write [convert] (or [tool.wxpub.convert])")
-    unknown = sorted(set(table) - set(CONVERT_KEYS))
-    if unknown:
-        raise ConfigError(f"[convert] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(CONVERT_KEYS)}")
+    table, source = settings_table(start, "convert", CONVERT_KEYS)
     defaults = dict(table)
     theme = defaults.get("theme")
     if isinstance(theme, str) and theme.endswith(".css") and source is not None and not Path(theme).is_absolute():
@@ -261,13 +258,7 @@ class PreviewOptions:
 
 def preview_options(start: str | Path) -> PreviewOptions:
     """The preview settings for posts in `start` (a folder or a post)."""
-    settings, source = find_settings(start)
-    table = settings.get("preview", {})
-    if not isinstance(table, dict):
-        raise ConfigError("'preview' must be a table", path=source, hint="write [preview] (or [tool.wxpub.preview])")
-    unknown = sorted(set(table) - {"account_name"})
-    if unknown:
-        raise ConfigError(f"[preview] has unknown keys: {', '.join(unknown)}", path=source, hint="known: account_name")
+    table, source = settings_table(start, "preview", ("account_name",))
     name = table.get("account_name", "")
     if not isinstance(name, str):
         raise ConfigError("[preview] account_name must be text", path=source, hint='write account_name = "My Account"')
