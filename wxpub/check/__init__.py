@@ -79,12 +79,13 @@ def _beyond_bounds(text: str, path: Path | None) -> PostError | None:
     """The converter's refusal of a source too large or too deeply nested to parse, if it refuses it."""
     from ..bounds import check_bounds
 
-    body, body_line = text, 1
-    if text.startswith("---\n"):
-        closing = text.find("\n---", 3)
-        if closing >= 0:  # the body as parse_post gives it, so the line is the converter's
-            body_line = text.count("\n", 0, closing) + 3
-            body = text[text.find("\n", closing + 1) + 1 :] if text.find("\n", closing + 1) >= 0 else ""
+    from ..post import front_matter_fences
+
+    lines = text.split("\n")
+    fences = front_matter_fences(lines)
+    closing = fences[1] if fences is not None else None
+    # The body as parse_post gives it, so that the line is the converter's.
+    body, body_line = ("\n".join(lines[closing:]), closing + 1) if closing else (text, 1)
     try:
         check_bounds(Post(meta={}, body=body, path=path, body_line=body_line))
     except PostError as error:
