@@ -195,6 +195,22 @@ def test_a_cover_that_is_also_in_the_post_is_downloaded_once(site: str, tmp_path
     assert _Handler.hits == ["/pic.png"]
 
 
+def test_a_url_several_posts_of_one_draft_use_is_downloaded_once(site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wxpub.publish import PublishOptions, publish_paths
+
+    (tmp_path / "wxpub.toml").write_text('[images]\nallow_private_hosts = ["127.0.0.1"]\n')
+    monkeypatch.delenv("WXPUB_APPID", raising=False)
+    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))  # nothing prepared before
+    posts = []
+    for name in ("a", "b"):
+        post = tmp_path / f"{name}.md"
+        post.write_text(f"---\ntitle: {name}\n---\n\n正文。\n\n![图]({site}/pic.png)\n", encoding="utf-8")
+        posts.append(post)
+    result = publish_paths(posts, PublishOptions(dry_run=True))
+    assert len(result.posts) == 2
+    assert _Handler.hits == ["/pic.png"]
+
+
 def test_the_projects_config_is_what_allows_a_private_host(site: str, tmp_path: Path) -> None:
     (tmp_path / "wxpub.toml").write_text("")
     with pytest.raises(ImageError, match="refused"):

@@ -29,10 +29,11 @@ from ..config import find_project_root
 from .cover import NO_COVER, NO_COVER_HINT, choose_cover, cover_crops, parse_focus
 from .decode import probe
 from .model import ImageOptions, PreparedImage, PreparedImages
-from .prepare import prepare_image, prepare_images, write_prepared
+from .prepare import Downloads, prepare_image, prepare_images, write_prepared
 from .sources import ImageSource, load_source, resolve_source
 
 __all__ = [
+    "Downloads",
     "NO_COVER",
     "NO_COVER_HINT",
     "ImageOptions",

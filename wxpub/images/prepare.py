@@ -152,7 +152,7 @@ class _Job:
     cache: DiskCache | None
     focus: tuple[float, float]
     data: bytes | None = field(default=None, repr=False)
-    downloads: _Downloads | None = field(default=None, repr=False, compare=False)
+    downloads: Downloads | None = field(default=None, repr=False, compare=False)
 
 
 def _work(job: _Job) -> PreparedImage:
@@ -162,8 +162,9 @@ def _work(job: _Job) -> PreparedImage:
     return prepare_image(job.source, role=job.role, options=job.options, cache=job.cache, focus=job.focus, data=data)
 
 
-class _Downloads:
-    """Each URL downloaded once per run, whichever worker asks first (the cover is often also in the post)."""
+class Downloads:
+    """Each URL downloaded once per run, whichever worker asks first (the cover is often also in the
+    post, and the posts of one draft often share a logo): give one to every prepare_images of a run."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -197,6 +198,7 @@ def prepare_images(
     jobs: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     on_ready: Callable[[PreparedImage], None] | None = None,
+    downloads: Downloads | None = None,
 ) -> PreparedImages:
     """Prepare every image of a post (and its cover, when `cover`), in parallel, the same bytes every run.
 
@@ -206,7 +208,8 @@ def prepare_images(
     `jobs` caps worker threads (default: the usable cores). `progress(done, total, src)` is
     called as images finish, and `on_ready(image)` with each distinct image as soon as it is
     ready, so that uploads can start while the rest are still being prepared. A post with no
-    cover gives `cover=None`: publishing must refuse it.
+    cover gives `cover=None`: publishing must refuse it. `downloads`, shared by the posts of a run,
+    fetches each URL once for all of them.
     """
     meta = meta or {}
     post = Path(post_path) if post_path is not None else None
@@ -216,7 +219,7 @@ def prepare_images(
         allowed = private_hosts_allowed(post)
         if allowed:
             options = dataclasses.replace(options, allow_private_hosts=options.allow_private_hosts + allowed)
-    downloads = _Downloads()
+    downloads = downloads if downloads is not None else Downloads()
 
     wanted: list[tuple[ImageRef, Role]] = [(ref, "content") for ref in refs]
     focus = (0.5, 0.5)

@@ -33,7 +33,7 @@ from .uploads import Uploads, counts, label
 
 if TYPE_CHECKING:
     from ..convert import Converted
-    from ..images import PreparedImage
+    from ..images import Downloads, PreparedImage
     from ..ledger import Ledger
     from ..wechat import WeChat
 
@@ -62,7 +62,10 @@ def publish(
     findings = [found + list(validate.images(c)) + list(validate.content(c)) for found, c in zip(findings, converted)]
     _refuse(paths, findings)
     if token is None or client is None or ledger is None:
-        return _dry_run([_prepare(path, c, found) for path, c, found in zip(paths, converted, findings)], ledger)
+        from ..images import Downloads
+
+        downloads = Downloads()
+        return _dry_run([_prepare(path, c, found, downloads=downloads) for path, c, found in zip(paths, converted, findings)], ledger)
     # One publish at a time per account and ledger: a second run waits here, then finds done
     # (in the ledger, read again) whatever the first one did.
     with ledger.publish_lock(on_wait=say):
@@ -84,7 +87,12 @@ def _online(
     """Upload, save the draft, then submit or preview: the part of `publish` that changes the account."""
     # Each image is uploaded as soon as it is ready, while the others are still being made.
     with Uploads(client, ledger, options.concurrency or 1, say, token=token) as uploads:
-        posts = [_prepare(path, c, found, on_ready=uploads.offer) for path, c, found in zip(paths, converted, findings)]
+        from ..images import Downloads
+
+        downloads = Downloads()  # a URL that several posts of the draft use is fetched once
+        posts = [
+            _prepare(path, c, found, on_ready=uploads.offer, downloads=downloads) for path, c, found in zip(paths, converted, findings)
+        ]
         uploaded, _ = uploads.finish(posts)
     notes = list(uploads.notes)
     made = set(uploads.made)
@@ -280,11 +288,12 @@ def _prepare(
     converted: Converted,
     findings: Sequence[validate.Finding],
     on_ready: Callable[[PreparedImage], None] | None = None,
+    downloads: Downloads | None = None,
 ) -> PreparedPost:
     from ..images import prepare_images
 
     images = prepare_images(
-        converted.images, path, meta=converted.meta, key_lines=converted.post.key_lines, on_ready=on_ready
+        converted.images, path, meta=converted.meta, key_lines=converted.post.key_lines, on_ready=on_ready, downloads=downloads
     )
     name = shown(path)
     # Warnings only: notes (a link that becomes a reference, a remote image) are check's to say.
