@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from wxpub.cli import main
-from wxpub.config import Credentials
 from wxpub.convert import convert_file
-from wxpub.publish import PublishOptions, publish_paths
+from wxpub.publish import PublishOptions
 from wxpub.publish.changed import publish_changed
 from wxpub.sandbox import Sandbox
 
