@@ -11,11 +11,12 @@ from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
-
 from imagegen import photo
+from PIL import Image
+
 from wxpub.cli import main
-from wxpub.images import prepare_images
 from wxpub.convert import convert_file
+from wxpub.images import prepare_images
 from wxpub.preview.server import PreviewServer, Target
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -250,3 +251,11 @@ def test_saving_the_theme_css_restyles_the_article(project: Path) -> None:
         assert "color:#654321" in get_json(running.url + "api/article")["light"]
     finally:
         running.stop()
+
+
+def test_the_account_name_comes_from_the_posts_account(tmp_path: Path) -> None:
+    (tmp_path / "wxpub.toml").write_text('[accounts.main]\nappid = "wx0000000000sandbox"\nname = "小满的技术笔记"\n', encoding="utf-8")
+    Image.new("RGB", (940, 400), (40, 120, 200)).save(tmp_path / "cover.png")
+    (tmp_path / "post.md").write_text("---\ntitle: 标题\ncover: cover.png\n---\n\n正文。\n", encoding="utf-8")
+    server = PreviewServer(Target.of(tmp_path / "post.md"), port=0)
+    assert server.article({})["account"] == "小满的技术笔记"

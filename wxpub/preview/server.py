@@ -214,7 +214,7 @@ class PreviewServer:
         try:
             path = self.target.post(query.get("post"))
             choices = Choices.from_query(query)
-            article = build_article(path, choices, preview_options(path).account_name)
+            article = build_article(path, choices, _account_name(path, preview_options(path).account_name))
         except WxpubError as error:
             return {"version": version, "error": error.one_line()}
         except Exception as error:  # noqa: BLE001 - the page shows it; the server keeps serving
@@ -261,6 +261,17 @@ class PreviewServer:
 
 
 _QUERY_KEYS = ("post", "theme", "color", "font_size")
+
+
+def _account_name(path: Path, configured: str) -> str:
+    """The name shown under the title: `[preview] account_name`, else the name of the post's account."""
+    if configured:
+        return configured
+    from ..convert import post_account
+    from ..post import read_post
+
+    account = post_account(read_post(path))
+    return account.name if account is not None else ""
 
 
 def page_html() -> str:
