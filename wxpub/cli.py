@@ -107,7 +107,9 @@ def convert_command(
         text = converted.html
     if output:
         output.write_text(text + "\n", encoding="utf-8")
-        click.echo(f"wrote {output} ({converted.content_length:,} characters, {converted.budget_left:,} left of WeChat's 20,000)", err=True)
+        left = converted.budget_left
+        budget = f"{left:,} left of WeChat's 20,000" if left > 0 else f"{1 - left:,} over WeChat's limit (fewer than 20,000)"
+        click.echo(f"wrote {output} ({converted.content_length:,} characters, {budget})", err=True)
     else:
         click.echo(text)
 
