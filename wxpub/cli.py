@@ -162,7 +162,7 @@ def images_command(post: Path, out: Path | None, max_width: int, background: str
     options = images.ImageOptions(max_width=max_width, background=background)
 
     def progress(done: int, total: int, src: str) -> None:
-        if _stderr_is_terminal():  # one line redrawn in place
+        if sys.stderr.isatty():  # one line redrawn in place
             click.echo(f"\r[{done}/{total}] {src[:60]:<60}", err=True, nl=done == total)
         else:  # a log (CI, a pre-commit hook): plain lines, no carriage returns
             click.echo(f"[{done}/{total}] {src}", err=True)
@@ -183,10 +183,6 @@ def images_command(post: Path, out: Path | None, max_width: int, background: str
         click.echo(f"warning: {post}: {images.NO_COVER} ({images.NO_COVER_HINT})", err=True)
     if out:
         click.echo(f"wrote {len(written)} files to {out}", err=True)
-
-
-def _stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
 
 
 def _image_json(image: Any) -> dict[str, Any]:

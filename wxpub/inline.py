@@ -187,7 +187,7 @@ def _rows_as_lines(section: Any) -> None:
     if len(rows) < 2 or (section.text or "").strip() or not all(_plain_row(row) for row in rows):
         return
     for element in (section, *section.iterancestors()):
-        indent = next((v for p, v in _declarations(element.get("style") or "") if p == "text-indent"), None)
+        indent = next((v for p, v in profile.declarations(element.get("style") or "") if p == "text-indent"), None)
         if indent is not None:
             if indent.strip() not in ("0", "0px"):
                 return
@@ -214,12 +214,12 @@ _BLOCK_STYLE = re.compile(r"(?:^|;)\s*display\s*:\s*(?:block|table|list-item)")
 
 
 def _alignment(style: str | None) -> str | None:
-    found = [value for prop, value in _declarations(style or "") if prop == "text-align"]
+    found = [value for prop, value in profile.declarations(style or "") if prop == "text-align"]
     return found[-1].strip() if found else None
 
 
 def _set_alignment(element: Any, align: str | None) -> None:
-    kept = [(p, v) for p, v in _declarations(element.get("style") or "") if p != "text-align"]
+    kept = [(p, v) for p, v in profile.declarations(element.get("style") or "") if p != "text-align"]
     kept += [("text-align", align)] if align else []
     if kept:
         element.set("style", ";".join(f"{p}:{v}" for p, v in kept))
@@ -528,7 +528,7 @@ def _compact_style(
     """
     parent = dict(inherited)
     kept: list[tuple[str, str]] = []
-    for prop, value in _declarations(style):
+    for prop, value in profile.declarations(style):
         if prop.startswith("--") or "var(" in value:
             continue
         value = _short(value)
@@ -546,7 +546,7 @@ def _compact_style(
     # The last guard of the WeChat profile: sanitiser and themes have already reported what they
     # removed; this holds styles made elsewhere (a Pygments style's black, say) to it too.
     cleaned, _ = profile.clean_style(tag, ";".join(f"{p}:{v}" for p, v in kept))
-    kept = list(_declarations(cleaned))
+    kept = list(profile.declarations(cleaned))
     inherited_here = {p: v for p, v in kept if p in INHERITED}
     if inherited_here:
         child = {**parent, **inherited_here}
@@ -555,10 +555,6 @@ def _compact_style(
                 child[prop] = "\0"  # relative sizes compound: never equal to a child's
         inherited = tuple(sorted(child.items()))
     return ";".join(f"{p}:{v}" for p, v in shortest(kept)), inherited
-
-
-def _declarations(style: str) -> tuple[tuple[str, str], ...]:
-    return profile.declarations(style)
 
 
 def _short(value: str) -> str:

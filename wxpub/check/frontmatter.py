@@ -84,8 +84,3 @@ def formatting_problems(layout: Layout, path: str) -> list[Problem]:
                 Problem(path, number, col, "WX111", "trailing whitespace", Edit(number, col, text[len(stripped) :], ""))
             )
     return problems
-
-
-def _value_col(text: str, key: str) -> int:
-    match = re.match(rf"{re.escape(key)}\s*[:：]\s*", text)
-    return match.end() + 1 if match else 1
