@@ -197,8 +197,7 @@ def _image_json(image: Any) -> dict[str, Any]:
 
 
 def _image_table(rows: list[Any]) -> None:
-    def size(n: int) -> str:
-        return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n / 1000:.0f} KB" if n >= 1000 else f"{n} B"
+    from .images.sources import human_size as size
 
     table = [("source", "format", "pixels", "bytes", "warnings")]
     for image in rows:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 from urllib.parse import unquote, urlsplit
 
+from ..config import shown
 from ..errors import ImageError
 from .model import ImageOptions
 
@@ -55,11 +56,11 @@ def resolve_source(
     base = post.resolve().parent if post is not None else root_dir
     path = _find_file(text, base, root_dir)
     if path is None:
-        raise probe.fail("no such file", hint=f"paths are relative to {display_path(base)}", kind="missing")
+        raise probe.fail("no such file", hint=f"paths are relative to {shown(base)}", kind="missing")
     real = path.resolve()
     if not real.is_relative_to(root_dir):
         raise probe.fail(
-            f"is outside the project folder {display_path(root_dir)}",
+            f"is outside the project folder {shown(root_dir)}",
             hint="only images inside the project are read; copy the image into it",
             kind="outside",
         )
@@ -376,13 +377,6 @@ def _in_network(address: Any, rule: str) -> bool:
 
 def short(text: str) -> str:
     return text if len(text) <= 80 else text[:60] + "…" + text[-12:]
-
-
-def display_path(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def human_size(size: int) -> str:
