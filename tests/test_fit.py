@@ -77,6 +77,29 @@ def test_the_6000_character_technical_post_fits_in_every_theme(theme: str) -> No
     assert fit.publish_length(converted) < 20_000
 
 
+@pytest.mark.parametrize("theme", THEMES)
+def test_a_newsletter_of_59_links_and_22_pictures_fits_in_every_theme(theme: str) -> None:
+    weekly = ROOT / "tests" / "realposts" / "weekly.md"
+    assert not fit.fits(wxpub.convert_file(weekly, theme=theme))
+    converted = wxpub.convert_file(weekly, theme=theme, fit=True)
+    assert fit.publish_length(converted) < 20_000
+    gave_up = [n.message for n in converted.warnings if n.code == "fit"]
+    assert "to fit WeChat's 20,000 characters, reference and footnote marks are plain superscripts in the text colour" in gave_up
+    assert converted.html.count("<sup>[") == 59  # each mark as plain as it can be
+    assert converted.html.count("<img ") == 22
+
+
+def test_the_steps_for_links_and_pictures_take_off_what_they_name() -> None:
+    text = "---\ntitle: 图\n---\n\n**粗体**见[文档](https://example.com)[^1]。\n\n![猫](cat.png)\n\n[^1]: 注。\n"
+    post = parse_post(text)
+    resolved, options = plan(post, theme="warm")
+    before = _convert(post, resolved, options).html
+    assert 'class' not in before and "border-radius:12px" in before and '<figcaption style="' in before
+    after = _convert(post, *fit.fitted_plan(resolved, options, len(fit.STEPS))).html
+    assert "<sup>[1]</sup>" in after and "<figcaption>猫</figcaption>" in after and "<strong>粗体</strong>" in after
+    assert "border-radius" not in after.split("<img", 1)[1].split(">", 1)[0]
+
+
 def test_outlook_says_how_far_over_and_whether_fit_helps() -> None:
     post = parse_post(code_heavy(8))
     outlook = fit_outlook(post)

@@ -7,7 +7,11 @@ Each step gives up one piece of the theme's look for fewer characters, and the s
 3. table cells without rules;
 4. callouts and quotes without background or rounded corners;
 5. list markers in the text colour, not bold;
-6. inline code without background or padding.
+6. inline code without background or padding;
+7. reference and footnote marks as plain superscripts;
+8. pictures with square corners and no frame;
+9. captions as plain text under the picture;
+10. bold text only bold, without a colour or background of its own.
 
 A post is converted as it is first; only when it is over the limit is the next step added, until
 it fits or no step is left. What was given up is reported as `fit` notices. Without `--fit`,
@@ -104,6 +108,23 @@ STEPS: tuple[FitStep, ...] = (
         "inline-code-plain",
         "inline code has no background",
         _drop(re.compile(r"(?:^|[\s>+~])code$"), re.compile(r"background|padding|border-radius")),
+    ),
+    # For posts of many links and pictures: a newsletter pays for each mark and each figure.
+    FitStep(
+        "marks-plain",
+        "reference and footnote marks are plain superscripts in the text colour",
+        _drop(re.compile(r"^sup$|\.ref-mark|\.fn-mark"), re.compile(r"color$|font-size|line-height")),
+    ),
+    FitStep("pictures-plain", "pictures have square corners and no frame", _drop(re.compile(r"(?:^|[\s>+~])img$"), re.compile(r"border"))),
+    FitStep(
+        "captions-plain",
+        "captions are plain text under the picture",
+        _drop(re.compile(r"^figcaption$"), re.compile(r".")),
+    ),
+    FitStep(
+        "bold-plain",
+        "bold text is only bold: no colour or background of its own",
+        _drop(re.compile(r"(?:^|[\s>+~])(?:strong|b)$"), re.compile(r"color$|background|padding|border")),
     ),
 )
 

@@ -60,6 +60,8 @@ class FiguresTreeprocessor(Treeprocessor):
             parent.text = None
             img.tail = None
             caption = caption_for(alt, title, self.ext.getConfig("caption"))
+            if caption and caption == alt:
+                del img.attrib["alt"]  # the caption below says it; an image in a captioned figure needs no alt
             if mark is not None:
                 parent.remove(mark)
                 mark.tail = None

@@ -93,9 +93,13 @@ class LinksTreeprocessor(Treeprocessor):
         section = etree.Element("section", {"class": "refs"})
         title = etree.SubElement(section, "p", {"class": "refs-title"})
         title.text = self.ext.getConfig("title")
+        # One block, an entry per line: a paragraph each would cost its style 60 times in a newsletter.
+        item = etree.SubElement(section, "p", {"class": "ref"})
         for number, url, text in self.ext.links:
-            item = etree.SubElement(section, "p", {"class": "ref"})
-            item.text = f"[{number}] {text}: "
+            if len(item):
+                etree.SubElement(item, "br").tail = f"[{number}] {text}: "
+            else:
+                item.text = f"[{number}] {text}: "
             address = etree.SubElement(item, "span", {"class": "ref-url"})
             address.text = url
         return section
