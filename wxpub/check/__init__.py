@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..codes import RULES, Rule, Severity
-from ..errors import PostError, UsageError
+from ..errors import PostError, UsageError, WxpubError
 from ..post import Post, parse_post
 from .content import content_problems, front_matter_problems
 from .frontmatter import Layout, formatting_problems
@@ -192,17 +192,22 @@ def selection_for(path: Path) -> Selection:
 
 
 def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Markdown files among `paths`, folders walked in sorted order (hidden folders skipped); others ignored."""
+    """Markdown files among `paths`, folders walked in sorted order; others ignored.
+
+    A folder's walk skips hidden folders and `node_modules`, and the project's blocks: they are
+    parts of posts, not posts (a file named on the command line is checked whatever it is)."""
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
         if path.is_dir():
+            blocks = _blocks_of(path)
             found = sorted(
                 p
                 for p in path.rglob("*")
                 if p.suffix.lower() in MARKDOWN_SUFFIXES
                 and p.is_file()
                 and not any(part.startswith(".") or part == "node_modules" for part in p.relative_to(path).parts[:-1])
+                and not _is_block(p.resolve(), blocks)
             )
         elif path.exists():
             found = [path] if path.suffix.lower() in MARKDOWN_SUFFIXES else []
@@ -212,6 +217,24 @@ def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
             if post not in seen:
                 seen.add(post)
                 yield post
+
+
+def _blocks_of(folder: Path) -> tuple[Path, ...]:
+    """The project's blocks seen from `folder`: its root's `blocks/` folder and each account's header and footer."""
+    from ..config import find_project_root, project_accounts
+
+    root = find_project_root(folder / "_")
+    named = [root / "blocks"]
+    try:
+        accounts = project_accounts(folder).accounts.values()
+    except WxpubError:
+        accounts = ()  # a broken config is reported when the posts are checked
+    named += [root / block for account in accounts for block in (account.header, account.footer) if block]
+    return tuple(p.resolve() for p in named)
+
+
+def _is_block(path: Path, blocks: tuple[Path, ...]) -> bool:
+    return any(path == block or block in path.parents for block in blocks)
 
 
 def _check_one(job: tuple[Path, Mode, Selection | None]) -> FileResult:
