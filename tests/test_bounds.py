@@ -6,7 +6,7 @@ import http.server
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -182,6 +182,80 @@ def test_a_slow_server_is_cut_at_the_deadline(site: str, path: str, tmp_path: Pa
     started = time.monotonic()
     with pytest.raises(ImageError, match="took longer than 1 s|timed out after 1 s"):
         _fetch(f"{site}{path}", tmp_path, allow_private_hosts=("127.0.0.1",), timeout=1.0)
+    assert time.monotonic() - started < 2.5
+
+
+# --- the same over HTTPS: the certificate is checked for the name, the connection goes to the checked address
+
+
+@pytest.fixture()
+def tls_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The same server over TLS, its certificate for `localhost` from a test authority; (base URL, the authority's PEM)."""
+    import ssl
+
+    import trustme
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    pem = tmp_path / "authority.pem"
+    authority.cert_pem.write_to_path(str(pem))
+    _Handler.png = gen.encode(Image.new("RGB", (94, 40), (200, 30, 30)), "PNG")
+    _Handler.hits = []
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def finish_request(self, request: Any, client_address: Any) -> None:
+            try:  # the handshake in the request's own thread: a slow client holds up no one else
+                request = server_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return  # the client refused our certificate
+            super().finish_request(request, client_address)
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client cut off at its deadline: expected here
+
+    httpd = Server(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"https://localhost:{httpd.server_address[1]}", pem
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_https_image_is_downloaded_with_its_certificate_checked(tls_site: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, authority = tls_site
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority))  # trust the test authority, as a machine trusts its CAs
+    image = _fetch(f"{base}/pic.png", tmp_path, allow_private_hosts=("localhost",))
+    assert (image.width, image.height) == (94, 40)  # type: ignore[attr-defined]
+    assert _Handler.hits == ["/pic.png"]
+
+
+def test_an_https_certificate_nobody_vouches_for_is_refused(tls_site: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, _ = tls_site
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-authorities.pem"))
+    with pytest.raises(ImageError, match="the server's HTTPS certificate is not valid: unable to get local issuer certificate"):
+        _fetch(f"{base}/pic.png", tmp_path, allow_private_hosts=("localhost",))
+    assert _Handler.hits == []
+
+
+def test_an_https_certificate_for_another_name_is_refused(tls_site: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, authority = tls_site
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority))
+    # The same server by its address: the certificate names localhost, not 127.0.0.1.
+    with pytest.raises(ImageError, match="the server's HTTPS certificate is not valid: IP address mismatch"):
+        _fetch(base.replace("localhost", "127.0.0.1") + "/pic.png", tmp_path, allow_private_hosts=("127.0.0.1",))
+    assert _Handler.hits == []
+
+
+@pytest.mark.parametrize("path", ["/slow-headers", "/slow-body"])
+def test_a_slow_https_server_is_cut_at_the_deadline(tls_site: tuple[str, Path], path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, authority = tls_site
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority))
+    started = time.monotonic()
+    with pytest.raises(ImageError, match="took longer than 1 s|timed out after 1 s"):
+        _fetch(f"{base}{path}", tmp_path, allow_private_hosts=("localhost",), timeout=1.0)
     assert time.monotonic() - started < 2.5
 
 

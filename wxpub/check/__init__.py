@@ -226,9 +226,9 @@ def _blocks_of(folder: Path) -> tuple[Path, ...]:
     root = find_project_root(folder / "_")
     named = [root / "blocks"]
     try:
-        accounts = project_accounts(folder).accounts.values()
+        accounts = list(project_accounts(folder).accounts.values())
     except WxpubError:
-        accounts = ()  # a broken config is reported when the posts are checked
+        accounts = []  # a broken config is reported when the posts are checked
     named += [root / block for account in accounts for block in (account.header, account.footer) if block]
     return tuple(p.resolve() for p in named)
 

@@ -129,6 +129,7 @@ def _decode_data_uri(source: ImageSource, options: ImageOptions) -> bytes:
 
 def _download(source: ImageSource, options: ImageOptions) -> bytes:
     import socket
+    import ssl
     import urllib.error
     import urllib.request
 
@@ -183,6 +184,11 @@ def _download(source: ImageSource, options: ImageOptions) -> bytes:
             raise reason from None
         if isinstance(reason, (socket.timeout, TimeoutError)):
             raise source.fail(f"download timed out after {options.timeout:g} s") from None
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            raise source.fail(
+                f"the server's HTTPS certificate is not valid: {reason.verify_message}",
+                hint="download it from an address with a valid certificate, or save it beside the post",
+            ) from None
         raise source.fail(f"cannot download: {reason}", hint="check the URL and the network") from None
 
 
