@@ -209,6 +209,53 @@ def test_a_lost_draft_add_that_cannot_be_checked_is_settled_by_the_rerun(sandbox
     assert_exactly_once(sandbox, post)
 
 
+def published_titles(sandbox: Sandbox) -> list[str]:
+    return [a["title"] for p in sandbox.published(APPID).values() for a in p["articles"]]
+
+
+def test_a_submit_whose_answer_was_lost_is_found_published_and_not_sent_again(sandbox: Sandbox, blog: Blog) -> None:
+    post = blog.post("a", "只发一次")
+    sandbox.inject("drop-after", "freepublish/submit")
+    with pytest.raises(WeChatError) as failed:
+        run(sandbox, post, submit=True)
+    assert failed.value.maybe_done and "run again: nothing is done twice" in str(failed.value)
+    # WeChat went on publishing: the draft left the box and became an article.
+    assert published_titles(sandbox) == ["只发一次"] and not sandbox.drafts(APPID)
+    result = run(sandbox, post, submit=True)
+    assert any("published by a run whose answer from WeChat was lost" in note for note in result.notes), result.notes
+    assert result.action == "unchanged" and result.publish_status == 0
+    assert sandbox.count("freepublish/submit") == 1 and sandbox.count("draft/add") == 1
+    assert published_titles(sandbox) == ["只发一次"]  # once, not twice
+    again = run(sandbox, post, submit=True)  # and the ledger now knows it
+    assert again.action == "unchanged" and sandbox.count("freepublish/submit") == 1
+    assert sandbox.count("freepublish/batchget") == 1  # looked up once, by the run after the loss
+
+
+def test_a_submit_that_never_reached_wechat_is_sent_again_by_the_rerun(sandbox: Sandbox, blog: Blog) -> None:
+    post = blog.post("a", "再发一次")
+    sandbox.inject("drop-before", "freepublish/submit")  # the connection closes before WeChat acts
+    with pytest.raises(WeChatError) as failed:
+        run(sandbox, post, submit=True)
+    assert failed.value.maybe_done  # from where the client stands, it may have happened
+    assert published_titles(sandbox) == [] and len(sandbox.drafts(APPID)) == 1
+    result = run(sandbox, post, submit=True)
+    assert any("did not publish it" in note for note in result.notes), result.notes
+    assert result.publish_status == 0
+    assert published_titles(sandbox) == ["再发一次"]
+    assert sandbox.count("freepublish/submit") == 2 and sandbox.count("draft/add") == 1
+
+
+def test_a_submit_wechat_refuses_leaves_nothing_to_look_for(sandbox: Sandbox, blog: Blog) -> None:
+    post = blog.post("a", "未通过")
+    sandbox.inject("errcode", "freepublish/submit", errcode=53503)
+    with pytest.raises(WeChatError) as failed:
+        run(sandbox, post, submit=True)
+    assert not failed.value.maybe_done
+    result = run(sandbox, post, submit=True)
+    assert result.publish_status == 0 and sandbox.count("freepublish/batchget") == 0
+    assert published_titles(sandbox) == ["未通过"]
+
+
 def test_a_lost_material_answer_that_cannot_be_checked_is_settled_by_the_rerun(sandbox: Sandbox, blog: Blog) -> None:
     post = blog.post("a", "重跑封面")
     sandbox.inject("drop-after", "material/add_material")

@@ -189,6 +189,21 @@ def test_publish_runs_through_its_status_sequence_and_removes_the_draft(tmp_path
             assert "标题" in page.read().decode()
 
 
+def test_a_publish_nobody_polls_ends_on_its_own_and_is_listed(tmp_path: Path) -> None:
+    with Sandbox(tmp_path, accounts={APPID: SECRET}, publish_sequence=(1, 1, 0)) as sandbox:
+        tok = token(sandbox)
+        media_id = call(sandbox, "draft/add", {"articles": [article(sandbox, tok)]}, token=tok)["media_id"]
+        publish_id = call(sandbox, "freepublish/submit", {"media_id": media_id}, token=tok)["publish_id"]
+        # As WeChat's publishing runs without anyone asking: by the next look, the draft is an article.
+        assert call(sandbox, "draft/get", {"media_id": media_id}, token=tok)["errcode"] == 40007
+        listing = call(sandbox, "freepublish/batchget", {"offset": 0, "count": 20, "no_content": 1}, token=tok)
+        assert listing["total_count"] == 1 and listing["item"][0]["update_time"] > 0
+        news = listing["item"][0]["content"]["news_item"]
+        assert [a["title"] for a in news] == ["标题"] and "content" not in news[0] and "/s/" in news[0]["url"]
+        assert call(sandbox, "freepublish/get", {"publish_id": publish_id}, token=tok)["publish_status"] == 0
+        assert call(sandbox, "freepublish/batchget", {"offset": 0, "count": 0}, token=tok)["errcode"] == 40097
+
+
 def test_preview(sandbox: Sandbox) -> None:
     tok = token(sandbox)
     media_id = call(sandbox, "draft/add", {"articles": [article(sandbox, tok)]}, token=tok)["media_id"]

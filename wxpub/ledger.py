@@ -51,6 +51,12 @@ class DraftRecord:
     fingerprints: tuple[str, ...]
     at: float
     publish_id: str | None = None
+    article_id: str | None = None  # found published by a later run, when the submit's answer was lost
+    submitting: float | None = None  # when a freepublish/submit was sent whose answer was never recorded
+
+    @property
+    def published(self) -> bool:
+        return bool(self.publish_id or self.article_id)
 
 
 IDENTITY_KEYS = ("title", "author", "digest", "thumb_media_id")
@@ -148,6 +154,8 @@ class Ledger:
                 tuple(entry.get("fingerprints", ())),
                 float(entry.get("at", 0)),
                 entry.get("publish_id"),
+                entry.get("article_id"),
+                entry.get("submitting"),
             )
             for media_id, entry in self._account().get("drafts", {}).items()
         ]
@@ -166,8 +174,9 @@ class Ledger:
 
         def change(acc: dict[str, Any]) -> None:
             old = acc.setdefault("drafts", {}).get(media_id, {})
-            if old.get("publish_id"):
-                entry["publish_id"] = old["publish_id"]
+            for kept in ("publish_id", "article_id", "submitting"):
+                if old.get(kept):
+                    entry[kept] = old[kept]
             acc["drafts"][media_id] = entry
             acc.get("pending", {}).pop(_pending_key(posts), None)
 
@@ -178,8 +187,33 @@ class Ledger:
         """The draft is gone from the account (deleted, or published and so moved out of the box)."""
         self._change(lambda acc: acc.get("drafts", {}).pop(media_id, None))
 
+    def begin_submit(self, media_id: str) -> float:
+        """Note that freepublish/submit is about to be sent, so a run that loses its answer can look for it."""
+        since = time.time()
+        self._change(lambda acc: acc.get("drafts", {}).get(media_id, {}).__setitem__("submitting", since))
+        return since
+
+    def clear_submit(self, media_id: str) -> None:
+        """The submit surely did not happen (refused, or never sent)."""
+        self._change(lambda acc: acc.get("drafts", {}).get(media_id, {}).pop("submitting", None))
+
     def record_publish(self, media_id: str, publish_id: str) -> None:
-        self._change(lambda acc: acc.get("drafts", {}).get(media_id, {}).__setitem__("publish_id", publish_id))
+        def change(acc: dict[str, Any]) -> None:
+            entry = acc.get("drafts", {}).get(media_id, {})
+            entry["publish_id"] = publish_id
+            entry.pop("submitting", None)
+
+        self._change(change)
+
+    def record_published(self, media_id: str, article_id: str) -> None:
+        """The draft was found published (a submit whose answer was lost went through)."""
+
+        def change(acc: dict[str, Any]) -> None:
+            entry = acc.get("drafts", {}).get(media_id, {})
+            entry["article_id"] = article_id
+            entry.pop("submitting", None)
+
+        self._change(change)
 
     # -- a draft/add in flight -----------------------------------------------------------------
     def begin_add(self, posts: Sequence[str], fingerprints: Sequence[str] = (), articles: Sequence[Mapping[str, Any]] = ()) -> float:

@@ -666,6 +666,21 @@ class WeChat:
                 return item["media_id"]
         return None
 
+    def find_published(self, articles: Sequence[Mapping[str, Any]], *, since: float) -> tuple[str, tuple[str, ...]] | None:
+        """(article_id, article URLs) of what was published with exactly these articles at or after `since`.
+
+        Matched as find_draft matches drafts (title, author, cover, digest); looks at the newest 20
+        (one call of freepublish/batchget, 100 a day).
+        https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_batchget"""
+        single = len(articles) == 1
+        wanted = [_identity(a, single) for a in articles]
+        listing = self.call("post", "freepublish/batchget", json_body={"offset": 0, "count": 20, "no_content": 1})
+        for item in listing.get("item", []):
+            news = item.get("content", {}).get("news_item", [])
+            if int(item.get("update_time") or 0) >= int(since) - 120 and [_identity(a, single) for a in news] == wanted:
+                return str(item.get("article_id") or ""), tuple(str(a.get("url") or "") for a in news)
+        return None
+
     def submit(self, media_id: str) -> str:
         """POST freepublish/submit -> publish_id (as a string; WeChat sends either a string or a number).
         https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_submit"""

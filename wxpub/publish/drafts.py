@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import WeChatError
 from .article import Article
 from .model import Progress, PublishOptions, PublishResult
 
 if TYPE_CHECKING:
-    from ..ledger import Ledger
+    from ..ledger import DraftRecord, Ledger
     from ..wechat import WeChat
 
 
@@ -41,8 +41,12 @@ def save_draft(
     if record is not None:
         known = record.media_id
         existing = wrap(lambda: client.get_draft(known), None)
-        if existing is None and record.publish_id and list(record.fingerprints) == fingerprints:
-            notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published (publish_id {record.publish_id}) and {'has' if len(keys) == 1 else 'have'} not changed since")
+        if existing is None and record.submitting and not record.published:
+            # Gone from the box after a submit whose answer was lost: published, most likely.
+            record = settle_lost_submit(client, ledger, record, payloads, notes)
+        if existing is None and record.published and list(record.fingerprints) == fingerprints:
+            which = f"publish_id {record.publish_id}" if record.publish_id else f"article {record.article_id}"
+            notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published ({which}) and {'has' if len(keys) == 1 else 'have'} not changed since")
             return record.media_id, ["unchanged"] * len(articles), notes
         if existing is None or len(existing) != len(articles):
             ledger.forget_draft(record.media_id)
@@ -92,13 +96,33 @@ def save_draft(
     return record.media_id, actions, notes
 
 
+def settle_lost_submit(client: WeChat, ledger: Ledger, record: DraftRecord, payloads: Sequence[Mapping[str, Any]], notes: list[str]) -> DraftRecord:
+    """A freepublish/submit whose answer was lost: published after all (recorded, so it is not sent
+    again), or not (cleared, so it is). Looks among what was published until the submit has had
+    time to land, as a lost draft/add is looked for among drafts."""
+    since = record.submitting or 0.0
+    found = wrap(lambda: client.settle(lambda: client.find_published(payloads, since=since), since, "a freepublish/submit"), None)
+    if found:
+        article_id, urls = found
+        ledger.record_published(record.media_id, article_id)
+        notes.append(f"draft {record.media_id} was published by a run whose answer from WeChat was lost (article {article_id}); not submitting it again")
+    else:
+        ledger.clear_submit(record.media_id)
+        notes.append(f"a submit of draft {record.media_id} whose answer was lost did not publish it")
+    return next(r for r in ledger.drafts() if r.media_id == record.media_id)
+
+
 def submitted_before(client: WeChat, ledger: Ledger, media_id: str, actions: Sequence[str]) -> tuple[str, int, str] | None:
-    """(publish_id, status, words) of an earlier submit of this very draft, when nothing changed since."""
+    """(publish_id, status, words) of an earlier submit of this very draft, when nothing changed since.
+
+    A draft found published after a lost answer has no publish_id: ("", 0, "published")."""
     from ..wechat import PUBLISH_STATUS
 
     record = next((r for r in ledger.drafts() if r.media_id == media_id), None)
-    if record is None or not record.publish_id or any(action != "unchanged" for action in actions):
+    if record is None or not record.published or any(action != "unchanged" for action in actions):
         return None
+    if not record.publish_id:
+        return "", 0, PUBLISH_STATUS[0]
     try:
         status = int(client.publish_status(record.publish_id).get("publish_status", 1))
     except WeChatError:
@@ -111,7 +135,13 @@ def submit(client: WeChat, ledger: Ledger, result: PublishResult, options: Publi
     from ..wechat import PUBLISH_STATUS
 
     media_id = result.media_id or ""
-    publish_id = wrap(lambda: client.submit(media_id), None)
+    ledger.begin_submit(media_id)
+    try:
+        publish_id = wrap(lambda: client.submit(media_id), None)
+    except WeChatError as error:
+        if not error.maybe_done:  # refused outright: nothing to look for next time
+            ledger.clear_submit(media_id)
+        raise
     ledger.record_publish(media_id, publish_id)
     say(f"submitted for publishing (publish_id {publish_id})")
     status, answer = 1, {}

@@ -19,7 +19,7 @@ from ..codes import Severity
 from ..config import Account, Credentials, PublishSettings, account_credentials, shown
 from ..errors import UsageError, WeChatError, WxpubError
 from .article import build_article, uploaded_article
-from .drafts import save_draft, submit, submitted_before, wrap
+from .drafts import save_draft, settle_lost_submit, submit, submitted_before, wrap
 from .model import (
     PostResult,
     PreparedPost,
@@ -134,6 +134,11 @@ def _online(
         ),
         notes=tuple(notes),
     )
+    record = ledger.draft_of(keys)
+    if options.submit and record is not None and record.submitting and not record.published:
+        # Its draft is still in the box: the lost submit is found published, or is sent again.
+        settle_lost_submit(client, ledger, record, [a.payload() for a in articles], notes)
+        result = replace(result, notes=tuple(notes))
     submitted = submitted_before(client, ledger, media_id, actions) if options.submit or options.preview_to else None
     if options.preview_to and not (submitted and submitted[1] == 0):  # a published draft has left the box
         msg_id = wrap(lambda: client.preview(options.preview_to or "", media_id), None)
@@ -142,7 +147,7 @@ def _online(
     if options.submit and submitted and submitted[1] in (0, 1):
         # Submitting again would publish the same articles twice.
         publish_id, status, words = submitted
-        say(f"not submitted again: publish {publish_id} is {words}, and nothing changed since")
+        say(f"not submitted again: {f'publish {publish_id}' if publish_id else 'it'} is {words}, and nothing changed since")
         result = replace(result, publish_id=publish_id, publish_status=status, publish_words=f"{words} (submitted before; nothing changed since)")
     elif options.submit:
         result = submit(client, ledger, result, options, say)

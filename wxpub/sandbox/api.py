@@ -64,6 +64,7 @@ DEFAULT_QUOTAS: dict[str, int] = {
     "draft/get": 500,
     "freepublish/submit": 100,
     "freepublish/get": 100,
+    "freepublish/batchget": 100,
     "message/mass/preview": 100,
 }
 # What the sandbox notes of an article's edits for its pages; draft/get does not return them.
@@ -141,6 +142,12 @@ class Api:
         with self._lock:
             return {mid: d for mid, d in self.state["drafts"].items() if d["appid"] == appid}
 
+    def published(self, appid: str = SANDBOX_APPID) -> dict[str, Any]:
+        """What the account published, by article_id (publish jobs nobody polls have ended by now)."""
+        with self._lock:
+            self._finish_unwatched(appid)
+            return {aid: p for aid, p in self.state["published"].items() if p["appid"] == appid}
+
     def uploads(self) -> dict[str, Any]:
         with self._lock:
             return dict(self.state["uploads"])
@@ -204,6 +211,8 @@ class Api:
             else:
                 appid = self._check_token(query.get("access_token"))
             self._count_quota(appid, endpoint)
+            if endpoint in _SEES_PUBLISHING:
+                self._finish_unwatched(appid)
             result = handler(self, appid, query, body, content_type)
             self._save()
             return result
@@ -428,15 +437,12 @@ class Api:
         if job is None or job["appid"] != appid:
             raise ApiError(40002, "invalid argument: publish_id")
         sequence = job["sequence"] or [0]
-        status = sequence[min(job["polls"], len(sequence) - 1)]
+        status = job["done"] if "done" in job else sequence[min(job["polls"], len(sequence) - 1)]
         job["polls"] += 1
         answer: dict[str, Any] = {"publish_id": publish_id, "publish_status": status, "article_id": "", "fail_idx": []}
+        if status != 1:
+            self._finish(job, status)
         if status == 0:
-            if "article_id" not in job:
-                draft = self.state["drafts"].pop(job["media_id"], None)  # published drafts leave the box
-                article_id = "A" + secrets.token_hex(10)
-                job["article_id"] = article_id
-                self.state["published"][article_id] = {"appid": appid, "articles": draft["articles"] if draft else []}
             article_id = job["article_id"]
             count = len(self.state["published"][article_id]["articles"])
             answer["article_id"] = article_id
@@ -447,6 +453,46 @@ class Api:
         elif status in (2, 4):
             answer["fail_idx"] = [1]
         return answer
+
+    def _finish(self, job: dict[str, Any], status: int) -> None:
+        """A publish job ends: on success its draft leaves the box and becomes a published article."""
+        if "done" in job:
+            return
+        job["done"] = status
+        if status == 0:
+            draft = self.state["drafts"].pop(job["media_id"], None)
+            article_id = "A" + secrets.token_hex(10)
+            job["article_id"] = article_id
+            self.state["published"][article_id] = {
+                "appid": job["appid"], "articles": draft["articles"] if draft else [], "update_time": int(self.clock()),
+            }
+
+    def _finish_unwatched(self, appid: str) -> None:
+        """Publishing runs on its own, as WeChat's does: a job nobody polls has ended (as its sequence
+        ends) by the time the account is next looked at. Polled jobs walk the sequence step by step."""
+        for job in self.state["publishes"].values():
+            if job["appid"] == appid and job["polls"] == 0 and "done" not in job:
+                self._finish(job, (job["sequence"] or [0])[-1])
+
+    def _ep_published_batchget(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
+        """freepublish/batchget: what was published (not mass-sent), newest first."""
+        data = _json(body)
+        offset, count, no_content = data.get("offset", 0), data.get("count", 0), data.get("no_content", 0)
+        if not isinstance(offset, int) or not isinstance(count, int) or offset < 0 or not 1 <= count <= 20:
+            raise ApiError(40097, "invalid args")
+        mine = [(aid, p) for aid, p in self.state["published"].items() if p["appid"] == appid]
+        mine.sort(key=lambda kv: kv[1].get("update_time", 0), reverse=True)
+        items = []
+        for article_id, published in mine[offset : offset + count]:
+            news = []
+            for index, article in enumerate(published["articles"]):
+                readable = self._readable(article, "")
+                readable["url"] = f"{self.url}s/{article_id}?idx={index + 1}"
+                if no_content:
+                    readable.pop("content", None)
+                news.append(readable)
+            items.append({"article_id": article_id, "content": {"news_item": news}, "update_time": published.get("update_time", 0)})
+        return {"total_count": len(mine), "item_count": len(items), "item": items}
 
     def _ep_preview(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
         data = _json(body)
@@ -568,9 +614,16 @@ _ENDPOINTS: dict[str, Callable[..., dict[str, Any]]] = {
     "draft/count": Api._ep_draft_count,
     "freepublish/submit": Api._ep_submit,
     "freepublish/get": Api._ep_publish_get,
+    "freepublish/batchget": Api._ep_published_batchget,
     "message/mass/preview": Api._ep_preview,
     "openapi/quota/get": Api._ep_quota_get,
 }
+
+
+# Calls that see the draft box or what was published: unpolled publish jobs have ended by then.
+_SEES_PUBLISHING = frozenset(
+    {"draft/get", "draft/batchget", "draft/count", "draft/update", "draft/delete", "freepublish/submit", "freepublish/batchget", "message/mass/preview"}
+)
 
 
 def _digest(text: str) -> str:
