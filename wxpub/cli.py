@@ -438,8 +438,8 @@ def _publish_summary(result: Any) -> None:
         click.echo(f"{post.action}: {post.path} -> draft {result.media_id} article {post.index + 1} ({post.uploaded} uploaded, {post.reused} reused)")
     if result.preview_msg_id:
         click.echo(f"preview sent (msg_id {result.preview_msg_id})")
-    if result.publish_id:
-        click.echo(f"publish {result.publish_id}: {result.publish_words}")
+    if result.publish_id or result.publish_words:
+        click.echo(f"publish {result.publish_id or '(found published)'}: {result.publish_words}")
         for url in result.article_urls:
             click.echo(f"  {url}")
 
