@@ -83,6 +83,17 @@ def test_the_article_is_what_publish_would_send_with_the_prepared_images(server:
     assert article["length"] == converted.content_length
 
 
+def test_the_budget_counts_each_picture_at_its_uploaded_length_once(server: PreviewServer, project: Path) -> None:
+    version = server.changes.version
+    write_post(project, POST + "\n![封面](cover.jpg)\n")
+    assert server.changes.wait(version, timeout=2) > version
+    time.sleep(0.1)  # the rest of the save's events
+    converted = convert_file(project / "post.md")
+    article = get_json(server.url + "api/article")
+    assert "<img" in article["light"]
+    assert article["length"] == converted.content_length  # what check and publish say
+
+
 def test_problems_come_from_check_with_a_place_to_find_them(server: PreviewServer, project: Path) -> None:
     write_post(project, POST.replace("第一段：写在", "第一段:写在"))  # half-width colon in CJK text
     found = get_json(server.url + "api/problems")["problems"]

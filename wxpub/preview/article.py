@@ -107,7 +107,6 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
     from .. import images as images_module
     from ..convert import convert_file
     from ..darkmode import recolour
-    from ..limits import IMAGE_URL_CHARS
     from ..publish import excerpt, rewrite_sources
 
     converted = convert_file(path, theme=choices.theme, color=choices.color, font_size=choices.font_size)
@@ -123,8 +122,7 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
         cover = Cover(prepared.cover.sha256, _crop(prepared.cover.pic_crop_235_1), _crop(prepared.cover.pic_crop_1_1))
     light = rewrite_sources(converted.html, urls)
     meta = converted.meta
-    # WeChat's image URLs are longer than the paths in the post: count them as publish will send them.
-    length = converted.content_length + sum(max(0, IMAGE_URL_CHARS - len(i.src)) for i in converted.images)
+    length = converted.content_length  # the one measure: image URLs already at their uploaded length
     return Article(
         path=path,
         title=converted.title,
