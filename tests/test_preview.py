@@ -94,6 +94,19 @@ def test_the_budget_counts_each_picture_at_its_uploaded_length_once(server: Prev
     assert article["length"] == converted.content_length  # what check and publish say
 
 
+def test_problems_follow_the_colour_and_size_picked_in_the_page(server: PreviewServer, project: Path) -> None:
+    version = server.changes.version
+    write_post(project, POST + "\n见[文档](https://example.com)。\n")
+    assert server.changes.wait(version, timeout=2) > version
+    time.sleep(0.1)  # the rest of the save's events
+    as_saved = get_json(server.url + "api/problems")
+    assert not [p for p in as_saved["problems"] if p["code"] == "WX308"]
+    pale = get_json(server.url + "api/problems?color=%23ffd0d0")  # what the page would send
+    assert [p["code"] for p in pale["problems"] if p["code"] == "WX308"] == ["WX308"]
+    assert "#ffd0d0" in next(p["message"] for p in pale["problems"] if p["code"] == "WX308")
+    assert get_json(server.url + "api/problems?font_size=big")["error"] == "font_size must be a number, not 'big'"
+
+
 def test_problems_come_from_check_with_a_place_to_find_them(server: PreviewServer, project: Path) -> None:
     write_post(project, POST.replace("第一段：写在", "第一段:写在"))  # half-width colon in CJK text
     found = get_json(server.url + "api/problems")["problems"]

@@ -20,7 +20,7 @@ import os
 import traceback
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..codes import RULES, Rule, Severity
 from ..errors import PostError, UsageError, WxpubError
@@ -48,8 +48,12 @@ def check_text(
     *,
     selection: Selection = Selection(),
     content: bool = True,
+    convert_options: Mapping[str, Any] | None = None,
 ) -> list[Problem]:
-    """Every problem in a post's text that the selection allows and no inline comment silences, in order."""
+    """Every problem in a post's text that the selection allows and no inline comment silences, in order.
+
+    `convert_options` (theme, color, font_size) convert it as chosen over the post and its config,
+    as the preview's controls do."""
     name = str(path) if path is not None else "<text>"
     file_path = Path(path) if path is not None else None
     beyond = _beyond_bounds(text, file_path)
@@ -67,7 +71,7 @@ def check_text(
         problems.append(Problem(name, error.line or 1, 1, "WX101", _sentence(error)))
     problems.extend(typography_problems(layout, name))
     if content and any(selection.allows(code) for code in RULES if code.startswith(("WX1", "WX2", "WX3"))):
-        problems.extend(content_problems(post, layout, file_path, name))
+        problems.extend(content_problems(post, layout, file_path, name, convert_options or {}))
     elif post is not None:
         problems.extend(front_matter_problems(post, name))
     silenced = silenced_lines(layout.lines)
@@ -134,7 +138,9 @@ def _decode(data: bytes, path: Path, name: str) -> tuple[str | None, Problem | N
         return None, Problem(name, line, col, "WX001", message)
 
 
-def check_file(path: str | Path, mode: Mode = Mode.CHECK, selection: Selection | None = None) -> FileResult:
+def check_file(
+    path: str | Path, mode: Mode = Mode.CHECK, selection: Selection | None = None, *, convert_options: Mapping[str, Any] | None = None
+) -> FileResult:
     """Check one file; for FIX rewrite it in place (keeping its BOM and line endings), for DIFF describe the fixes."""
     path = Path(path)
     name = str(path)
@@ -171,7 +177,7 @@ def check_file(path: str | Path, mode: Mode = Mode.CHECK, selection: Selection |
                     if not diff.endswith("\n"):
                         diff += "\n"
                 text = new
-        problems = check_text(text, name, selection=selection)
+        problems = check_text(text, name, selection=selection, convert_options=convert_options)
         return FileResult(name, tuple(problems), fixed_count, diff)
     except Exception as exc:  # one bad file must not stop the others: it is reported as a crash
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()

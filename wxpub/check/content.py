@@ -4,7 +4,7 @@ those it would warn about, as check problems at their line and column."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import WxpubError
 from ..post import Post
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..validate import Finding
 
 
-def content_problems(post: Post | None, layout: Layout, path: Path | None, name: str) -> list[Problem]:
+def content_problems(post: Post | None, layout: Layout, path: Path | None, name: str, convert_options: Mapping[str, Any] | None = None) -> list[Problem]:
     """Convert the post as publish would and report every finding of validate.py.
 
     With front matter that cannot be read (`post` None) the body is still converted, alone, with its
@@ -32,7 +32,7 @@ def content_problems(post: Post | None, layout: Layout, path: Path | None, name:
         body = "\n".join(layout.lines[layout.body_line - 1 :])
         post = Post(meta={}, body=body, path=path, body_line=layout.body_line)
     try:
-        converted = convert_post(with_project_defaults(post))
+        converted = convert_post(with_project_defaults(post), **(convert_options or {}))
     except WxpubError as error:
         return [Problem(name, error.line or 1, 1, "WX306", error.message + (f"; {error.hint}" if error.hint else ""))]
     findings: list[Finding] = validate.validate(converted)

@@ -169,11 +169,13 @@ class Problem:
         return {"line": self.line, "col": self.col, "code": self.code, "severity": self.severity, "message": self.message, "needle": self.needle}
 
 
-def find_problems(path: Path) -> list[Problem]:
-    """What `wxpub check` reports for the post, with the project's [check] settings."""
+def find_problems(path: Path, choices: Choices = Choices()) -> list[Problem]:
+    """What `wxpub check` reports for the post, with the project's [check] settings, converted as the
+    page's controls chose (a theme's colours and size are checked as they will be sent)."""
     from ..check import check_file
 
-    result = check_file(path)
+    chosen = {"theme": choices.theme, "color": choices.color, "font_size": choices.font_size}
+    result = check_file(path, convert_options={k: v for k, v in chosen.items() if v is not None})
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):

@@ -227,13 +227,15 @@ class PreviewServer:
         return {"version": version, "error": None, **found}
 
     def problems(self, query: dict[str, str]) -> dict[str, Any]:
-        from .article import find_problems
+        from .article import Choices, find_problems
 
         try:
             path = self.target.post(query.get("post"))
-            found = find_problems(path)
+            found = find_problems(path, Choices.from_query(query))
         except WxpubError as error:
             return {"error": error.one_line(), "problems": []}
+        except ValueError:
+            return {"error": f"font_size must be a number, not {query.get('font_size')!r}", "problems": []}
         return {"error": None, "path": str(path), "problems": [p.to_json() for p in found]}
 
     def index(self) -> dict[str, Any]:
