@@ -237,11 +237,16 @@ def test_init_then_check_convert_and_publish_to_the_sandbox(tmp_path: Path, monk
     assert "secret" not in (folder / "wxpub.toml").read_text(encoding="utf-8").split("[accounts.main]")[1].split("\n[")[0].replace("secret_file", "").replace("WXPUB_SECRET", "").lower().replace("appsecret", "")
     checked = runner.invoke(main, ["check", "posts/"])
     assert checked.exit_code == 0, checked.output
-    # At the root too: the footer is part of every post, not a post of its own.
+    # At the root too: the footer is a part of every post, checked for its typography, not as a post.
     at_root = runner.invoke(main, ["check", "."])
-    assert at_root.exit_code == 0 and "1 file checked" in at_root.stderr, at_root.output
-    named = runner.invoke(main, ["check", "blocks/footer.md"])  # named on its own, it is checked as asked
-    assert named.exit_code == 1 and "WX102" in named.stdout
+    assert at_root.exit_code == 0 and "2 files checked" in at_root.stderr, at_root.output
+    footer = folder / "blocks" / "footer.md"
+    footer.write_text(footer.read_text(encoding="utf-8") + "\n欢迎关注我们,每周更新。\n", encoding="utf-8")
+    for named in (["check", "."], ["check", "blocks/footer.md"]):  # found in a folder, or named (a hook)
+        slip = runner.invoke(main, named)
+        assert slip.exit_code == 1 and [line.split(": ")[1].split()[0] for line in slip.stdout.splitlines()] == ["WX402"], slip.output
+    assert runner.invoke(main, ["check", "--fix", "."]).exit_code == 0
+    assert "欢迎关注我们，每周更新。" in footer.read_text(encoding="utf-8")
     converted = runner.invoke(main, ["convert", "posts/hello.md"])
     assert converted.exit_code == 0 and "为「我的公众号」原创发布" in converted.stdout
     published = runner.invoke(main, ["publish", "--sandbox", "posts/hello.md"])

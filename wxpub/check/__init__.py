@@ -49,11 +49,13 @@ def check_text(
     selection: Selection = Selection(),
     content: bool = True,
     convert_options: Mapping[str, Any] | None = None,
+    block: bool = False,
 ) -> list[Problem]:
     """Every problem in a post's text that the selection allows and no inline comment silences, in order.
 
     `convert_options` (theme, color, font_size) convert it as chosen over the post and its config,
-    as the preview's controls do."""
+    as the preview's controls do. A `block` (a header, a footer, an include) is a part of posts: its
+    typography is checked, and the rest where the posts that hold it are."""
     name = str(path) if path is not None else "<text>"
     file_path = Path(path) if path is not None else None
     beyond = _beyond_bounds(text, file_path)
@@ -61,6 +63,10 @@ def check_text(
         # Every other rule would scan a source built to be slow to scan: this one problem is the verdict.
         return [Problem(name, beyond.line or 1, 1, "WX306", _sentence(beyond))] if selection.allows("WX306") else []
     layout = Layout.of(text.removeprefix("\ufeff"))
+    if block:
+        found = typography_problems(layout, name)
+        silenced = silenced_lines(layout.lines)
+        return sorted({p for p in found if selection.allows(p.code) and not is_silenced(p, silenced)}, key=lambda p: (p.line, p.col, p.code, p.message))
     problems = formatting_problems(layout, name)
     # Parse what --fix would write, so one formatting slip does not hide every other rule.
     parsed_text = apply_edits("\n".join(layout.lines), [p.edit for p in problems if p.edit])
@@ -106,11 +112,12 @@ def fix_text(
     path: str | Path | None = None,
     *,
     selection: Selection = Selection(),
+    block: bool = False,
 ) -> tuple[str, list[Problem]]:
     """The text with every safe fix applied, and the problems that were fixed. Idempotent."""
     fixed: list[Problem] = []
     for _ in range(4):  # a fix can reveal another (a space added next to new punctuation)
-        problems = check_text(text, path, selection=selection, content=False)
+        problems = check_text(text, path, selection=selection, content=False, block=block)
         edits = [p.edit for p in problems if p.edit is not None]
         if not edits:
             break
@@ -139,9 +146,16 @@ def _decode(data: bytes, path: Path, name: str) -> tuple[str | None, Problem | N
 
 
 def check_file(
-    path: str | Path, mode: Mode = Mode.CHECK, selection: Selection | None = None, *, convert_options: Mapping[str, Any] | None = None
+    path: str | Path,
+    mode: Mode = Mode.CHECK,
+    selection: Selection | None = None,
+    *,
+    convert_options: Mapping[str, Any] | None = None,
+    block: bool = False,
 ) -> FileResult:
-    """Check one file; for FIX rewrite it in place (keeping its BOM and line endings), for DIFF describe the fixes."""
+    """Check one file; for FIX rewrite it in place (keeping its BOM and line endings), for DIFF describe the fixes.
+
+    A `block` is checked as a part of posts (check_text)."""
     path = Path(path)
     name = str(path)
     try:
@@ -159,7 +173,7 @@ def check_file(
         text = text.replace("\r\n", "\n")
         fixed_count, diff = 0, ""
         if mode is not Mode.CHECK:
-            new, fixed = fix_text(text, name, selection=selection)
+            new, fixed = fix_text(text, name, selection=selection, block=block)
             fixed_count = len(fixed)
             if new != text:
                 if mode is Mode.FIX:
@@ -177,7 +191,7 @@ def check_file(
                     if not diff.endswith("\n"):
                         diff += "\n"
                 text = new
-        problems = check_text(text, name, selection=selection, convert_options=convert_options)
+        problems = check_text(text, name, selection=selection, convert_options=convert_options, block=block)
         return FileResult(name, tuple(problems), fixed_count, diff)
     except Exception as exc:  # one bad file must not stop the others: it is reported as a crash
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -198,10 +212,16 @@ def selection_for(path: Path) -> Selection:
 
 
 def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Markdown files among `paths`, folders walked in sorted order; others ignored.
+    """The posts among `paths`: Markdown files, folders walked in sorted order; others ignored.
 
-    A folder's walk skips hidden folders and `node_modules`, and the project's blocks: they are
-    parts of posts, not posts (a file named on the command line is checked whatever it is)."""
+    A folder's walk skips hidden folders and `node_modules`. The project's blocks are parts of
+    posts, not posts: they are left out (see `markdown_files`)."""
+    return (path for path, block in markdown_files(paths) if not block)
+
+
+def markdown_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Every Markdown file among `paths`, each with whether it is one of the project's blocks
+    (its `blocks/` folder, an account's header or footer), named or found in a folder."""
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
@@ -213,16 +233,16 @@ def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
                 if p.suffix.lower() in MARKDOWN_SUFFIXES
                 and p.is_file()
                 and not any(part.startswith(".") or part == "node_modules" for part in p.relative_to(path).parts[:-1])
-                and not _is_block(p.resolve(), blocks)
             )
         elif path.exists():
+            blocks = _blocks_of(path.parent)
             found = [path] if path.suffix.lower() in MARKDOWN_SUFFIXES else []
         else:
             raise UsageError("no such file or folder", path=path)
-        for post in found:
-            if post not in seen:
-                seen.add(post)
-                yield post
+        for file in found:
+            if file not in seen:
+                seen.add(file)
+                yield file, _is_block(file.resolve(), blocks)
 
 
 def _blocks_of(folder: Path) -> tuple[Path, ...]:
@@ -243,12 +263,12 @@ def _is_block(path: Path, blocks: tuple[Path, ...]) -> bool:
     return any(path == block or block in path.parents for block in blocks)
 
 
-def _check_one(job: tuple[Path, Mode, Selection | None]) -> FileResult:
-    path, mode, override = job
+def _check_one(job: tuple[Path, Mode, Selection | None, bool]) -> FileResult:
+    path, mode, override, block = job
     selection = selection_for(path)  # a broken config is a usage error (exit 2) for the whole run
     if override is not None:
         selection = override.over(selection)
-    return check_file(path, mode, selection)
+    return check_file(path, mode, selection, block=block)
 
 
 def check_paths(
@@ -257,10 +277,9 @@ def check_paths(
     selection: Selection | None = None,
     jobs: int | None = None,
 ) -> Report:
-    """Check every Markdown post under `paths` and return the report; `selection` overrides the config's."""
-    posts = list(iter_posts(paths))
+    """Check every Markdown post and block under `paths` and return the report; `selection` overrides the config's."""
     report = Report(mode)
-    work = [(post, mode, selection) for post in posts]
+    work = [(file, mode, selection, block) for file, block in markdown_files(paths)]
     workers = min(jobs or _usable_cores(), len(work))
     if workers > 1 and len(work) >= 8:
         # The first post is checked here, before the workers fork: they inherit every module and
@@ -281,7 +300,7 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _in_parallel(work: list[tuple[Path, Mode, Selection | None]], workers: int) -> list[FileResult]:
+def _in_parallel(work: list[tuple[Path, Mode, Selection | None, bool]], workers: int) -> list[FileResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -309,5 +328,6 @@ __all__ = [
     "check_text",
     "fix_text",
     "iter_posts",
+    "markdown_files",
     "selection_for",
 ]
