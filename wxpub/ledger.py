@@ -198,19 +198,16 @@ class Ledger:
         self._change(lambda acc: acc.get("drafts", {}).get(media_id, {}).pop("submitting", None))
 
     def record_publish(self, media_id: str, publish_id: str) -> None:
-        def change(acc: dict[str, Any]) -> None:
-            entry = acc.get("drafts", {}).get(media_id, {})
-            entry["publish_id"] = publish_id
-            entry.pop("submitting", None)
-
-        self._change(change)
+        self._submitted(media_id, "publish_id", publish_id)
 
     def record_published(self, media_id: str, article_id: str) -> None:
         """The draft was found published (a submit whose answer was lost went through)."""
+        self._submitted(media_id, "article_id", article_id)
 
+    def _submitted(self, media_id: str, key: str, value: str) -> None:
         def change(acc: dict[str, Any]) -> None:
             entry = acc.get("drafts", {}).get(media_id, {})
-            entry["article_id"] = article_id
+            entry[key] = value
             entry.pop("submitting", None)
 
         self._change(change)
