@@ -77,6 +77,22 @@ def test_the_6000_character_technical_post_fits_in_every_theme(theme: str) -> No
     assert fit.publish_length(converted) < 20_000
 
 
+def _visible(html: str) -> int:
+    import re
+
+    import lxml.html
+
+    return len(re.sub(r"\s", "", "".join(lxml.html.fragment_fromstring(html).itertext())))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize(("post", "most"), [("prose.md", 1.8), ("tech-8k.md", 3.0)])
+def test_every_theme_stays_within_its_characters_per_visible_character(theme: str, post: str, most: float) -> None:
+    """The size targets benchmarks/bench_size.py prints, held: a theme change that costs more fails here."""
+    converted = wxpub.convert_file(ROOT / "benchmarks" / "posts" / post, theme=theme)
+    assert fit.publish_length(converted) / _visible(converted.html) <= most
+
+
 @pytest.mark.parametrize("theme", THEMES)
 def test_a_newsletter_of_59_links_and_22_pictures_fits_in_every_theme(theme: str) -> None:
     weekly = ROOT / "tests" / "realposts" / "weekly.md"
