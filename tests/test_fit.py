@@ -56,7 +56,7 @@ def test_the_steps_add_up_in_their_order() -> None:
 def test_every_step_keeps_the_output_in_the_profile() -> None:
     from contract import assert_contract
 
-    post = parse_post(TECH_6K.read_text(encoding="utf-8") + "\n> [!TIP]\n> 提示\n\n> 引用\n")
+    post = parse_post(TECH_6K.read_text(encoding="utf-8") + "\n> [!TIP]\n> 提示\n\n> 引用\n\n设 $x_i^2 = \\hat{y}$，见[文档](https://example.com)。\n")
     resolved, options = plan(post, theme="warm")
     converted = _convert(post, *fit.fitted_plan(resolved, options, len(fit.STEPS)))
     assert_contract(converted.html)
@@ -103,6 +103,18 @@ def test_a_newsletter_of_59_links_and_22_pictures_fits_in_every_theme(theme: str
     assert "to fit WeChat's 20,000 characters, reference and footnote marks are plain superscripts in the text colour" in gave_up
     assert converted.html.count("<sup>[") == 59  # each mark as plain as it can be
     assert converted.html.count("<img ") == 22
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_a_tutorial_of_45_formulas_fits_in_every_theme(theme: str) -> None:
+    tutorial = ROOT / "tests" / "realposts" / "tutorial.md"
+    assert fit.publish_length(wxpub.convert_file(tutorial, theme=theme)) > 2 * 20_000
+    converted = wxpub.convert_file(tutorial, theme=theme, fit=True)
+    assert fit.publish_length(converted) < 20_000
+    gave_up = [n.message for n in converted.warnings if n.code == "fit"]
+    assert gave_up[-1] == "to fit WeChat's 20,000 characters, simple inline formulas are written as text, not drawn"
+    assert "<i>x</i><sub><i>i</i></sub>" in converted.html
+    assert converted.html.count("<svg") == 5  # the display formulas stay drawn
 
 
 def test_the_steps_for_links_and_pictures_take_off_what_they_name() -> None:

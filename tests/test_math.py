@@ -258,3 +258,47 @@ def test_make_extension_takes_the_config() -> None:
 
     extension = makeExtension(font_size=18)
     assert extension.getConfig("font_size") == 18
+
+
+# --- simple inline formulas as text (a --fit step) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tex", "html"),
+    [
+        (r"n", "<span><i>n</i></span>"),
+        (r"(x_i, y_i)", "<span>(<i>x</i><sub><i>i</i></sub>, <i>y</i><sub><i>i</i></sub>)</span>"),
+        (r"\hat{y}_i = w x_i + b", "<span><i>y\u0302</i><sub><i>i</i></sub> = <i>wx</i><sub><i>i</i></sub> + <i>b</i></span>"),
+        (r"X^\top X \theta = X^\top y", "<span><i>X</i><sup>⊤</sup><i>Xθ</i> = <i>X</i><sup>⊤</sup><i>y</i></span>"),
+        (r"O(d^3)", "<span><i>O</i>(<i>d</i><sup>3</sup>)</span>"),
+        (r"\lambda > 0", "<span><i>λ</i> &gt; 0</span>"),
+        (r"f(x) = -x", "<span><i>f</i>(<i>x</i>) = −<i>x</i></span>"),
+        (r"\log n", "<span>log <i>n</i></span>"),
+        (r"\mathrm{MSE} + \Gamma", "<span>MSE + Γ</span>"),
+    ],
+)
+def test_a_simple_formula_is_written_as_text(tex: str, html: str) -> None:
+    import xml.etree.ElementTree as etree
+
+    from wxpub.mdext.mathtext import as_text
+
+    written = as_text(tex)
+    assert written is not None and etree.tostring(written, encoding="unicode") == html
+
+
+@pytest.mark.parametrize("tex", [r"\frac{1}{n}", r"\sqrt{x}", r"e^{-x^2}", r"\ce{H2O}", r"\begin{matrix}a\end{matrix}", r"\frac{"])
+def test_a_formula_text_cannot_say_stays_drawn(tex: str) -> None:
+    from wxpub.mdext.mathtext import as_text
+
+    assert as_text(tex) is None
+    md = markdown.Markdown(extensions=[MathExtension(simple_as_text=True)])
+    html = md.convert(f"见 ${tex}$。")
+    assert "<svg" in html or "font-family:monospace" in html  # drawn, or shown as written with a warning
+
+
+def test_text_formulas_only_when_asked_and_never_for_display_math() -> None:
+    plain = markdown.Markdown(extensions=[MathExtension()]).convert("设 $x_i$。")
+    assert "<svg" in plain
+    md = markdown.Markdown(extensions=[MathExtension(simple_as_text=True)])
+    assert md.convert("设 $x_i$ 与 \\(n\\)。") == "<p>设 <span><i>x</i><sub><i>i</i></sub></span> 与 <span><i>n</i></span>。</p>"
+    assert "<svg" in md.convert("$$\nx_i\n$$")

@@ -11,7 +11,9 @@ Each step gives up one piece of the theme's look for fewer characters, and the s
 7. reference and footnote marks as plain superscripts;
 8. pictures with square corners and no frame;
 9. captions as plain text under the picture;
-10. bold text only bold, without a colour or background of its own.
+10. bold text only bold, without a colour or background of its own;
+11. simple inline formulas (letters, numbers, operators, sub- and superscripts) written as text,
+    not drawn.
 
 A post is converted as it is first; only when it is over the limit is the next step added, until
 it fits or no step is left. What was given up is reported as `fit` notices. Without `--fit`,
@@ -74,6 +76,10 @@ def _code_colours(colours: str) -> Callable[[ResolvedTheme, RenderOptions], tupl
     return apply
 
 
+def _math_as_text(theme: ResolvedTheme, options: RenderOptions) -> tuple[ResolvedTheme, RenderOptions]:
+    return theme, replace(options, math_as_text=True)
+
+
 def _drop(selector: re.Pattern[str], prop: re.Pattern[str]) -> Callable[[ResolvedTheme, RenderOptions], tuple[ResolvedTheme, RenderOptions]]:
     """A step that removes the declarations matching `prop` from the rules whose selector matches `selector`."""
 
@@ -126,6 +132,8 @@ STEPS: tuple[FitStep, ...] = (
         "bold text is only bold: no colour or background of its own",
         _drop(re.compile(r"(?:^|[\s>+~])(?:strong|b)$"), re.compile(r"color$|background|padding|border")),
     ),
+    # For posts of many formulas: a drawn one-letter formula costs about 280 characters, as text a dozen.
+    FitStep("math-as-text", "simple inline formulas are written as text, not drawn", _math_as_text),
 )
 
 

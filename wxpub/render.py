@@ -40,6 +40,7 @@ class RenderOptions:
     caption: str = "title-alt"
     font_size: float = 16.0  # px, for sizing math
     code_colours: str = "all"  # "all" the code style's colours, "fewer" (keywords, comments), "none"
+    math_as_text: bool = False  # simple inline formulas as text, not drawings (a --fit step)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
         title=title.TitleExtension(),
         figures=figures.FiguresExtension(caption=options.caption),
         links=links.LinksExtension(),
-        math=math.MathExtension(font_size=options.font_size),
+        math=math.MathExtension(font_size=options.font_size, simple_as_text=options.math_as_text),
         raw=rawhtml.RawHtmlExtension(),
     )
     # Extensions are given as objects, not names: a name makes Markdown scan every installed

@@ -391,6 +391,7 @@ class MathExtension(Extension):
     def __init__(self, **kwargs: Any) -> None:
         self.config = {
             "font_size": [16.0, "Body text size in CSS pixels; sets the precision of the paths"],
+            "simple_as_text": [False, "Write simple inline formulas as text, not as drawings (--fit)"],
         }
         super().__init__(**kwargs)
         # (message, tex) for every formula shown as source instead (display formulas are met first)
@@ -419,6 +420,15 @@ class MathExtension(Extension):
     def render(self, tex: str, *, display: bool, delimiters: tuple[str, str] | None = None) -> str | etree.Element:
         """SVG markup for `tex`, or a monospace span with the source as written and a warning if it fails."""
         font_size = float(self.getConfig("font_size"))
+        if not display and self.getConfig("simple_as_text"):
+            from .mathtext import as_text
+
+            written = as_text(tex)
+            if written is not None:
+                for element in written.iter():  # text already, never Markdown
+                    element.text = AtomicString(element.text) if element.text else None
+                    element.tail = AtomicString(element.tail) if element.tail else None
+                return written
         try:
             if display:
                 return render_display(tex, font_size)
