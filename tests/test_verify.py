@@ -96,6 +96,18 @@ def test_publish_verify_a_post_that_loses_nothing_exits_0(sandbox: Sandbox, proj
     assert "verified 1 article: 0 lost text, images or links; 0 changed without losing any" in result.stderr
 
 
+def test_a_post_published_with_fit_is_verified_as_fit_rendered_it(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    body = "".join(f"第 {i} 段：设 $x_{{{i}}}$ 与 $\\lambda_{{{i}}}$，则 $y = w x + b$。\n\n" for i in range(60))
+    post = project.post("fit.md", "公式", body, three_images(project))
+    result = CliRunner().invoke(main, ["publish", "--fit", "--verify", str(post)])
+    assert result.exit_code == 0, result.output
+    assert "simple inline formulas are written as text" in result.stderr
+    assert "article 1: WeChat kept it as sent" in result.stderr, result.stderr  # compared with what was sent
+    again = CliRunner().invoke(main, ["verify", str(post)])  # later, from the ledger: it needed --fit, so it had it
+    assert again.exit_code == 0 and "WeChat kept it as sent" in again.stderr, again.output
+
+
 def test_verify_names_what_the_sandbox_stripped_and_exits_1(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch, sandbox)
     post = project.post("raw.md", "原始", "前言。\n\n<pre>第一行\n第二行</pre>\n\n后记。", three_images(project))

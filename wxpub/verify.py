@@ -400,12 +400,18 @@ def verify_paths(
 
 
 def sent_content(path: Path, ledger: Ledger) -> str:
-    """The post's content as publish sends it: converted, each image's src the URL it was uploaded at."""
+    """The post's content as publish sends it: converted, each image's src the URL it was uploaded at.
+
+    A post over WeChat's limit as written was published with `--fit` (publish refuses it without),
+    so it is compared as `--fit` renders it."""
     from .convert import convert_file
+    from .fit import fits
     from .images import prepare_images
     from .convert import rewrite_sources
 
     converted = convert_file(path)
+    if not fits(converted):
+        converted = convert_file(path, fit=True)
     prepared = prepare_images(converted.images, path, meta=converted.meta)
     urls = {}
     for image in prepared.images:
