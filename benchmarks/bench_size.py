@@ -35,7 +35,7 @@ def visible(html: str) -> int:
 
 def size_table() -> list[str]:
     import wxpub
-    from wxpub.fit import STEPS, fits, publish_length
+    from wxpub.fit import fits, publish_length
     from wxpub.themes import list_themes
 
     themes = [theme.name for theme in list_themes()]
@@ -52,8 +52,7 @@ def size_table() -> list[str]:
             cells.append(f"{ratio:5.2f} ({length:>6,}){flag:1}")
             if not fits(converted):
                 fitted = wxpub.convert_file(path, theme=theme, fit=True)
-                steps = sum(1 for n in fitted.warnings if n.code == "fit" and n.message.startswith("to fit"))
-                gave_up = "; ".join(step.gives_up for step in STEPS[:steps])
+                gave_up = "; ".join(n.message.split(" characters, ", 1)[1] for n in fitted.warnings if n.code == "fit" and n.message.startswith("to fit"))
                 notes.append(f"  {name} in {theme}: over by {length - 19_999:,}; --fit: {publish_length(fitted):,} ({gave_up})")
         goal = f"{target:.1f}" if target else "fits"
         lines.append(f"{name:<12} {goal:>6}  " + "  ".join(f"{cell:>16}" for cell in cells))

@@ -128,6 +128,18 @@ def test_the_steps_for_links_and_pictures_take_off_what_they_name() -> None:
     assert "border-radius" not in after.split("<img", 1)[1].split(">", 1)[0]
 
 
+def test_fit_names_only_the_steps_that_took_something_away() -> None:
+    # The newsletter has no code blocks or tables, and its list markers are in the text colour already.
+    converted = wxpub.convert_file(ROOT / "tests" / "realposts" / "weekly.md", fit=True)
+    assert fit.fits(converted)
+    assert [n.message.split("characters, ", 1)[1] for n in converted.warnings if n.code == "fit"] == [
+        "callouts and quotes have no background or rounded corners",
+        "inline code has no background",
+        "reference and footnote marks are plain superscripts in the text colour",
+        "pictures have square corners and no frame",
+    ]
+
+
 def test_outlook_says_how_far_over_and_whether_fit_helps() -> None:
     post = parse_post(code_heavy(8))
     outlook = fit_outlook(post)

@@ -76,11 +76,11 @@ def convert_post(post: Post, *, fit: bool = False, **options: Any) -> Converted:
     """
     from . import fit as fitting
 
-    converted, steps = _fitted(post, fit, **options)
+    converted, taken = _fitted(post, fit, **options)
     converted = replace(converted, options=dict(options), fit=fit)
-    if not steps:
+    if not taken and (not fit or fitting.fits(converted)):
         return converted
-    return replace(converted, warnings=converted.warnings + fitting.fit_notices(steps, converted))
+    return replace(converted, warnings=converted.warnings + fitting.fit_notices(taken, converted))
 
 
 def fit_outlook(post: Post, *, plain: Converted | None = None, **options: Any) -> Outlook:
@@ -92,29 +92,34 @@ def fit_outlook(post: Post, *, plain: Converted | None = None, **options: Any) -
     converted = plain if plain is not None else _fitted(post, False, **options)[0]
     if fitting.fits(converted):
         return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, True, ())
-    fitted, steps = _fitted(post, True, converted, **options)
-    gives_up = tuple(step.gives_up for step in fitting.STEPS[:steps])
+    fitted, taken = _fitted(post, True, converted, **options)
+    gives_up = tuple(fitting.STEPS[index].gives_up for index in taken)
     return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, fitting.fits(fitted), gives_up)
 
 
-def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: Any) -> tuple[Converted, int]:
-    """The post converted, with as many fit steps as it needs when `fit` (and how many that was);
+def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: Any) -> tuple[Converted, tuple[int, ...]]:
+    """The post converted, with as many fit steps as it needs when `fit`, and which of those steps
+    took something away (a step for code blocks gives up nothing in a post without code, and is
+    not reported; a post that every step cannot bring under the limit is said to give up all);
     `plain` is the post already converted without fit steps, if it was."""
     from . import fit as fitting
 
     resolved, render_options = plan(post, **options)
     converted = plain if plain is not None else _convert(post, resolved, render_options)
+    taken: list[int] = []
     if not fit or fitting.fits(converted):
-        return converted, 0
+        return converted, ()
     # Every step at once first: a post far over the limit then costs one more conversion, not one per step.
     everything = _convert(post, *fitting.fitted_plan(resolved, render_options, len(fitting.STEPS)))
     if not fitting.fits(everything):
-        return everything, len(fitting.STEPS)
-    for steps in range(1, len(fitting.STEPS)):
-        converted = _convert(post, *fitting.fitted_plan(resolved, render_options, steps))
+        return everything, tuple(range(len(fitting.STEPS)))
+    for steps in range(1, len(fitting.STEPS) + 1):
+        before, converted = converted, _convert(post, *fitting.fitted_plan(resolved, render_options, steps))
+        if converted.html != before.html:
+            taken.append(steps - 1)
         if fitting.fits(converted):
-            return converted, steps
-    return everything, len(fitting.STEPS)
+            break
+    return converted, tuple(taken)
 
 
 def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions) -> Converted:

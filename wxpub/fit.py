@@ -16,7 +16,8 @@ Each step gives up one piece of the theme's look for fewer characters, and the s
     not drawn.
 
 A post is converted as it is first; only when it is over the limit is the next step added, until
-it fits or no step is left. What was given up is reported as `fit` notices. Without `--fit`,
+it fits or no step is left. What was given up is reported as `fit` notices, one per step that
+changed the post (a post without code blocks gives up no code colours). Without `--fit`,
 `outlook` says how far over a post is and whether (and with which steps) `--fit` would make it fit.
 """
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import Notice
 from .limits import CONTENT_MAX_CHARS
@@ -144,9 +145,10 @@ def fitted_plan(theme: ResolvedTheme, options: RenderOptions, steps: int) -> tup
     return theme, options
 
 
-def fit_notices(steps: int, converted: Converted) -> tuple[Notice, ...]:
-    """What `--fit` gave up, one notice per step, and whether the post fits now."""
-    notices = [Notice("fit", f"to fit WeChat's {CONTENT_MAX_CHARS:,} characters, {step.gives_up}") for step in STEPS[:steps]]
+def fit_notices(taken: Sequence[int], converted: Converted) -> tuple[Notice, ...]:
+    """What `--fit` gave up, one notice per step that took something away (`taken`, indexes into
+    STEPS), and whether the post fits now."""
+    notices = [Notice("fit", f"to fit WeChat's {CONTENT_MAX_CHARS:,} characters, {STEPS[index].gives_up}") for index in taken]
     if not fits(converted):
         over = publish_length(converted) - CONTENT_MAX_CHARS + 1
         notices.append(Notice("fit", f"still {over:,} characters over WeChat's {CONTENT_MAX_CHARS:,} with every cheaper rendering: shorten the post or split it"))
