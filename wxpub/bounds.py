@@ -46,8 +46,22 @@ _REFERENCE = re.compile(r"\]\(|\]\[|\[\^|<https?://", re.IGNORECASE)
 
 def check_bounds(post: Post) -> None:
     """Raise PostError (at the line at fault) if `post` is beyond what the converter takes."""
+    check_size(post)
     body = post.body
-    offset = post.body_line - 1
+    references = len(_REFERENCE.findall(body))
+    if references > REFERENCES_MAX:
+        raise PostError(
+            f"the post has {references:,} links, images and footnotes, more than the {REFERENCES_MAX:,} "
+            f"any WeChat article could hold (WeChat takes under {CONTENT_MAX_CHARS:,} characters of HTML)",
+            path=post.path, line=post.body_line, hint="split it into several posts",
+        )
+    _check_structure(body.split("\n"), post.body_line - 1, post)
+
+
+def check_size(post: Post) -> None:
+    """Raise PostError if `post` is longer than any article could come from. Cheap, and asked first,
+    before anything splits a body that may be megabytes long into lines."""
+    body = post.body
     counted = len(body)
     if counted > SOURCE_MAX_CHARS:
         counted -= sum(len(m.group(0)) for m in _DATA_URI.finditer(body))
@@ -57,14 +71,6 @@ def check_bounds(post: Post) -> None:
             f"could come from (WeChat takes under {CONTENT_MAX_CHARS:,} characters of HTML)",
             path=post.path, line=post.body_line, hint="split it into several posts",
         )
-    references = len(_REFERENCE.findall(body))
-    if references > REFERENCES_MAX:
-        raise PostError(
-            f"the post has {references:,} links, images and footnotes, more than the {REFERENCES_MAX:,} "
-            f"any WeChat article could hold (WeChat takes under {CONTENT_MAX_CHARS:,} characters of HTML)",
-            path=post.path, line=post.body_line, hint="split it into several posts",
-        )
-    _check_structure(body.split("\n"), offset, post)
 
 
 def _check_structure(lines: list[str], offset: int, post: Post) -> None:

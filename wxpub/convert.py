@@ -193,10 +193,12 @@ def with_project_defaults(post: Post, account: str | None = None) -> Post:
     The account is `account` (`--account`), else the front matter's `account:`, else the project's default.
     """
     from .blocks import expand
+    from .bounds import check_size
     from .config import convert_defaults, find_project_root
 
     if post.path is None or post.line_map is not None:
         return post
+    check_size(post)  # before its blocks are looked for, line by line
     chosen = post_account(post, account)
     under: dict[str, Any] = dict(convert_defaults(post.path))
     if chosen is not None:

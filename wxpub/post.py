@@ -6,7 +6,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .errors import Notice, PostError
 
@@ -87,23 +87,30 @@ class Post:
         return str(self.path) if self.path else "<text>"
 
 
-def front_matter_fences(lines: Sequence[str]) -> tuple[int, int | None] | None:
+def front_matter_fences(lines: Iterable[str]) -> tuple[int, int | None] | None:
     """The 1-based lines of the front matter's opening and closing fences (None: never closed),
     or None when the text has no front matter.
 
     A leading '---' opens front matter only when a 'key:' follows; otherwise it is a thematic
     break (`---` then `# 标题` is a rule and a heading, not YAML with a comment). Check and
-    convert both ask this, so they never read one post two ways.
+    convert both ask this, so they never read one post two ways. One pass, stopping at the
+    closing fence: `lines` may be read lazily from a text too large to split.
     """
-    if not lines or not _FENCE.match(lines[0]):
+    numbered = enumerate(lines, start=1)
+    first = next(numbered, None)
+    if first is None or not _FENCE.match(first[1]):
         return None
-    following = next((line for line in lines[1:] if line.strip()), "")
-    if not _KEY_LINE.match(following):
-        return None
-    for index in range(1, len(lines)):
-        if _FENCE.match(lines[index]):
-            return 1, index + 1
-    return 1, None
+    keyed = False
+    for number, line in numbered:
+        if not keyed:
+            if not line.strip():
+                continue
+            if not _KEY_LINE.match(line):
+                return None
+            keyed = True
+        elif _FENCE.match(line):
+            return 1, number
+    return (1, None) if keyed else None
 
 
 def parse_post(text: str, path: Path | None = None) -> Post:
@@ -111,32 +118,66 @@ def parse_post(text: str, path: Path | None = None) -> Post:
     if text.startswith("\ufeff"):
         text = text[1:]
     # Control characters are invisible, HTML cannot carry them, and Markdown uses two of them.
-    text = _CONTROL.sub("", text)
-    lines = text.split("\n")
-    fences = front_matter_fences(lines)
-    if fences is None:
-        return Post(meta={}, body=text, path=path)
-    closing = fences[1]
+    if _CONTROL.search(text):  # a copy only when there is something to take out
+        text = _CONTROL.sub("", text)
+    front, body, closing = _split(text)
     if closing is None:
+        return Post(meta={}, body=text, path=path)
+    if not closing:
         raise PostError(
             "front matter starts with '---' but never ends",
             path=path,
             line=1,
             hint="close it with a line of '---' after the last key",
         )
-    yaml_lines = lines[1 : closing - 1]
-    yaml_text = "\n".join(yaml_lines)
-    meta = _load_yaml(yaml_text, path)
+    yaml_lines = front.split("\n")[1 : closing - 1]
+    meta = _load_yaml("\n".join(yaml_lines), path)
     key_lines = _key_lines(yaml_lines, meta)
     return Post(
         meta=meta,
-        body="\n".join(lines[closing:]),
+        body=body,
         path=path,
         body_line=closing + 1,
         notices=tuple(_check_keys(meta, key_lines)),
         key_lines=key_lines,
-        front_text="\n".join(lines[:closing]) + "\n",
+        front_text=front if front.endswith("\n") else front + "\n",
     )
+
+
+def body_of(text: str) -> tuple[str, int]:
+    """The body and its first line, as parse_post splits them, without reading the YAML."""
+    _, body, closing = _split(text)
+    return (body, closing + 1) if closing else (text, 1)
+
+
+def _split(text: str) -> tuple[str, str, int | None]:
+    """(front matter with its fences, body, line of the closing fence): closing None when there is
+    no front matter, 0 when it never closes. Lines are read one at a time up to the closing fence:
+    the body is never split into lines here, so a post far too large to convert is refused
+    (bounds.py) without a copy of each of its lines."""
+    fences = front_matter_fences(_lines(text))
+    if fences is None:
+        return "", text, None
+    closing = fences[1] or 0
+    if not closing:
+        return text, "", 0
+    cut = 0
+    for _ in range(closing):
+        end = text.find("\n", cut)
+        cut = len(text) if end < 0 else end + 1
+    return text[:cut], text[cut:], closing
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, one at a time (str.split would make them all at once)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 def read_post(path: str | Path) -> Post:
@@ -161,6 +202,7 @@ def read_post(path: str | Path) -> Post:
             line=line,
             hint=f"convert it: iconv -f {guess or 'GB18030'} -t UTF-8 {path.name} > {path.stem}.utf8.md",
         ) from None
+    del data  # a large post is not held twice, as bytes and as text
     return parse_post(text.replace("\r\n", "\n"), path)
 
 

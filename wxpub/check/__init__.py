@@ -88,14 +88,9 @@ def check_text(
 def _beyond_bounds(text: str, path: Path | None) -> PostError | None:
     """The converter's refusal of a source too large or too deeply nested to parse, if it refuses it."""
     from ..bounds import check_bounds
+    from ..post import body_of
 
-    from ..post import front_matter_fences
-
-    lines = text.split("\n")
-    fences = front_matter_fences(lines)
-    closing = fences[1] if fences is not None else None
-    # The body as parse_post gives it, so that the line is the converter's.
-    body, body_line = ("\n".join(lines[closing:]), closing + 1) if closing else (text, 1)
+    body, body_line = body_of(text)  # as parse_post splits it, so that the line is the converter's
     try:
         check_bounds(Post(meta={}, body=body, path=path, body_line=body_line))
     except PostError as error:
