@@ -227,17 +227,23 @@ class Credentials:
     @classmethod
     def from_environment(cls, settings: PublishSettings) -> Credentials:
         appid = os.environ.get("WXPUB_APPID", "").strip()
-        secret = os.environ.get("WXPUB_SECRET", "").strip()
-        if not secret and settings.secret_file is not None:
-            try:
-                secret = settings.secret_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read secret_file: {exc.strerror}", path=settings.secret_file) from None
+        secret = _secret("WXPUB_SECRET", settings.secret_file, "secret_file")
         if not appid:
             raise ConfigError("WXPUB_APPID is not set", hint="export WXPUB_APPID=wx... (设置与开发 → 基本配置); or try --sandbox first")
         if not secret:
             raise ConfigError("WXPUB_SECRET is not set", hint="export WXPUB_SECRET=..., or name a file with secret_file in [publish]")
         return cls(appid, secret)
+
+
+def _secret(variable: str, file: Path | None, what_file: str) -> str:
+    """An AppSecret: the environment variable wins, else the file's text ("" when neither has one)."""
+    secret = os.environ.get(variable, "").strip()
+    if not secret and file is not None:
+        try:
+            secret = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {what_file}: {exc.strerror}", path=file) from None
+    return secret
 
 
 def shown(path: str | Path) -> str:
@@ -368,12 +374,7 @@ def project_accounts(start: str | Path) -> Accounts:
 
 def account_credentials(account: Account) -> Credentials:
     """The AppID of an account and its AppSecret, from WXPUB_SECRET_<NAME>, else its secret_file."""
-    secret = os.environ.get(account.secret_variable, "").strip()
-    if not secret and account.secret_file is not None:
-        try:
-            secret = account.secret_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the secret_file of account '{account.key}': {exc.strerror}", path=account.secret_file) from None
+    secret = _secret(account.secret_variable, account.secret_file, f"the secret_file of account '{account.key}'")
     if not secret:
         raise ConfigError(
             f"no AppSecret for account '{account.key}'",
