@@ -372,6 +372,11 @@ def project_accounts(start: str | Path) -> Accounts:
     return Accounts(found, default or next(iter(found), None), source)
 
 
+def credentials_of(account: Account | None, settings: PublishSettings) -> Credentials:
+    """The credentials to publish with: the account's, or WXPUB_APPID's for a project without accounts."""
+    return account_credentials(account) if account is not None else Credentials.from_environment(settings)
+
+
 def account_credentials(account: Account) -> Credentials:
     """The AppID of an account and its AppSecret, from WXPUB_SECRET_<NAME>, else its secret_file."""
     secret = _secret(account.secret_variable, account.secret_file, f"the secret_file of account '{account.key}'")

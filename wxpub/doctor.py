@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Account, Credentials, PublishSettings, account_credentials, project_accounts
+from .config import Account, Credentials, PublishSettings, credentials_of, project_accounts
 from .errors import WxpubError
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _check(
         if given is not None:
             credentials = given
         else:
-            credentials = account_credentials(account) if account is not None else Credentials.from_environment(settings)
+            credentials = credentials_of(account, settings)
     except WxpubError as error:
         name = account.key if account else "WXPUB_APPID"
         return [Checked(name, "token", False, _sentence(error))]

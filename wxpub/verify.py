@@ -358,7 +358,7 @@ def verify_paths(
     """Read back the draft each post became (the newest in the ledger, or `media_id`) and compare it with the post."""
     from .errors import UsageError
     from .ledger import Ledger
-    from .config import Credentials, PublishSettings, account_credentials
+    from .config import PublishSettings, credentials_of
     from .wechat import WeChat
 
     if not paths:
@@ -368,7 +368,7 @@ def verify_paths(
         from .publish.recipe import account_of
 
         account = account_of(paths, None)  # the posts' account ([accounts.NAME]), when the project has them
-        credentials = account_credentials(account) if account else Credentials.from_environment(settings)
+        credentials = credentials_of(account, settings)
     client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store)
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     drafts: dict[str, list[dict[str, Any]]] = {}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import validate
 from ..codes import Severity
-from ..config import Account, Credentials, PublishSettings, account_credentials, shown
+from ..config import Account, Credentials, PublishSettings, credentials_of, shown
 from ..errors import UsageError, WeChatError, WxpubError
 from .article import build_article, uploaded_article
 from .drafts import save_draft, settle_lost_submit, submit, submitted_before, wrap
@@ -212,7 +212,7 @@ def publish_paths(
         ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
         return publish(paths, client=None, ledger=ledger, options=options, progress=progress)
     if credentials is None:
-        credentials = account_credentials(account) if account else Credentials.from_environment(settings)
+        credentials = credentials_of(account, settings)
     client = WeChat(
         credentials.appid,
         credentials.secret,
