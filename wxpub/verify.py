@@ -403,15 +403,12 @@ def sent_content(path: Path, ledger: Ledger) -> str:
     """The post's content as publish sends it: converted, each image's src the URL it was uploaded at.
 
     A post over WeChat's limit as written was published with `--fit` (publish refuses it without),
-    so it is compared as `--fit` renders it."""
+    so it is compared as `--fit` renders it; `--fit` leaves a post that fits as it is."""
     from .convert import convert_file
-    from .fit import fits
     from .images import prepare_images
     from .convert import rewrite_sources
 
-    converted = convert_file(path)
-    if not fits(converted):
-        converted = convert_file(path, fit=True)
+    converted = convert_file(path, fit=True)
     prepared = prepare_images(converted.images, path, meta=converted.meta)
     urls = {}
     for image in prepared.images:
