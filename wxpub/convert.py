@@ -106,15 +106,17 @@ def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: An
 
     resolved, render_options = plan(post, **options)
     converted = plain if plain is not None else _convert(post, resolved, render_options)
-    taken: list[int] = []
     if not fit or fitting.fits(converted):
         return converted, ()
     # Every step at once first: a post far over the limit then costs one more conversion, not one per step.
-    everything = _convert(post, *fitting.fitted_plan(resolved, render_options, len(fitting.STEPS)))
+    every = len(fitting.STEPS)
+    everything = _convert(post, *fitting.fitted_plan(resolved, render_options, every))
     if not fitting.fits(everything):
-        return everything, tuple(range(len(fitting.STEPS)))
-    for steps in range(1, len(fitting.STEPS) + 1):
-        before, converted = converted, _convert(post, *fitting.fitted_plan(resolved, render_options, steps))
+        return everything, tuple(range(every))
+    taken: list[int] = []
+    for steps in range(1, every + 1):
+        with_steps = everything if steps == every else _convert(post, *fitting.fitted_plan(resolved, render_options, steps))
+        before, converted = converted, with_steps
         if converted.html != before.html:
             taken.append(steps - 1)
         if fitting.fits(converted):
