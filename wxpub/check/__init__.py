@@ -63,10 +63,17 @@ def check_text(
         # Every other rule would scan a source built to be slow to scan: this one problem is the verdict.
         return [Problem(name, beyond.line or 1, 1, "WX306", _sentence(beyond))] if selection.allows("WX306") else []
     layout = Layout.of(text.removeprefix("\ufeff"))
-    if block:
-        found = typography_problems(layout, name)
-        silenced = silenced_lines(layout.lines)
-        return sorted({p for p in found if selection.allows(p.code) and not is_silenced(p, silenced)}, key=lambda p: (p.line, p.col, p.code, p.message))
+    problems = typography_problems(layout, name) if block else _post_problems(layout, name, file_path, selection, content, convert_options)
+    silenced = silenced_lines(layout.lines)
+    kept = [p for p in problems if selection.allows(p.code) and not is_silenced(p, silenced)]
+    return sorted(set(kept), key=lambda p: (p.line, p.col, p.code, p.message))
+
+
+def _post_problems(
+    layout: Layout, name: str, file_path: Path | None, selection: Selection, content: bool, convert_options: Mapping[str, Any] | None
+) -> list[Problem]:
+    """A post's problems: its front matter's formatting and values, its typography, and (with
+    `content`) everything its conversion finds."""
     problems = formatting_problems(layout, name)
     # Parse what --fix would write, so one formatting slip does not hide every other rule.
     parsed_text = apply_edits("\n".join(layout.lines), [p.edit for p in problems if p.edit])
@@ -80,9 +87,7 @@ def check_text(
         problems.extend(content_problems(post, layout, file_path, name, convert_options or {}))
     elif post is not None:
         problems.extend(front_matter_problems(post, name))
-    silenced = silenced_lines(layout.lines)
-    kept = [p for p in problems if selection.allows(p.code) and not is_silenced(p, silenced)]
-    return sorted(set(kept), key=lambda p: (p.line, p.col, p.code, p.message))
+    return problems
 
 
 def _beyond_bounds(text: str, path: Path | None) -> PostError | None:
