@@ -32,6 +32,11 @@ class Choices:
     color: str | None = None
     font_size: float | None = None
 
+    def convert_options(self) -> dict[str, Any]:
+        """The choices made, as convert_file's options (what is not chosen is as the post says)."""
+        chosen = {"theme": self.theme, "color": self.color, "font_size": self.font_size}
+        return {key: value for key, value in chosen.items() if value is not None}
+
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Choices:
         size = query.get("font_size") or None
@@ -109,7 +114,7 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
     from ..darkmode import recolour
     from ..publish import excerpt, rewrite_sources
 
-    converted = convert_file(path, theme=choices.theme, color=choices.color, font_size=choices.font_size)
+    converted = convert_file(path, **choices.convert_options())
     prepared = images_module.prepare_images(converted.images, path, meta=converted.meta)
     served: dict[str, tuple[bytes, str]] = {}
     urls: dict[str, str] = {}
@@ -174,8 +179,7 @@ def find_problems(path: Path, choices: Choices = Choices()) -> list[Problem]:
     page's controls chose (a theme's colours and size are checked as they will be sent)."""
     from ..check import check_file
 
-    chosen = {"theme": choices.theme, "color": choices.color, "font_size": choices.font_size}
-    result = check_file(path, convert_options={k: v for k, v in chosen.items() if v is not None})
+    result = check_file(path, convert_options=choices.convert_options())
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
