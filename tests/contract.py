@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lxml.html
 
+import wxpub
 from wxpub import profile
+from wxpub.convert import Converted
 
 FORBIDDEN_TAGS = {"style", "script", "link", "iframe", "form", "input", "meta"}
+
+
+def assert_golden(source: Path, update: bool) -> Converted:
+    """Convert `source` and compare with its golden `.html` beside it (written when `update` or missing),
+    then hold the output to the contract. Returns the conversion."""
+    converted = wxpub.convert_file(source)
+    expected_path = source.with_suffix(".html")
+    actual = converted.html + "\n"
+    if update or not expected_path.exists():
+        expected_path.write_text(actual, encoding="utf-8")
+    assert actual == expected_path.read_text(encoding="utf-8")
+    assert_contract(converted.html)
+    return converted
 
 
 def assert_contract(html: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import wxpub
-from contract import assert_contract
+from contract import assert_contract, assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.md"))
@@ -15,13 +15,7 @@ CASES = sorted(p.stem for p in GOLDEN.glob("*.md"))
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden(case: str, update_golden: bool) -> None:
-    converted = wxpub.convert_file(GOLDEN / f"{case}.md")
-    expected_path = GOLDEN / f"{case}.html"
-    actual = converted.html + "\n"
-    if update_golden or not expected_path.exists():
-        expected_path.write_text(actual, encoding="utf-8")
-    assert actual == expected_path.read_text(encoding="utf-8")
-    assert_contract(converted.html)
+    assert_golden(GOLDEN / f"{case}.md", update_golden)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -9,7 +9,7 @@ import lxml.html
 import pytest
 
 import wxpub
-from contract import assert_contract
+from contract import assert_contract, assert_golden
 
 REALPOSTS = Path(__file__).parent / "realposts"
 CASES = sorted(p.stem for p in REALPOSTS.glob("*.md"))
@@ -17,13 +17,7 @@ CASES = sorted(p.stem for p in REALPOSTS.glob("*.md"))
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden(case: str, update_golden: bool) -> None:
-    converted = wxpub.convert_file(REALPOSTS / f"{case}.md")
-    expected_path = REALPOSTS / f"{case}.html"
-    actual = converted.html + "\n"
-    if update_golden or not expected_path.exists():
-        expected_path.write_text(actual, encoding="utf-8")
-    assert actual == expected_path.read_text(encoding="utf-8")
-    assert_contract(converted.html)
+    converted = assert_golden(REALPOSTS / f"{case}.md", update_golden)
     assert "data-wxpub" not in converted.html
 
 
