@@ -654,32 +654,17 @@ class WeChat:
 
         Titles, authors, covers and digests must match; content is not compared because WeChat may
         normalise HTML. Looks at the newest 20 drafts only (one call)."""
-        excluded = set(exclude)
-        single = len(articles) == 1  # WeChat keeps a digest only in single-article drafts
-        wanted = [_identity(a, single) for a in articles]
         listing = self.batchget_drafts(0, 20, no_content=True)
-        for item in listing.get("item", []):
-            news = item.get("content", {}).get("news_item", [])
-            if item.get("media_id") in excluded or int(item.get("update_time") or 0) < int(since) - 120:
-                continue
-            if [_identity(a, single) for a in news] == wanted:
-                return item["media_id"]
-        return None
+        return _holding(listing, "media_id", articles, since, frozenset(exclude))
 
-    def find_published(self, articles: Sequence[Mapping[str, Any]], *, since: float) -> tuple[str, tuple[str, ...]] | None:
-        """(article_id, article URLs) of what was published with exactly these articles at or after `since`.
+    def find_published(self, articles: Sequence[Mapping[str, Any]], *, since: float) -> str | None:
+        """The article_id of what was published with exactly these articles at or after `since`, if any.
 
-        Matched as find_draft matches drafts (title, author, cover, digest); looks at the newest 20
-        (one call of freepublish/batchget, 100 a day).
+        Matched as find_draft matches drafts; looks at the newest 20 (one call of
+        freepublish/batchget, 100 a day).
         https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_batchget"""
-        single = len(articles) == 1
-        wanted = [_identity(a, single) for a in articles]
         listing = self.call("post", "freepublish/batchget", json_body={"offset": 0, "count": 20, "no_content": 1})
-        for item in listing.get("item", []):
-            news = item.get("content", {}).get("news_item", [])
-            if int(item.get("update_time") or 0) >= int(since) - 120 and [_identity(a, single) for a in news] == wanted:
-                return str(item.get("article_id") or ""), tuple(str(a.get("url") or "") for a in news)
-        return None
+        return _holding(listing, "article_id", articles, since)
 
     def submit(self, media_id: str) -> str:
         """POST freepublish/submit -> publish_id (as a string; WeChat sends either a string or a number).
@@ -739,6 +724,20 @@ def normalize_base(base: str) -> str:
     if base.endswith("/cgi-bin"):
         base = base[: -len("/cgi-bin")]
     return base + "/"
+
+
+def _holding(listing: Mapping[str, Any], key: str, articles: Sequence[Mapping[str, Any]], since: float, exclude: frozenset[str] = frozenset()) -> str | None:
+    """`key` of the first item of a draft or publish listing that holds exactly these articles and was
+    updated at or after `since` (two minutes' grace for clocks)."""
+    single = len(articles) == 1  # WeChat keeps a digest only in single-article drafts
+    wanted = [_identity(a, single) for a in articles]
+    for item in listing.get("item", []):
+        news = item.get("content", {}).get("news_item", [])
+        if item.get(key) in exclude or int(item.get("update_time") or 0) < int(since) - 120:
+            continue
+        if [_identity(a, single) for a in news] == wanted:
+            return str(item[key])
+    return None
 
 
 def _identity(article: Mapping[str, Any], with_digest: bool) -> tuple[str, str, str, str]:

@@ -103,9 +103,8 @@ def settle_lost_submit(client: WeChat, ledger: Ledger, record: DraftRecord, payl
     since = record.submitting or 0.0
     found = wrap(lambda: client.settle(lambda: client.find_published(payloads, since=since), since, "a freepublish/submit"), None)
     if found:
-        article_id = found[0]
-        ledger.record_published(record.media_id, article_id)
-        notes.append(f"draft {record.media_id} was published by a run whose answer from WeChat was lost (article {article_id}); not submitting it again")
+        ledger.record_published(record.media_id, found)
+        notes.append(f"draft {record.media_id} was published by a run whose answer from WeChat was lost (article {found}); not submitting it again")
     else:
         ledger.clear_submit(record.media_id)
         notes.append(f"a submit of draft {record.media_id} whose answer was lost did not publish it")
