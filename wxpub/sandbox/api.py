@@ -407,19 +407,7 @@ class Api:
         return {"errcode": 0, "errmsg": "ok"}
 
     def _ep_draft_batchget(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
-        data = _json(body)
-        offset, count, no_content = data.get("offset", 0), data.get("count", 0), data.get("no_content", 0)
-        if not isinstance(offset, int) or not isinstance(count, int) or offset < 0 or not 1 <= count <= 20:
-            raise ApiError(40097, "invalid args")
-        mine = sorted(self.drafts(appid).items(), key=lambda kv: kv[1]["update_time"], reverse=True)
-        page = mine[offset : offset + count]
-        items = []
-        for media_id, draft in page:
-            news = [self._readable(a, media_id) for a in draft["articles"]]
-            if no_content:
-                news = [{k: v for k, v in a.items() if k != "content"} for a in news]
-            items.append({"media_id": media_id, "content": {"news_item": news}, "update_time": draft["update_time"]})
-        return {"total_count": len(mine), "item_count": len(items), "item": items}
+        return self._listing(body, self.drafts(appid), "media_id")
 
     def _ep_draft_count(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
         return {"total_count": len(self.drafts(appid))}
@@ -476,22 +464,30 @@ class Api:
 
     def _ep_published_batchget(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
         """freepublish/batchget: what was published (not mass-sent), newest first."""
+        mine = {aid: p for aid, p in self.state["published"].items() if p["appid"] == appid}
+        return self._listing(body, mine, "article_id", lambda article_id, index: f"{self.url}s/{article_id}?idx={index + 1}")
+
+    def _listing(
+        self, body: bytes, entries: Mapping[str, Any], key: str, url: Callable[[str, int], str] | None = None
+    ) -> dict[str, Any]:
+        """A page of drafts or published articles, newest first, as draft/batchget and freepublish/batchget
+        answer: each entry under `key`, its articles readable (`url`: each article's link, when not the draft's)."""
         data = _json(body)
         offset, count, no_content = data.get("offset", 0), data.get("count", 0), data.get("no_content", 0)
         if not isinstance(offset, int) or not isinstance(count, int) or offset < 0 or not 1 <= count <= 20:
             raise ApiError(40097, "invalid args")
-        mine = [(aid, p) for aid, p in self.state["published"].items() if p["appid"] == appid]
-        mine.sort(key=lambda kv: kv[1].get("update_time", 0), reverse=True)
+        mine = sorted(entries.items(), key=lambda kv: kv[1].get("update_time", 0), reverse=True)
         items = []
-        for article_id, published in mine[offset : offset + count]:
+        for entry_id, entry in mine[offset : offset + count]:
             news = []
-            for index, article in enumerate(published["articles"]):
-                readable = self._readable(article, "")
-                readable["url"] = f"{self.url}s/{article_id}?idx={index + 1}"
+            for index, article in enumerate(entry["articles"]):
+                readable = self._readable(article, entry_id)
+                if url is not None:
+                    readable["url"] = url(entry_id, index)
                 if no_content:
                     readable.pop("content", None)
                 news.append(readable)
-            items.append({"article_id": article_id, "content": {"news_item": news}, "update_time": published.get("update_time", 0)})
+            items.append({key: entry_id, "content": {"news_item": news}, "update_time": entry.get("update_time", 0)})
         return {"total_count": len(mine), "item_count": len(items), "item": items}
 
     def _ep_preview(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
