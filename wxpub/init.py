@@ -59,11 +59,12 @@ repos:
         name: wxpub check
         entry: wxpub check
         language: system
-        files: ^posts/.*\\.(md|markdown)$
+        types: [markdown]
+        files: ^posts/
+        require_serial: true  # wxpub check spreads the posts over the CPU cores itself
 """
 
 GITIGNORE = """\
-.wxpub-cache/
 .venv/
 __pycache__/
 """
@@ -106,9 +107,12 @@ def init_project(
         raise UsageError(f"{folder} already has {', '.join(present)}", path=folder, hint="run wxpub init in an empty folder, or remove them")
     for path, content in files.items():
         target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}", path=folder, hint="give wxpub init a folder it can create and write in") from None
     return Initialised(folder, tuple(files))
