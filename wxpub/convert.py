@@ -171,7 +171,8 @@ def plan(
         chosen = themes.load_theme(theme or meta.get("theme"), base=base)
     if not theme and chosen.path is not None and post.path is not None and not themes.is_builtin(chosen):
         _inside_project(chosen.path, post)
-    chosen_color, chosen_size = color or _str(meta.get("color")), font_size or meta.get("font_size")
+    chosen_color = color or _str(meta.get("color"))
+    chosen_size = font_size if font_size is not None else meta.get("font_size")
     with _from_front_matter(post, "color", given=color is not None):
         themes.check_color(chosen_color)
     with _from_front_matter(post, "font_size", given=font_size is not None):
