@@ -223,6 +223,7 @@ class Credentials:
 
     appid: str
     secret: str = field(repr=False)
+    secret_from: str = "WXPUB_SECRET"  # where the secret was read, in words: what an error tells to check
 
     @classmethod
     def from_environment(cls, settings: PublishSettings) -> Credentials:
@@ -232,7 +233,8 @@ class Credentials:
             raise ConfigError("WXPUB_APPID is not set", hint="export WXPUB_APPID=wx... (设置与开发 → 基本配置); or try --sandbox first")
         if not secret:
             raise ConfigError("WXPUB_SECRET is not set", hint="export WXPUB_SECRET=..., or name a file with secret_file in [publish]")
-        return cls(appid, secret)
+        from_variable = bool(os.environ.get("WXPUB_SECRET", "").strip())
+        return cls(appid, secret, "WXPUB_SECRET" if from_variable else f"secret_file {settings.secret_file}")
 
 
 def _secret(variable: str, file: Path | None, what_file: str) -> str:
@@ -386,4 +388,4 @@ def account_credentials(account: Account) -> Credentials:
             path=account.source,
             hint=f"export {account.secret_variable}=... (in CI: a repository secret), or set secret_file in [accounts.{account.key}]",
         )
-    return Credentials(account.appid, secret)
+    return Credentials(account.appid, secret, account.secret_source())

@@ -79,14 +79,13 @@ def _check(
         name = account.key if account else "WXPUB_APPID"
         return [Checked(name, "token", False, _sentence(error))]
     name = f"{account.key} ({credentials.appid})" if account else credentials.appid
-    client = WeChat(credentials.appid, credentials.secret, api_base=base, storage=token_store)
+    client = WeChat(credentials.appid, credentials.secret, api_base=base, storage=token_store, secret_from=credentials.secret_from)
     try:
         client.ensure_token()
     except WxpubError as error:
         answered = getattr(error, "errcode", None) is not None
-        source = f"; the secret came from {account.secret_source()}" if account and given is None else ""
         return [
-            Checked(name, "token", False, _sentence(error) + source),
+            Checked(name, "token", False, _sentence(error)),
             Checked(name, "api base", answered, f"{base} answered" if answered else f"{base} cannot be reached"),
         ]
     lines = [Checked(name, "token", True, "the AppSecret works"), Checked(name, "api base", True, f"{base} answered")]

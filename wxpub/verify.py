@@ -369,7 +369,7 @@ def verify_paths(
 
         account = account_of(paths, None)  # the posts' account ([accounts.NAME]), when the project has them
         credentials = credentials_of(account, settings)
-    client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store)
+    client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store, secret_from=credentials.secret_from)
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     drafts: dict[str, list[dict[str, Any]]] = {}
     checks = []

@@ -220,7 +220,7 @@ def token_storage(spec: str | None, appid: str, *, redis_from_url: Callable[[str
 _WHITELIST = "设置与开发 → 基本配置 → IP白名单"
 _MEANINGS: dict[int, tuple[str, str | None]] = {
     -1: ("WeChat is busy (system error)", "try again in a minute"),
-    40001: ("the access token was refused or the credentials are wrong", "check WXPUB_APPID and WXPUB_SECRET"),
+    40001: ("the access token was refused or the credentials are wrong", "check WXPUB_APPID and {secret}"),
     40002: ("an argument is invalid", None),
     40003: ("the recipient is not a follower of this account", "the WeChat ID must follow the account"),
     40004: ("the media type is invalid", None),
@@ -233,11 +233,11 @@ _MEANINGS: dict[int, tuple[str, str | None]] = {
     40014: ("the access token is not valid", None),
     40097: ("the arguments are invalid", None),
     40114: ("the article index is invalid", "the draft has fewer articles than the ledger says"),
-    40125: ("the AppSecret is wrong", "check WXPUB_SECRET; reset it under 设置与开发 → 基本配置 → 开发者密码 if unsure"),
+    40125: ("the AppSecret is wrong", "check {secret}; reset it under 设置与开发 → 基本配置 → 开发者密码 if unsure"),
     40243: ("the AppSecret is frozen", "unfreeze or reset it under 设置与开发 → 基本配置"),
     41001: ("the access token is missing", None),
     41002: ("the AppID is missing", "set WXPUB_APPID"),
-    41004: ("the AppSecret is missing", "set WXPUB_SECRET"),
+    41004: ("the AppSecret is missing", "set {secret}"),
     41005: ("the upload carried no file", None),
     41039: ("the source URL (content_source_url) is not valid", "use a full http(s) URL in source_url"),
     42001: ("the access token expired", None),
@@ -275,10 +275,16 @@ _LENGTH_FIELDS = {45003: ("title", TITLE_DOCUMENTED), 45110: ("author", AUTHOR_M
 _KEPT = "the uploads are kept, so the rerun after the fix uploads nothing again"
 
 
-def translate(errcode: int, errmsg: str | None, endpoint: str, articles: Sequence[Mapping[str, Any]] = ()) -> WeChatError:
-    """The one translator: an errcode (and the call it answered) -> a WeChatError that says what to do."""
+def translate(
+    errcode: int, errmsg: str | None, endpoint: str, articles: Sequence[Mapping[str, Any]] = (), secret_from: str = "WXPUB_SECRET"
+) -> WeChatError:
+    """The one translator: an errcode (and the call it answered) -> a WeChatError that says what to do.
+
+    `secret_from`: where the AppSecret was read (an account's own variable, a secret_file), named
+    by the hints that tell to check it."""
     errmsg = redact(str(errmsg or ""))
     meaning, hint = _MEANINGS.get(errcode, (f"WeChat refused the call: {errmsg.split(' hint:')[0] or 'no message'}", None))
+    hint = hint.replace("{secret}", secret_from) if hint else hint
     if errcode == 40164:
         found = _IP.search(errmsg)
         ip = found.group(1) if found else "this machine's IP"
@@ -431,6 +437,7 @@ class WeChat:
         timeout: float | tuple[float, float] = (5.0, 30.0),
         on_call: Callable[[str], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
+        secret_from: str = "WXPUB_SECRET",
     ) -> None:
         if not appid:
             raise ConfigError("no AppID", hint="set WXPUB_APPID (设置与开发 → 基本配置)")
@@ -438,6 +445,7 @@ class WeChat:
             raise ConfigError("no AppSecret", hint="set WXPUB_SECRET, or secret_file in wxpub.toml")
         remember_secret(secret)
         self.appid = appid
+        self.secret_from = secret_from
         self.api_base = normalize_base(api_base or os.environ.get("WXPUB_API_BASE") or DEFAULT_API_BASE)
         if storage is None or isinstance(storage, str):
             storage = token_storage(storage if isinstance(storage, str) else os.environ.get("WXPUB_TOKEN_STORE"), appid)
@@ -526,7 +534,7 @@ class WeChat:
                 if failure.errcode == -1 and attempt < self.retry.tries:
                     self.retry.wait(attempt)
                     continue
-                raise translate(failure.errcode, failure.errmsg, endpoint, articles)
+                raise translate(failure.errcode, failure.errmsg, endpoint, articles, self.secret_from)
             if failure.status is not None and failure.status < 500:
                 raise failure.error(endpoint, maybe_done=False)  # a definite refusal by the server or relay
             if failure.sent and not idempotent:

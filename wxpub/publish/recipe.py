@@ -220,6 +220,7 @@ def publish_paths(
         storage=token_store or settings.token_store,
         retry=RetryPolicy(sleep=options.sleep, settle=options.settle),
         on_wait=progress,
+        secret_from=credentials.secret_from,
     )
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     with publish_lock(token_store or settings.token_store, credentials.appid):
