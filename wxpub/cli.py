@@ -56,8 +56,8 @@ def main() -> None:
 
 
 @main.command("convert")
-@click.argument("post", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@click.argument("post", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
 @click.option("--theme", metavar="NAME|PATH", help="A built-in theme (see 'wxpub themes') or a CSS file.")
 @click.option("--color", metavar="HEX", help="Primary colour of the theme, e.g. '#c33'.")
 @click.option("--font-size", type=float, metavar="PX", help="Base font size in px (default: the theme's).")
@@ -106,12 +106,25 @@ def convert_command(
     else:
         text = converted.html
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        _run(lambda: _write(output, text + "\n"))
         left = converted.budget_left
         budget = f"{left:,} left of WeChat's 20,000" if left > 0 else f"{1 - left:,} over WeChat's limit (fewer than 20,000)"
         click.echo(f"wrote {output} ({converted.content_length:,} characters, {budget})", err=True)
     else:
         click.echo(text)
+
+
+def _write(path: Path, text: str) -> None:
+    from .errors import UsageError
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError("is a folder", path=path, hint="name a file to write, e.g. -o article.html") from None
+    except FileNotFoundError:
+        raise UsageError(f"no folder {path.parent}", path=path, hint="create it first, or write somewhere else") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write: {exc.strerror}", path=path) from None
 
 
 def _converted_json(converted: Any) -> dict[str, Any]:
@@ -152,7 +165,7 @@ def themes_command() -> None:
 @click.option("--max-width", type=click.IntRange(16, 10_000), default=1080, show_default=True, help="Widest image, px.")
 @click.option("--background", default="#ffffff", show_default=True, metavar="HEX", help="What transparency is flattened onto.")
 @click.option("--no-cache", is_flag=True, help="Prepare everything again instead of reusing the prepared images in the user cache.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image, for scripts.")
+@click.option("--json", "as_json", is_flag=True, help="Print the images as one JSON array, for scripts.")
 def images_command(post: Path, out: Path | None, max_width: int, background: str, no_cache: bool, as_json: bool) -> None:
     """Prepare the images of POST as WeChat will get them, without an account: a table, or files with --out."""
     from . import images
