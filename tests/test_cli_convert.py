@@ -118,3 +118,18 @@ def test_an_unclosed_quote_in_front_matter_points_at_the_line_it_opens(tmp_path:
         f"error: {post}:2: front matter is not valid YAML: a quoted value is never closed "
         "(close it, or quote the whole value)"
     )
+
+
+def test_writing_where_it_cannot_is_one_line(tmp_path: Path) -> None:
+    post = GOLDEN / "emphasis.md"
+    missing = run("convert", str(post), "-o", str(tmp_path / "nodir" / "out.html"))
+    assert missing.exit_code == 2 and missing.stderr == f"error: {tmp_path / 'nodir' / 'out.html'}: no folder {tmp_path / 'nodir'} (create it first, or write somewhere else)\n"
+    folder = run("convert", str(post), "-o", str(tmp_path))
+    assert folder.exit_code == 2 and folder.stderr == f"error: {tmp_path}: is a folder (name a file to write, e.g. -o article.html)\n"
+    given_a_folder = run("convert", str(GOLDEN))
+    assert given_a_folder.exit_code == 1 and given_a_folder.stderr == f"error: {GOLDEN}: is a folder, not a post\n"
+
+
+def test_a_font_size_of_zero_is_refused_not_ignored() -> None:
+    result = run("convert", str(GOLDEN / "emphasis.md"), "--font-size", "0")
+    assert result.exit_code == 2 and "font size 0.0 is not a size from 10 to 28 px" in result.stderr

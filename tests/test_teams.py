@@ -181,6 +181,9 @@ def test_doctor_healthy_wrong_secret_and_whitelist(team: tuple[Path, Sandbox], m
     assert shop[0].startswith(f"BAD shop ({SHOP}): token: stable_token: the AppSecret is wrong (errcode 40125)")
     assert "WXPUB_SECRET_SHOP" in shop[0] and "not-the-secret" not in out.output
     assert any(line.startswith("ok  news") for line in out.stdout.splitlines())
+    # publish tells to check the variable the account's secret came from, not WXPUB_SECRET
+    published = CliRunner().invoke(main, ["publish", "--account", "shop", "posts/c.md"])
+    assert published.exit_code == 3 and "(check WXPUB_SECRET_SHOP;" in published.stderr, published.output
 
     with Sandbox(tmp_path / "walled", accounts=SECRETS, ip_whitelist=("203.0.113.7",)) as walled:
         monkeypatch.setenv("WXPUB_API_BASE", walled.url)
@@ -256,6 +259,17 @@ def test_init_then_check_convert_and_publish_to_the_sandbox(tmp_path: Path, monk
     assert doctor.exit_code == 0 and [line[:12] for line in doctor.stdout.splitlines()] == ["ok  main (wx"] * 3
     again = runner.invoke(main, ["init"])
     assert again.exit_code == 2 and "already has" in again.stderr
+    # the hook as the README gives it: one process for all the posts, which it spreads over the cores
+    hook = yaml.safe_load((folder / ".pre-commit-config.yaml").read_text(encoding="utf-8"))["repos"][0]["hooks"][0]
+    assert hook["require_serial"] is True and hook["types"] == ["markdown"]
+    assert ".wxpub-cache" not in (folder / ".gitignore").read_text(encoding="utf-8")  # caches live in the user cache
+
+
+def test_init_where_no_folder_can_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("a file", encoding="utf-8")
+    out = CliRunner().invoke(main, ["init", str(tmp_path / "f.txt" / "blog")])
+    assert out.exit_code == 2
+    assert out.stderr == f"error: {tmp_path / 'f.txt' / 'blog'}: cannot write wxpub.toml: Not a directory (give wxpub init a folder it can create and write in)\n"
 
 
 def test_init_writes_the_example_workflow() -> None:
