@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+import lxml.html
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -342,6 +343,19 @@ def test_what_a_block_brings_is_reported_at_the_line_that_names_it(team: tuple[P
     assert raw == [5, 10]  # the header named in the front matter (line 5), the include (line 10)
     out = CliRunner().invoke(main, ["check", "--select", "WX303", str(post)])
     assert [line.split(" ")[0].rsplit(":", 3)[1] for line in out.stdout.splitlines()] == ["5", "10"]
+
+
+def test_the_footer_comes_after_the_notes_and_the_references(team: tuple[Path, Sandbox]) -> None:
+    root, _ = team
+    post = write(root / "posts/n.md", "---\ntitle: 有注释\ncover: img/a.png\n---\n\n正文[^1]，见[官网](https://example.com)。\n\n[^1]: 一条注释。\n")
+    converted = convert_file(post)
+    text = lxml.html.fragment_fromstring(converted.html).text_content()
+    order = [text.find(part) for part in ("正文", "一条注释", "官网: https://example.com", "原创发布")]
+    assert -1 not in order and order == sorted(order), order
+    assert "wxpub-footer" not in converted.html
+    # the footer's own lines are still reported at the line that names them
+    write(root / "blocks/news-footer.md", "本文由 @{{ author }} 原创发布。<script>alert(1)</script>\n")
+    assert [n.line for n in convert_file(post).warnings if n.code == "raw-html"] == [1]
 
 
 def test_a_new_image_is_a_change(team: tuple[Path, Sandbox]) -> None:

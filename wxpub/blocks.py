@@ -30,6 +30,9 @@ _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _IMAGE = re.compile(r"(!\[[^\]\n]*\]\()(<[^>\n]+>|[^)\s]+)")
 _NOT_RELATIVE = re.compile(r"(?i)^([a-z][a-z0-9+.-]*:|/|#)")
 NONE = ("none", "false", "")
+# The paragraph between a post and its footer, which mdext/footer.py turns into the place of the
+# notes and references; private-use characters around it, so no writer's paragraph is this.
+FOOTER_STARTS = "\ue000wxpub-footer\ue000"
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,12 @@ def expand(post: Post, account: Account | None, root: Path) -> Post:
     header, footer = parts
     if not header.lines and not footer.lines and own.lines == tuple(post.body.split("\n")) and not notices:
         return post
-    # A blank line between the parts, so a block never runs into a paragraph of the post.
-    lines = list(header.lines) + ([""] if header.lines else []) + list(own.lines) + ([""] if footer.lines else []) + list(footer.lines)
+    # A blank line between the parts, so a block never runs into a paragraph of the post; before
+    # the footer, the paragraph that keeps it after the notes and references (mdext/footer.py).
+    between = ["", FOOTER_STARTS, ""] if footer.lines else []
+    lines = list(header.lines) + ([""] if header.lines else []) + list(own.lines) + between + list(footer.lines)
     where_list = list(header.where) + ([post.body_line] if header.lines else []) + list(own.where)
-    where_list += ([own.where[-1] if own.where else post.body_line] if footer.lines else []) + list(footer.where)
+    where_list += [own.where[-1] if own.where else post.body_line] * len(between) + list(footer.where)
     # The header's lines are reported where the body starts when the front matter does not name it.
     return replace(
         post,

@@ -112,7 +112,7 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
     import pymdownx.tilde
 
     from .mdext import (
-        callouts, cjk, codeblocks, figures, footnotes, headings, links, listindent, lists, math, rawhtml, tables, title,
+        callouts, cjk, codeblocks, figures, footer, footnotes, headings, links, listindent, lists, math, rawhtml, tables, title,
     )
 
     parts = _Parts(
@@ -141,6 +141,7 @@ def _markdown(options: RenderOptions) -> tuple[Any, _Parts]:
             parts.title,
             parts.links,
             parts.figures,
+            footer.FooterExtension(),
             lists.ListsExtension(),
             cjk.CjkExtension(),
         ],
