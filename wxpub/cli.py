@@ -460,17 +460,20 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
     "seconds": 31} (acts, then answers late); DELETE /sandbox/faults clears them.
     """
     from .errors import UsageError
-    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_state_dir
+    from .sandbox import DEFAULT_SANDBOX_PORT, SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_state_dir
 
-    server = Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict)
+    # Refused (one line) when another sandbox runs over the same state folder.
+    server = _run(lambda: Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict))
     try:
         server.bind()
     except OSError as exc:
+        server.stop()
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
     click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
     click.echo(f"  drafts: {server.url}", err=True)
     click.echo(f"  use it: WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
-    click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
+    if state is None or server.port == DEFAULT_SANDBOX_PORT:  # where publish --sandbox looks for it
+        click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
