@@ -271,18 +271,27 @@ def publish_command(
 
             report = _run(lambda: verify_paths(posts, media_id=result.media_id, **target))
         _publish_notes(result)
+        draft = joined.draft(result.media_id) if joined is not None and result.media_id and not dry_run else None
         if as_json:
-            click.echo(json.dumps({**result.to_json(), **({"verify": report.to_json()} if report else {})}, ensure_ascii=False, indent=2))
+            extra: dict[str, Any] = {"verify": report.to_json()} if report else {}
+            if draft is not None:
+                extra["sandbox"] = draft.to_json()
+            click.echo(json.dumps({**result.to_json(), **extra}, ensure_ascii=False, indent=2))
         else:
             _publish_summary(result)
         if report is not None:
             for line in report.lines():
                 click.echo(line, err=True)
-        base = joined.url if joined is not None else None
-        if base is not None and result.media_id and not dry_run:
-            click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
-        if joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json:
-            click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
+        # A sandbox started here serves only while this command runs: in a terminal it waits for
+        # Ctrl-C, otherwise the page is there once `wxpub sandbox` serves the same state again.
+        stays = joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json
+        if draft is not None and (draft.serve is None or stays):
+            click.echo(f"see the draft at {draft.url} (all drafts: {draft.drafts})", err=True)
+        elif draft is not None:
+            click.echo(f"see the draft: run `{draft.serve}`, then open {draft.url} (the sandbox this command started stops with it)", err=True)
+        if stays:
+            later = f"; later, `{draft.serve}` serves it again" if draft is not None else ""
+            click.echo(f"the sandbox keeps running so you can look; Ctrl-C stops it{later}", err=True)
             _until_interrupted()
     finally:
         if joined is not None:

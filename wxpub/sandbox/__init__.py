@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .api import SANDBOX_APPID, SANDBOX_SECRET, ApiError
 from .folder import StateHeld
-from .join import DEFAULT_SANDBOX_PORT, Joined, join_sandbox, owner_key, publish_to_sandbox, running_sandbox, sandbox_state_dir
+from .join import DEFAULT_SANDBOX_PORT, DraftAddress, Joined, join_sandbox, owner_key, publish_to_sandbox, running_sandbox, sandbox_state_dir
 from .server import Call, Fault, Sandbox
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "SANDBOX_SECRET",
     "ApiError",
     "Call",
+    "DraftAddress",
     "Fault",
     "Joined",
     "Sandbox",

@@ -135,9 +135,29 @@ class Joined:
             "token_store": "memory",
         }
 
+    def draft(self, media_id: str) -> DraftAddress:
+        """Where to see a draft: in the sandbox joined, at once; in one started here, once `wxpub sandbox` serves its state again."""
+        serve = None
+        if self.server is not None:  # it stops with this process; its state stays in the user's sandbox folder
+            port = self.server.port
+            serve = "wxpub sandbox" if port == DEFAULT_SANDBOX_PORT else f"wxpub sandbox --port {port}"
+        return DraftAddress(f"{self.url}drafts/{media_id}", self.url, serve)
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+
+
+@dataclass(frozen=True)
+class DraftAddress:
+    """A draft's page in the sandbox, its list of drafts, and the command that serves them (None: served now)."""
+
+    url: str
+    drafts: str
+    serve: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"draft_url": self.url, "drafts_url": self.drafts, "serve": self.serve}
 
 
 def join_sandbox(port: int | None = None, *, strict: bool = False) -> Joined:
