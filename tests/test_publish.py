@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -321,14 +323,45 @@ def test_dry_run_calls_nothing_and_shows_the_payload(sandbox: Sandbox, project: 
 
 
 def test_publish_to_sandbox_starts_one_and_says_where_to_look(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The sandbox publish started stops with it: the line says which command serves the draft's page again, and it does."""
     monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("WXPUB_SANDBOX_PORT", "0")
     post = project.post("a.md", "试试", "正文。", three_images(project))
     result = CliRunner().invoke(main, ["publish", "--sandbox", str(post)])
     assert result.exit_code == 0, result.output
-    assert "added: " in result.stdout and "see the draft at http://127.0.0.1:" in result.stderr
+    assert "added: " in result.stdout
+    found = re.search(r"see the draft: run `(wxpub sandbox --port (\d+))`, then open (http://127\.0\.0\.1:(\d+)/drafts/(\S+)) ", result.stderr)
+    assert found and found.group(2) == found.group(4), result.stderr
     assert not (project.root / "wxpub-ledger.json").exists()  # sandbox uploads stay out of the project's ledger
     assert (tmp_path / "cache" / "sandbox" / "wxpub-ledger.json").exists()
+    again = CliRunner().invoke(main, ["publish", "--sandbox", "--json", str(post)])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["sandbox"]["serve"].startswith("wxpub sandbox")
+    command, url = found.group(1).split()[1:], found.group(3)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    served = subprocess.Popen([sys.executable, "-m", "wxpub", *command], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert served.stderr is not None and f"wxpub sandbox on {url.split('drafts/')[0]}" in served.stderr.readline()
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert "试试" in page.read().decode("utf-8")
+    finally:
+        served.terminate()
+        served.wait()
+
+
+def test_publish_into_a_running_sandbox_links_the_draft_at_once(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WXPUB_SANDBOX_PORT", "0")
+    from wxpub.sandbox import owner_key, sandbox_state_dir
+
+    post = project.post("a.md", "试试", "正文。", three_images(project))
+    with Sandbox(sandbox_state_dir(), key=owner_key()) as running:
+        result = CliRunner().invoke(main, ["publish", "--sandbox", str(post)])
+        assert result.exit_code == 0, result.output
+        (media_id,) = running.drafts()
+        assert f"see the draft at {running.url}drafts/{media_id} (all drafts: {running.url})" in result.stderr
+        again = CliRunner().invoke(main, ["publish", "--sandbox", "--json", str(post)])
+        assert json.loads(again.stdout)["sandbox"] == {"draft_url": f"{running.url}drafts/{media_id}", "drafts_url": running.url, "serve": None}
 
 
 def test_json_output_per_post(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

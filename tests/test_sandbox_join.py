@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import socket
 import stat
 import threading
 import urllib.request
@@ -14,6 +15,7 @@ from typing import Callable, Iterator
 import pytest
 from PIL import Image
 
+from wxpub.errors import UsageError
 from wxpub.sandbox import Sandbox, join_sandbox, owner_key, publish_to_sandbox, running_sandbox, sandbox_state_dir
 
 
@@ -160,3 +162,60 @@ def test_join_sandbox_reuses_the_running_one(tmp_path: Path) -> None:
         assert again.server is None and (again.url, again.state_dir) == (first.url, first.state_dir)
     finally:
         first.stop()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (nothing of this test's, and nothing of anyone's)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_second_sandbox_over_one_state_folder_is_refused(tmp_path: Path) -> None:
+    """Each keeps the whole state and writes it back whole: two would erase each other's drafts."""
+    state = tmp_path / "state"
+    with Sandbox(state) as first:
+        with pytest.raises(UsageError) as refused:
+            Sandbox(state)
+        line = refused.value.one_line()
+        assert line.startswith(f"{state}: ") and first.url in line and "--state" in line
+        assert first.drafts() == {}  # the first one is left as it was, and still serves
+        assert info(first)["api_base"] == first.url
+    with Sandbox(state) as again:  # given back when it stops
+        assert again.url
+
+
+def test_publish_joins_the_sandbox_holding_its_state_folder_on_any_port(tmp_path: Path) -> None:
+    """A sandbox on port 0 over the user's sandbox folder: publish finds it there, not on the default port."""
+    with Sandbox(sandbox_state_dir(), port=0, key=owner_key()) as running:
+        result, base, started = publish_to_sandbox([post(tmp_path)], port=free_port())
+        assert started is None and base == running.url
+        assert list(running.drafts()) == [result.media_id]
+        running.expire_tokens()  # the running sandbox writes its state again: the draft stays
+        stored = json.loads((running.state_dir / "state.json").read_text(encoding="utf-8"))
+        assert list(stored["drafts"]) == [result.media_id]
+        assert (running.state_dir / "wxpub-ledger.json").exists()
+
+
+def test_a_stale_address_in_the_state_folder_is_neither_trusted_nor_in_the_way(tmp_path: Path, impostors: Callable) -> None:
+    impostor = impostors(lambda query, port: {"api_base": f"http://127.0.0.1:{port}/"})
+    sandbox_state_dir().mkdir(parents=True)
+    (sandbox_state_dir() / "sandbox.json").write_text(json.dumps({"api_base": f"http://127.0.0.1:{impostor.port}/", "pid": 1}))
+    joined = join_sandbox(free_port())
+    try:
+        assert joined.server is not None and joined.state_dir == sandbox_state_dir()
+        assert json.loads((sandbox_state_dir() / "sandbox.json").read_text())["api_base"] == joined.url  # its own now
+    finally:
+        joined.stop()
+    assert impostor.requests == []
+    assert not (sandbox_state_dir() / "sandbox.json").exists()  # a stopped sandbox says nothing
+
+
+def test_a_state_folder_held_by_a_sandbox_that_is_not_provably_ours_is_not_shared(tmp_path: Path) -> None:
+    owner_key()
+    with Sandbox(sandbox_state_dir(), key=b"0123456789abcdef" * 4) as theirs:
+        with pytest.raises(UsageError) as refused:
+            publish_to_sandbox([post(tmp_path)], port=free_port())
+        line = refused.value.one_line()
+        assert line.startswith(f"{sandbox_state_dir()}: ") and theirs.url in line and "does not prove" in line
+        assert theirs.drafts() == {} and theirs.count() == 0

@@ -284,18 +284,27 @@ def publish_command(
 
             report = _run(lambda: verify_paths(posts, media_id=result.media_id, **target))
         _publish_notes(result)
+        draft = joined.draft(result.media_id) if joined is not None and result.media_id and not dry_run else None
         if as_json:
-            click.echo(json.dumps({**result.to_json(), **({"verify": report.to_json()} if report else {})}, ensure_ascii=False, indent=2))
+            extra: dict[str, Any] = {"verify": report.to_json()} if report else {}
+            if draft is not None:
+                extra["sandbox"] = draft.to_json()
+            click.echo(json.dumps({**result.to_json(), **extra}, ensure_ascii=False, indent=2))
         else:
             _publish_summary(result)
         if report is not None:
             for line in report.lines():
                 click.echo(line, err=True)
-        base = joined.url if joined is not None else None
-        if base is not None and result.media_id and not dry_run:
-            click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
-        if joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json:
-            click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
+        # A sandbox started here serves only while this command runs: in a terminal it waits for
+        # Ctrl-C, otherwise the page is there once `wxpub sandbox` serves the same state again.
+        stays = joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json
+        if draft is not None and (draft.serve is None or stays):
+            click.echo(f"see the draft at {draft.url} (all drafts: {draft.drafts})", err=True)
+        elif draft is not None:
+            click.echo(f"see the draft: run `{draft.serve}`, then open {draft.url} (the sandbox this command started stops with it)", err=True)
+        if stays:
+            later = f"; later, `{draft.serve}` serves it again" if draft is not None else ""
+            click.echo(f"the sandbox keeps running so you can look; Ctrl-C stops it{later}", err=True)
             _until_interrupted()
     finally:
         if joined is not None:
@@ -473,17 +482,20 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
     "seconds": 31} (acts, then answers late); DELETE /sandbox/faults clears them.
     """
     from .errors import UsageError
-    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_state_dir
+    from .sandbox import DEFAULT_SANDBOX_PORT, SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_state_dir
 
-    server = Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict)
+    # Refused (one line) when another sandbox runs over the same state folder.
+    server = _run(lambda: Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict))
     try:
         server.bind()
     except OSError as exc:
+        server.stop()
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
     click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
     click.echo(f"  drafts: {server.url}", err=True)
     click.echo(f"  use it: WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
-    click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
+    if state is None or server.port == DEFAULT_SANDBOX_PORT:  # where publish --sandbox looks for it
+        click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

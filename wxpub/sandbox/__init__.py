@@ -9,6 +9,7 @@ faults on request (`Sandbox.inject`, or `POST /sandbox/faults`).
 - `api.py`: the endpoints, tokens, quotas and state;
 - `editor.py`: what WeChat keeps of an article's content (asking `wxpub.profile`);
 - `server.py`: HTTP on 127.0.0.1, faults, the control endpoints, the owner's proof;
+- `folder.py`: one running sandbox per state folder, and where it listens;
 - `pages.py`: the pages that show drafts and published articles;
 - `join.py`: finding this user's running sandbox, or starting one, for `publish --sandbox`.
 
@@ -18,7 +19,8 @@ Only the standard library is used, besides wxpub's tables of limits and of the W
 from __future__ import annotations
 
 from .api import SANDBOX_APPID, SANDBOX_SECRET, ApiError
-from .join import DEFAULT_SANDBOX_PORT, Joined, join_sandbox, owner_key, publish_to_sandbox, running_sandbox, sandbox_state_dir
+from .folder import StateHeld
+from .join import DEFAULT_SANDBOX_PORT, DraftAddress, Joined, join_sandbox, owner_key, publish_to_sandbox, running_sandbox, sandbox_state_dir
 from .server import Call, Fault, Sandbox
 
 __all__ = [
@@ -27,9 +29,11 @@ __all__ = [
     "SANDBOX_SECRET",
     "ApiError",
     "Call",
+    "DraftAddress",
     "Fault",
     "Joined",
     "Sandbox",
+    "StateHeld",
     "join_sandbox",
     "owner_key",
     "publish_to_sandbox",

@@ -40,6 +40,7 @@ from ..limits import (
     wechat_length,
 )
 from .editor import keep
+from .folder import hold
 
 SANDBOX_APPID = "wx0000000000sandbox"
 SANDBOX_SECRET = "sandbox-secret-not-a-real-one"
@@ -112,6 +113,8 @@ class Api:
         self.state_dir = Path(state_dir)
         self.media_dir = self.state_dir / "media"
         self.media_dir.mkdir(parents=True, exist_ok=True)
+        # Held before the state is read, until close(): a second sandbox here is refused (StateHeld).
+        self._hold = hold(self.state_dir)
         self.port = port
         # only hashes of secrets and tokens are kept, in memory and on disk
         self._accounts = {appid: _digest(secret) for appid, secret in (accounts or {SANDBOX_APPID: SANDBOX_SECRET}).items()}
@@ -128,6 +131,13 @@ class Api:
     def url(self) -> str:
         """The API base to give wxpub (WXPUB_API_BASE)."""
         return f"http://127.0.0.1:{self.port}/"
+
+    def close(self) -> None:
+        """Give the state folder back (another sandbox may hold it now); a temporary one is removed."""
+        self._hold.release()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     # -- inspection ----------------------------------------------------------------------------
     def expire_tokens(self) -> None:

@@ -5,6 +5,10 @@ sandbox folder (created there, readable by the owner only) and answers a fresh c
 HMAC that also binds its address and state folder. Another user's process on the port, even one
 that copies a real sandbox's `/sandbox/info`, cannot answer; the post and its images then go to a
 sandbox started here instead, and the ledger is never written where a stranger says.
+
+A sandbox running over the user's sandbox folder is joined on whatever port it listens (it says so
+in the folder, `folder.py`), since a second sandbox over that folder would be refused; if it does
+not prove it is this user's, publishing stops there.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import json
 import os
 import secrets
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .api import SANDBOX_APPID, SANDBOX_SECRET
+from .folder import StateHeld, holder_port
 from .server import Sandbox, proof
 
 if TYPE_CHECKING:
@@ -129,27 +135,81 @@ class Joined:
             "token_store": "memory",
         }
 
+    def draft(self, media_id: str) -> DraftAddress:
+        """Where to see a draft: in the sandbox joined, at once; in one started here, once `wxpub sandbox` serves its state again."""
+        serve = None
+        if self.server is not None:  # it stops with this process; its state stays in the user's sandbox folder
+            port = self.server.port
+            serve = "wxpub sandbox" if port == DEFAULT_SANDBOX_PORT else f"wxpub sandbox --port {port}"
+        return DraftAddress(f"{self.url}drafts/{media_id}", self.url, serve)
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
 
 
-def join_sandbox(port: int | None = None, *, strict: bool = False) -> Joined:
-    """This user's sandbox on 127.0.0.1:port (WXPUB_SANDBOX_PORT, default 8765), started if none runs there.
+@dataclass(frozen=True)
+class DraftAddress:
+    """A draft's page in the sandbox, its list of drafts, and the command that serves them (None: served now)."""
 
-    When the port is taken by anything else, a sandbox is started on a free port instead."""
+    url: str
+    drafts: str
+    serve: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"draft_url": self.url, "drafts_url": self.drafts, "serve": self.serve}
+
+
+def join_sandbox(port: int | None = None, *, strict: bool = False) -> Joined:
+    """This user's sandbox on 127.0.0.1:port (WXPUB_SANDBOX_PORT, default 8765), or the one running
+    over the user's sandbox folder on any port; one is started when neither runs.
+
+    When the port is taken by anything else, a sandbox is started on a free port instead. A folder
+    held by a sandbox that does not prove it is this user's is refused (StateHeld), never shared."""
     if port is None:
         port = int(os.environ.get("WXPUB_SANDBOX_PORT") or DEFAULT_SANDBOX_PORT)
     found = running_sandbox(port) if port else None
     if found is not None:
         return Joined(found[0], found[1], None)
     key = owner_key()
-    server = Sandbox(sandbox_state_dir(), port=port, key=key, strict=strict)
     try:
-        server.start()
-    except OSError:  # the port is taken by something else
-        server = Sandbox(sandbox_state_dir(), port=0, key=key, strict=strict).start()
+        server = Sandbox(sandbox_state_dir(), port=port, key=key, strict=strict)
+    except StateHeld as held:
+        found = _holder(held)
+        return Joined(found[0], found[1], None)
+    try:
+        try:
+            server.start()
+        except OSError:  # the port is taken by something else
+            server.port = 0
+            server.start()
+    except BaseException:
+        server.stop()
+        raise
     return Joined(server.url, server.state_dir, server)
+
+
+def _holder(held: StateHeld, wait: float = 2.0) -> tuple[str, Path]:
+    """(API base, state folder) of the sandbox holding the user's sandbox folder, once it proves it is ours.
+
+    One that holds the folder but does not say yet where it listens is starting: it is given `wait`
+    seconds to say so."""
+    deadline = time.monotonic() + wait
+    port = held.port
+    while port is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        port = holder_port(held.folder)
+    found = running_sandbox(port) if port is not None else None
+    if found is None or not _same_folder(found[1], held.folder):
+        raise StateHeld(held.folder, port, held.pid, unproven=True)
+    return found
+
+
+def _same_folder(one: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
 
 
 def publish_to_sandbox(

@@ -77,7 +77,8 @@ class Sandbox(Api):
     """The sandbox server. As a context manager it runs in a thread on 127.0.0.1 (port 0: any free one).
 
     With `key` (the owner's secret, see `join.owner_key`), it answers `/sandbox/info?challenge=…` with
-    a proof that `wxpub publish --sandbox` checks before sending it anything.
+    a proof that `wxpub publish --sandbox` checks before sending it anything. It holds its state
+    folder from its making until `stop()` (`folder.py`): a second one there raises StateHeld.
     """
 
     def __init__(self, state_dir: str | Path | None = None, *, latency: float = 0.0, key: bytes | None = None, **options: Any) -> None:
@@ -96,6 +97,7 @@ class Sandbox(Api):
             self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
             self._server.daemon_threads = True
             self.port = self._server.server_address[1]
+            self._hold.announce(self.url)
         return self
 
     def start(self) -> Sandbox:
@@ -116,15 +118,14 @@ class Sandbox(Api):
         finally:
             server.server_close()
             self._server = None
+            self.close()
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
