@@ -493,7 +493,9 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
     click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
     click.echo(f"  drafts: {server.url}", err=True)
-    click.echo(f"  use it: WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
+    # These variables serve a project without [accounts]; an account has its own AppID and
+    # WXPUB_SECRET_<NAME>, which publish --sandbox replaces with the sandbox's own.
+    click.echo(f"  use it (a project without [accounts]): WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
     if state is None or server.port == DEFAULT_SANDBOX_PORT:  # where publish --sandbox looks for it
         click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
     try:
