@@ -137,9 +137,51 @@ def test_several_posts_make_one_draft_with_several_articles(sandbox: Sandbox, pr
     assert [p.index for p in result.posts] == [0, 1, 2]
     assert [a["title"] for a in stored(sandbox, result.media_id)] == ["第0篇", "第1篇", "第2篇"]
     assert sandbox.count("media/uploadimg") == 4  # the shared image once
-    alone = run(sandbox, project, posts[0])
-    assert alone.media_id != result.media_id and any("holds a different set of articles" in note for note in alone.notes)
-    assert alone.uploaded == 0
+    alone = run(sandbox, project, posts[0])  # an article of that draft, named on its own: it stays there
+    assert alone.media_id == result.media_id and alone.action == "unchanged" and len(sandbox.drafts(APPID)) == 1
+    fresh = project.post("p9.md", "第9篇", "正文9。", [shared])
+    mixed = run(sandbox, project, posts[0], fresh)  # with a post in no draft: a draft of their own
+    assert mixed.media_id != result.media_id and any("holds a different set of articles" in note for note in mixed.notes)
+    assert mixed.uploaded == 0
+
+
+def test_one_post_of_a_draft_published_on_its_own_is_updated_in_that_draft(
+    sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = (project.post(f"{name}.md", f"文章{name}", f"正文{name}。", three_images(project)) for name in ("a", "b"))
+    first = run(sandbox, project, a, b)
+    project.post("a.md", "文章a", "改过的正文a。", three_images(project))
+    alone = run(sandbox, project, a)
+    assert alone.media_id == first.media_id and [(p.action, p.index) for p in alone.posts] == [("updated", 0)]
+    assert f"{a} is article 1 of draft {first.media_id} (with {b}): updated it there" in alone.notes
+    assert list(sandbox.drafts(APPID)) == [first.media_id] and sandbox.count("draft/add") == 1
+    assert "改过的正文a" in stored(sandbox, first.media_id)[0]["content"]
+    # Every later run, of either form or order, finds it there, unchanged.
+    assert [p.action for p in run(sandbox, project, a).posts] == ["unchanged"]
+    assert [p.action for p in run(sandbox, project, a, b).posts] == ["unchanged", "unchanged"]
+    reordered = run(sandbox, project, b, a)
+    assert reordered.media_id == first.media_id and [(p.action, p.index) for p in reordered.posts] == [("unchanged", 1), ("unchanged", 0)]
+    project.post("b.md", "文章b", "改过的正文b。", three_images(project))
+    dry = run(sandbox, project, b, dry_run=True)
+    assert [(step["body"]["media_id"], step["body"]["index"]) for step in dry.plan if step["call"] == "draft/update"] == [(first.media_id, 1)]
+    monkeypatch.setenv("WXPUB_API_BASE", sandbox.url)
+    monkeypatch.setenv("WXPUB_APPID", APPID)
+    monkeypatch.setenv("WXPUB_SECRET", SECRET)
+    monkeypatch.setenv("WXPUB_TOKEN_STORE", "memory")
+    changed = CliRunner().invoke(main, ["publish", "--changed", str(a), str(b)])
+    assert changed.exit_code == 0, changed.output
+    assert f"unchanged: {a}" in changed.stdout and f"updated: {b} (" in changed.stdout and f"draft {first.media_id}" in changed.stdout
+    assert list(sandbox.drafts(APPID)) == [first.media_id] and sandbox.count("draft/add") == 1
+    assert "改过的正文b" in stored(sandbox, first.media_id)[1]["content"]
+
+
+def test_submitting_one_post_of_a_bigger_draft_is_refused(sandbox: Sandbox, project: Project) -> None:
+    a, b = (project.post(f"{name}.md", f"文章{name}", f"正文{name}。", three_images(project)) for name in ("a", "b"))
+    first = run(sandbox, project, a, b)
+    with pytest.raises(UsageError, match=rf"in draft {first.media_id} with .*b\.md .*which --submit would publish too") as refused:
+        run(sandbox, project, a, submit=True)
+    assert "wxpub publish --submit" in (refused.value.hint or "")
+    assert sandbox.count("freepublish/submit") == 0 and list(sandbox.drafts(APPID)) == [first.media_id]
 
 
 def test_at_most_8_posts(sandbox: Sandbox, project: Project) -> None:

@@ -168,6 +168,20 @@ class Ledger:
                 return record
         return None
 
+    def draft_holding(self, posts: Sequence[str]) -> DraftRecord | None:
+        """The draft these posts are saved in: the newest made of exactly them, in this order, else the
+        newest that holds every one of them (posts published together, named now on their own).
+
+        Publishing, its dry run, `--changed` and verify all ask this, so they agree on where a post is."""
+        exact = self.draft_of(posts)
+        if exact is not None:
+            return exact
+        return next((record for record in self.drafts() if posts and all(post in record.posts for post in posts)), None)
+
+    def path_of(self, key: str) -> Path:
+        """The file a ledger key names (the inverse of `key`)."""
+        return self.path.resolve().parent / key
+
     def record_draft(self, media_id: str, posts: Sequence[str], fingerprints: Sequence[str]) -> DraftRecord:
         at = time.time()
         entry: dict[str, Any] = {"posts": list(posts), "fingerprints": list(fingerprints), "at": at}

@@ -110,7 +110,7 @@ def _online(
         )
         failed: WeChatError | None = None
         try:
-            media_id, actions, _ = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say, notes)
+            saved = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say, notes)
             break
         except WeChatError as error:
             if error.errcode != 40007 or attempt == 2:
@@ -124,20 +124,31 @@ def _online(
             raise failed
         uploaded = {**uploaded, **again}
         made |= set(again)
+    media_id, actions = saved.media_id, saved.actions
     counted = counts(posts, made)
     result = PublishResult(
         media_id=media_id,
         action=_overall(actions),
         posts=tuple(
-            PostResult(shown(p.path), a.title, i, act, up, re_, len(a.content), p.warnings)
-            for i, (p, a, act, (up, re_)) in enumerate(zip(posts, articles, actions, counted))
+            PostResult(shown(p.path), a.title, place, act, up, re_, len(a.content), p.warnings)
+            for p, a, place, act, (up, re_) in zip(posts, articles, saved.places, actions, counted)
         ),
         notes=tuple(notes),
     )
-    record = ledger.draft_of(keys)
+    if options.submit and saved.others:
+        # Submitting publishes the whole draft: the posts not named would be published too.
+        named = ", ".join(shown(p.path) for p in posts)
+        raise UsageError(
+            f"{'it is' if len(posts) == 1 else 'they are'} in draft {media_id} with {', '.join(saved.others)} "
+            f"({_overall(actions)} there), which --submit would publish too; not submitted",
+            path=named,
+            hint=f"to publish the whole draft, name all its posts: wxpub publish --submit {' '.join([named, *saved.others])}",
+        )
+    record = next((r for r in ledger.drafts() if r.media_id == media_id), None)
     if options.submit and record is not None and record.submitting and not record.published:
         # Its draft is still in the box: the lost submit is found published, or is sent again.
-        settle_lost_submit(client, ledger, record, [a.payload() for a in articles], notes)
+        payloads = {key: article.payload() for key, article in zip(keys, articles)}
+        settle_lost_submit(client, ledger, record, [payloads[post] for post in record.posts], notes)
         result = replace(result, notes=tuple(notes))
     submitted = submitted_before(client, ledger, media_id, actions) if options.submit or options.preview_to else None
     if options.preview_to and not (submitted and submitted[1] == 0):  # a published draft has left the box
@@ -356,10 +367,12 @@ def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishRes
         payloads.append(article.payload())
         results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
-    draft = ledger.draft_of(keys) if ledger else None
+    draft = ledger.draft_holding(keys) if ledger else None
     if draft is not None:
+        places = [draft.posts.index(key) for key in keys]
         plan.append({"call": "draft/get", "media_id": draft.media_id})
-        plan.extend({"call": "draft/update", "body": {"media_id": draft.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
+        plan.extend({"call": "draft/update", "body": {"media_id": draft.media_id, "index": i, "articles": p}} for i, p in zip(places, payloads))
+        results = [replace(r, index=i) for r, i in zip(results, places)]
         action = "would-update"
     else:
         plan.append({"call": "draft/add", "body": {"articles": payloads}})
