@@ -184,6 +184,24 @@ def test_submitting_one_post_of_a_bigger_draft_is_refused(sandbox: Sandbox, proj
     assert sandbox.count("freepublish/submit") == 0 and list(sandbox.drafts(APPID)) == [first.media_id]
 
 
+def test_one_post_of_a_published_draft_named_on_its_own(sandbox: Sandbox, project: Project) -> None:
+    a, b = (project.post(f"{name}.md", f"文章{name}", f"正文{name}。", three_images(project)) for name in ("a", "b"))
+    first = run(sandbox, project, a, b, submit=True)
+    assert first.published and first.article_id
+    unchanged = run(sandbox, project, a)
+    assert unchanged.published and unchanged.posts[0].action == "unchanged" and unchanged.article_id == first.article_id
+    assert not sandbox.drafts(APPID)
+    previewed = run(sandbox, project, a, preview_to="writer_wx")
+    assert previewed.preview_msg_id is None and not sandbox.state["previews"]
+    assert "no preview sent to writer_wx: the draft was published and has left the draft box" in previewed.notes
+    project.post("a.md", "文章a", "改过的正文a。", three_images(project))
+    edited = run(sandbox, project, a)  # a published article is not changed in place: a new draft, for a alone
+    assert edited.action == "added" and list(sandbox.drafts(APPID)) == [edited.media_id]
+    assert any(f"of draft {first.media_id} (with {b}), which was published" in note for note in edited.notes)
+    assert run(sandbox, project, a).action == "unchanged" and run(sandbox, project, b).published  # b's record was kept
+    assert list(sandbox.drafts(APPID)) == [edited.media_id] and sandbox.count("freepublish/submit") == 1
+
+
 def test_at_most_8_posts(sandbox: Sandbox, project: Project) -> None:
     posts = [project.post(f"p{i}.md", f"t{i}", "x", [project.image("a.png", (1, 1, 1))]) for i in range(9)]
     with pytest.raises(UsageError, match="at most 8"):
@@ -605,3 +623,21 @@ def test_a_length_wechat_refuses_names_it_and_the_rerun_uploads_nothing(
     post.write_text(post.read_text(encoding="utf-8").replace(value, "短"), encoding="utf-8")
     assert run(sandbox, project, post).action == "added"
     assert sandbox.count("media/uploadimg") + sandbox.count("material/add_material") == uploads
+
+
+def test_a_published_post_rerun_says_it_was_published_and_shows_no_draft(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WXPUB_SANDBOX_PORT", "0")
+    post = project.post("a.md", "发表", "正文。", three_images(project))
+    submitted = CliRunner().invoke(main, ["publish", "--sandbox", "--submit", str(post)])
+    assert submitted.exit_code == 0, submitted.output
+    assert "see the draft at" not in submitted.stderr and "see the published article at http://127.0.0.1:" in submitted.stderr
+    again = CliRunner().invoke(main, ["publish", "--sandbox", str(post)])
+    assert again.exit_code == 0, again.output
+    article_id = again.stderr.split("/s/", 1)[1].split()[0]
+    assert f"unchanged: {post} -> published article 1 (0 uploaded, 4 reused)" in again.stdout and "-> draft" not in again.stdout
+    assert f"publish 2247483001: published before this run; nothing changed since (article_id {article_id})" in again.stdout
+    assert "see the draft at" not in again.stderr and "was published (publish_id 2247483001" in again.stderr
+    as_json = json.loads(CliRunner().invoke(main, ["publish", "--sandbox", "--json", str(post)]).stdout)
+    assert as_json["published"] is True and as_json["publish_id"] == "2247483001" and as_json["article_id"] == article_id
+    assert as_json["action"] == "unchanged" and as_json["posts"][0]["publish_status"] == "published before this run; nothing changed since"

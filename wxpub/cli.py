@@ -279,7 +279,10 @@ def publish_command(
             for line in report.lines():
                 click.echo(line, err=True)
         base = joined.url if joined is not None else None
-        if base is not None and result.media_id and not dry_run:
+        if base is not None and result.published:  # a published draft has left the box: its page is gone
+            shown_at = f"the published article at {base}s/{result.article_id}" if result.article_id else "what was published at"
+            click.echo(f"see {shown_at} (all drafts and what was published: {base})", err=True)
+        elif base is not None and result.media_id and not dry_run:
             click.echo(f"see the draft at {base}drafts/{result.media_id} (all drafts: {base})", err=True)
         if joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json:
             click.echo("the sandbox keeps running so you can look; Ctrl-C stops it", err=True)
@@ -435,11 +438,14 @@ def _publish_summary(result: Any) -> None:
                 click.echo(f"  content: {len(article['content']):,} characters: {article['content'][:160]}…")
         return
     for post in result.posts:
-        click.echo(f"{post.action}: {post.path} -> draft {result.media_id} article {post.index + 1} ({post.uploaded} uploaded, {post.reused} reused)")
+        # Unchanged since it was published: what it became is a published article, no longer a draft.
+        where = "published" if result.published and post.action == "unchanged" else f"draft {result.media_id}"
+        click.echo(f"{post.action}: {post.path} -> {where} article {post.index + 1} ({post.uploaded} uploaded, {post.reused} reused)")
     if result.preview_msg_id:
         click.echo(f"preview sent (msg_id {result.preview_msg_id})")
     if result.publish_id or result.publish_words:
-        click.echo(f"publish {result.publish_id or '(found published)'}: {result.publish_words}")
+        article = f" (article_id {result.article_id})" if result.article_id else ""
+        click.echo(f"publish {result.publish_id or '(found published)'}: {result.publish_words}{article}")
         for url in result.article_urls:
             click.echo(f"  {url}")
 

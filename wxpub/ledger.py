@@ -51,7 +51,7 @@ class DraftRecord:
     fingerprints: tuple[str, ...]
     at: float
     publish_id: str | None = None
-    article_id: str | None = None  # found published by a later run, when the submit's answer was lost
+    article_id: str | None = None  # from freepublish/get once published, or found by a later run when the submit's answer was lost
     submitting: float | None = None  # when a freepublish/submit was sent whose answer was never recorded
 
     @property
@@ -215,7 +215,7 @@ class Ledger:
         self._submitted(media_id, "publish_id", publish_id)
 
     def record_published(self, media_id: str, article_id: str) -> None:
-        """The draft was found published (a submit whose answer was lost went through)."""
+        """The draft was published as `article_id` (freepublish/get said so, or a submit whose answer was lost was found)."""
         self._submitted(media_id, "article_id", article_id)
 
     def _submitted(self, media_id: str, key: str, value: str) -> None:

@@ -23,6 +23,7 @@ class Saved:
     actions: tuple[str, ...]  # added | updated | unchanged, one per article
     places: tuple[int, ...]  # each article's index in the draft, 0-based
     others: tuple[str, ...] = ()  # the draft's other posts, as shown: it holds more than the posts named
+    published: DraftRecord | None = None  # the draft was published, and nothing named changed since
 
 
 def save_draft(
@@ -67,10 +68,10 @@ def save_draft(
             record = settle_lost_submit(client, ledger, record, in_order, notes)
         sent = [record.fingerprints[place] if place < len(record.fingerprints) else "" for place in places]
         if existing is None and record.published and sent == fingerprints:
-            which = f"publish_id {record.publish_id}" if record.publish_id else f"article {record.article_id}"
+            which = ", ".join(f"{name} {value}" for name, value in (("publish_id", record.publish_id), ("article_id", record.article_id)) if value)
             has = "has" if len(keys) == 1 else "have"
-            notes.append(f"{_names(keys)} {_was(keys)} published ({which}) and {has} not changed since")
-            return Saved(record.media_id, ("unchanged",) * len(articles), tuple(places), tuple(_names([o]) for o in others))
+            notes.append(f"{_names(keys)} {_was(keys)} published ({which}) and {has} not changed since: it is no longer a draft, and nothing was sent")
+            return Saved(record.media_id, ("unchanged",) * len(articles), tuple(places), tuple(_names([o]) for o in others), published=record)
         if existing is None or len(existing) != len(record.posts):
             if existing is not None:
                 gone = f"holds {len(existing)} articles, not the {len(record.posts)} the ledger lists"
@@ -209,9 +210,16 @@ def submit(client: WeChat, ledger: Ledger, result: PublishResult, options: Publi
     if status == 1:
         words = f"still publishing after {checks} checks; see 发表记录 on mp.weixin.qq.com"
     urls = tuple(item.get("article_url", "") for item in (answer.get("article_detail") or {}).get("item", []))
-    # A published draft leaves the draft box; its record stays, with the publish_id, so that a rerun
-    # of the unchanged post neither adds a new draft nor publishes it twice.
-    return replace(result, publish_id=publish_id, publish_status=status, publish_words=words, article_urls=urls)
+    # A published draft leaves the draft box; its record stays, with the publish_id (and the
+    # article_id, by which verify reads the published article back), so that a rerun of the
+    # unchanged post neither adds a new draft nor publishes it twice.
+    article_id = str(answer.get("article_id") or "") if status == 0 else ""
+    if article_id:
+        ledger.record_published(media_id, article_id)
+    return replace(
+        result, publish_id=publish_id, publish_status=status, publish_words=words, article_urls=urls,
+        article_id=article_id or None, published=status == 0,
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------------

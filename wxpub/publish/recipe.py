@@ -135,7 +135,12 @@ def _online(
         ),
         notes=tuple(notes),
     )
-    if options.submit and saved.others:
+    if saved.published is not None:
+        # Published before and unchanged since: there is no draft to show, only what was published.
+        before = saved.published
+        words = "published before this run; nothing changed since"
+        result = replace(result, published=True, publish_id=before.publish_id, article_id=before.article_id, publish_words=words)
+    elif options.submit and saved.others:
         # Submitting publishes the whole draft: the posts not named would be published too.
         named = ", ".join(shown(p.path) for p in posts)
         raise UsageError(
@@ -155,11 +160,17 @@ def _online(
         msg_id = wrap(lambda: client.preview(options.preview_to or "", media_id), None)
         say(f"preview sent to {options.preview_to}")
         result = replace(result, preview_msg_id=msg_id)
+    elif options.preview_to:
+        notes.append(f"no preview sent to {options.preview_to}: the draft was published and has left the draft box")
+        result = replace(result, notes=tuple(notes))
     if options.submit and submitted and submitted[1] in (0, 1):
         # Submitting again would publish the same articles twice.
         publish_id, status, words = submitted
         say(f"not submitted again: {f'publish {publish_id}' if publish_id else 'it'} is {words}, and nothing changed since")
-        result = replace(result, publish_id=publish_id, publish_status=status, publish_words=f"{words} (submitted before; nothing changed since)")
+        result = replace(
+            result, publish_id=publish_id, publish_status=status, publish_words=f"{words} (submitted before; nothing changed since)",
+            published=result.published or status == 0,
+        )
     elif options.submit:
         result = submit(client, ledger, result, options, say)
     return replace(result, calls=_calls(client) - calls_before)
