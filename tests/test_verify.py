@@ -158,3 +158,17 @@ def test_verify_in_the_sandbox_from_the_command_line(project: Project, monkeypat
     result = CliRunner().invoke(main, ["verify", "--sandbox", str(post)])  # a new sandbox on the same state
     assert result.exit_code == 0, result.output
     assert "WeChat kept it as sent" in result.stderr
+
+
+def test_a_post_edited_since_it_was_published_is_not_blamed_on_wechat(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    post = project.post("a.md", "改过", "正文。", three_images(project))
+    run(sandbox, project, post)
+    with post.open("a", encoding="utf-8") as file:
+        file.write("\nmy edit\n")
+    result = CliRunner().invoke(main, ["verify", str(post)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"error: {post}: the post was edited since it was published: WeChat's copy is of what was sent before (wxpub publish it first, then verify)"
+    assert sandbox.count("draft/get") == 0  # said before asking WeChat anything
+    assert CliRunner().invoke(main, ["publish", str(post)]).exit_code == 0
+    assert CliRunner().invoke(main, ["verify", str(post)]).exit_code == 0

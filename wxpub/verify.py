@@ -2,9 +2,11 @@
 
 `compare()` is pure, over two HTML strings: the visible text (whitespace normalised), the images
 (count and order), the links, and the styles lost, by element kind. `verify_paths()` finds each
-post's draft in the ledger, reads it back, and compares it with the post's content as publish sends
-it. Against the real API this is how a writer learns what WeChat changed; a report owns the exit
-code: 1 when text, images or links were lost, 0 (with notes) when only styles or markup changed.
+post's draft in the ledger, reads it back, and compares it with what was sent: the post's content as
+publish sends it, when its fingerprint is the one the ledger recorded. Against the real API this is
+how a writer learns what WeChat changed; a report owns the exit code: 1 when text, images or links
+were lost, 0 (with notes) when only styles or markup changed, 2 when a post cannot be verified
+(never published, edited since, its draft gone).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from .errors import WxpubError
 from .profile import declarations
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
     from .config import Credentials
+    from .images import PreparedImage
+    from .ledger import Ledger
 
 # Elements whose content a browser does not show as text.
 _HIDDEN = frozenset("script style template noscript title head iframe object video audio annotation annotation-xml desc metadata defs".split())
@@ -38,7 +41,7 @@ _LOOKAHEAD = 40  # elements looked ahead when aligning what was sent with what w
 
 
 class VerifyError(WxpubError):
-    """A post cannot be verified: never published to this account, or its draft is gone."""
+    """A post cannot be verified: never published to this account, edited since, or its draft is gone."""
 
     exit_code = 2  # not 1, which says that WeChat lost something
 
@@ -356,9 +359,9 @@ def verify_paths(
     token_store: str | None = None,
 ) -> VerifyReport:
     """Read back the draft each post became (the newest in the ledger, or `media_id`) and compare it with the post."""
+    from .config import PublishSettings, credentials_of
     from .errors import UsageError
     from .ledger import Ledger
-    from .config import PublishSettings, credentials_of
     from .wechat import WeChat
 
     if not paths:
@@ -375,50 +378,50 @@ def verify_paths(
     checks = []
     for path in dict.fromkeys(Path(p) for p in paths):
         key = ledger.key(path)
-        record = next((r for r in ledger.drafts() if key in r.posts and media_id in (None, r.media_id)), None)
+        # The draft a publish of this post would update (the same rule), or the one named.
+        record = (
+            ledger.draft_holding([key])
+            if media_id is None
+            else next((r for r in ledger.drafts() if key in r.posts and r.media_id == media_id), None)
+        )
         if record is None:
             raise VerifyError(
                 "not in the ledger: it was never published to this account" + (f" as draft {media_id}" if media_id else ""),
                 path=path,
                 hint="wxpub publish it first",
             )
+        index = record.posts.index(key)
+        fingerprint = record.fingerprints[index] if index < len(record.fingerprints) else ""
+        # First, offline: what WeChat holds is compared with what was sent, never with a later edit.
+        sent = sent_content(path, ledger, fingerprint)
         if record.media_id not in drafts:
             found = client.get_draft(record.media_id)
             if found is None:
                 raise VerifyError(f"its draft {record.media_id} is no longer in the draft box (deleted, or published)", path=path, hint="wxpub publish it again")
             drafts[record.media_id] = found
-        index = record.posts.index(key)
         articles = drafts[record.media_id]
         if index >= len(articles):
             raise VerifyError(f"its draft {record.media_id} holds {len(articles)} article(s), not the {index + 1} the ledger expects", path=path, hint="wxpub publish it again")
-        notes = []
-        if path.stat().st_mtime > record.at:
-            notes.append("the post was edited after it was published: the comparison is with the post as it is now")
-        sent = sent_content(path, ledger)
-        checks.append(ArticleCheck(str(path), record.media_id, index, compare(sent, str(articles[index].get("content") or "")), tuple(notes)))
+        notes = () if fingerprint else ("the ledger does not say what was sent: the comparison is with the post as it is now",)
+        checks.append(ArticleCheck(str(path), record.media_id, index, compare(sent, str(articles[index].get("content") or "")), notes))
     return VerifyReport(tuple(checks))
 
 
-def sent_content(path: Path, ledger: Ledger) -> str:
-    """The post's content as publish sends it: converted, each image's src the URL it was uploaded at.
+def sent_content(path: Path, ledger: Ledger, fingerprint: str = "") -> str:
+    """The content that was sent for this post: its article as publish sends it now (publish's own
+    `sent_article`), provided that its fingerprint is the one the ledger recorded when it was sent.
 
-    A post over WeChat's limit as written was published with `--fit` (publish refuses it without),
-    so it is compared as `--fit` renders it; `--fit` leaves a post that fits as it is."""
-    from .convert import convert_file
-    from .images import prepare_images
-    from .convert import rewrite_sources
+    The ledger keeps what was sent only as that fingerprint, so a post edited since (its text, its
+    front matter, its images, its blocks or theme) cannot be compared: VerifyError, not a loss to
+    blame on WeChat. With no fingerprint, the post as it is now is all there is."""
+    from .publish.recipe import sent_article
 
-    converted = convert_file(path, fit=True)
-    prepared = prepare_images(converted.images, path, meta=converted.meta)
-    urls = {}
-    for image in prepared.images:
-        record = ledger.upload(image.sha256, image.route)
-        if record is None or not record.url:
-            raise VerifyError(
-                f"image '{image.source}' is not on the account: the post changed since it was published",
-                path=path,
-                line=image.line,
-                hint="wxpub publish it again, then verify",
-            )
-        urls[image.source] = record.url
-    return rewrite_sources(converted.html, urls)
+    hint = "wxpub publish it first, then verify"
+
+    def missing(image: PreparedImage) -> str:
+        raise VerifyError(f"image '{image.source}' is not on the account: the post changed since it was published", path=path, line=image.line, hint=hint)
+
+    article = sent_article(path, ledger, missing)
+    if fingerprint and article.fingerprint() != fingerprint:
+        raise VerifyError("the post was edited since it was published: WeChat's copy is of what was sent before", path=path, hint=hint)
+    return article.content

@@ -18,7 +18,7 @@ from .. import validate
 from ..codes import Severity
 from ..config import Account, Credentials, PublishSettings, credentials_of, shown
 from ..errors import UsageError, WeChatError, WxpubError
-from .article import build_article, uploaded_article
+from .article import Article, known_article, uploaded_article
 from .drafts import save_draft, settle_lost_submit, submit, submitted_before, wrap
 from .model import (
     PostResult,
@@ -275,6 +275,18 @@ def account_of(paths: Sequence[str | Path], name: str | None) -> Account | None:
     return chosen
 
 
+def sent_article(path: str | Path, ledger: Ledger, missing: Callable[[PreparedImage], str]) -> Article:
+    """The article publishing sends for this post now, with the uploads the ledger holds (`missing(image)`
+    for one it does not hold): what verify compares with WeChat's copy, once its fingerprint says it
+    is the one that was sent.
+
+    A post over WeChat's limit as written was published with `--fit` (publish refuses it without),
+    so it is rendered as `--fit` renders it; `--fit` leaves a post that fits as it is."""
+    path = Path(path)
+    converted = _convert(path, None, fit=True)
+    return known_article(_prepare(path, converted, ()), ledger, missing)
+
+
 # --- stage 1: convert, judge, prepare the images ----------------------------------------------------
 def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     from ..limits import ARTICLES_MAX
@@ -366,15 +378,7 @@ def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishRes
             endpoint = "media/uploadimg" if image.route == "uploadimg" else "material/add_material?type=image"
             plan.append({"call": endpoint, "image": label(image), "bytes": len(image.data), "format": image.format, "sha256": image.sha256})
 
-        def planned(image: PreparedImage) -> str:
-            known = ledger.upload(image.sha256, image.route) if ledger else None
-            return known.url if known and known.url else f"<upload of {image.source}>"
-
-        cover = post.images.cover
-        assert cover is not None
-        uploaded_cover = ledger.upload(cover.sha256, cover.route) if ledger else None
-        thumb = uploaded_cover.media_id if uploaded_cover and uploaded_cover.media_id else f"<upload of {cover.source}>"
-        article = build_article(post, planned, thumb)
+        article = known_article(post, ledger, lambda image: f"<upload of {image.source}>")
         payloads.append(article.payload())
         results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
