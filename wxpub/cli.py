@@ -378,11 +378,13 @@ def init_command(folder: Path, account: str, appid: str) -> None:
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Read the drafts from the local sandbox (started if none runs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON on stdout.")
 def verify_command(posts: tuple[Path, ...], use_sandbox: bool, as_json: bool) -> None:
-    """Read back the drafts POSTS became (draft/get) and say what WeChat changed.
+    """Read back the drafts POSTS became (draft/get; once published, freepublish/getarticle) and say what WeChat changed.
 
-    Compares the visible text, the images (count and order), the links and the styles with the
-    post as publish sends it. Exit code 1 when text, images or links were lost; 0 when nothing
-    was (what did change, such as styles, is listed); 2 when a post cannot be verified.
+    Compares the visible text, the images (count and order), the links and the styles with what
+    was sent. Exit code 1 when text, images or links were lost; 0 when nothing was (what did
+    change, such as styles, is listed); 2 when a post cannot be verified (never published, edited
+    since: publish it first, or its draft deleted); 4 when it was published and what was published
+    cannot be read back.
     """
     from .verify import verify_paths
 

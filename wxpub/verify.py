@@ -2,11 +2,13 @@
 
 `compare()` is pure, over two HTML strings: the visible text (whitespace normalised), the images
 (count and order), the links, and the styles lost, by element kind. `verify_paths()` finds each
-post's draft in the ledger, reads it back, and compares it with what was sent: the post's content as
-publish sends it, when its fingerprint is the one the ledger recorded. Against the real API this is
-how a writer learns what WeChat changed; a report owns the exit code: 1 when text, images or links
-were lost, 0 (with notes) when only styles or markup changed, 2 when a post cannot be verified
-(never published, edited since, its draft gone).
+post's draft in the ledger, reads it back (once published, the published article, with
+freepublish/getarticle), and compares it with what was sent: the post's content as publish sends
+it, when its fingerprint is the one the ledger recorded. Against the real API this is how a writer
+learns what WeChat changed; a report owns the exit code: 1 when text, images or links were lost, 0
+(with notes) when only styles or markup changed. A post that cannot be verified is an error: exit 2
+(never published, edited since, its draft deleted), or 4 (published, and what was published cannot
+be read back).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from .profile import declarations
 if TYPE_CHECKING:
     from .config import Credentials
     from .images import PreparedImage
-    from .ledger import Ledger
+    from .ledger import DraftRecord, Ledger
+    from .wechat import WeChat
 
 # Elements whose content a browser does not show as text.
 _HIDDEN = frozenset("script style template noscript title head iframe object video audio annotation annotation-xml desc metadata defs".split())
@@ -44,6 +47,12 @@ class VerifyError(WxpubError):
     """A post cannot be verified: never published to this account, edited since, or its draft is gone."""
 
     exit_code = 2  # not 1, which says that WeChat lost something
+
+
+class PublishedError(VerifyError):
+    """A post was published (it is no longer a draft), and its published article cannot be read back."""
+
+    exit_code = 4  # not 2: there is nothing to publish again
 
 
 # --- the comparison -----------------------------------------------------------------------------
@@ -310,16 +319,29 @@ class _Reader(HTMLParser):
 # --- against the account -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ArticleCheck:
-    """One post's round trip: its draft, its place in it, and what WeChat changed."""
+    """One post's round trip: its draft (or what it was published as), its place in it, and what WeChat changed."""
 
     path: str
     media_id: str
     index: int  # 0-based
     comparison: Comparison
     notes: tuple[str, ...] = ()
+    article_id: str | None = None  # read back from what was published: the draft has left the box
+
+    def where(self) -> str:
+        held = f"published {self.article_id}" if self.article_id else f"draft {self.media_id}"
+        return f"{self.path}: {held} article {self.index + 1}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "media_id": self.media_id, "index": self.index, **self.comparison.to_json(), "notes": list(self.notes)}
+        return {
+            "path": self.path,
+            "media_id": self.media_id,
+            "index": self.index,
+            "published": self.article_id is not None,
+            "article_id": self.article_id,
+            **self.comparison.to_json(),
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)
@@ -336,9 +358,8 @@ class VerifyReport:
         """The report in words, for stderr."""
         out = []
         for check in self.articles:
-            where = f"{check.path}: draft {check.media_id} article {check.index + 1}"
             said = check.comparison.words()
-            out.append(f"{where}: {'WeChat kept it as sent' if not said else 'lost what was sent' if check.comparison.lost else 'nothing lost, but WeChat changed it'}")
+            out.append(f"{check.where()}: {'WeChat kept it as sent' if not said else 'lost what was sent' if check.comparison.lost else 'nothing lost, but WeChat changed it'}")
             out.extend(f"  {line}" for line in [*said, *(f"note: {n}" for n in check.notes)])
         lost = sum(1 for a in self.articles if a.comparison.lost)
         changed = sum(1 for a in self.articles if a.comparison.changed and not a.comparison.lost)
@@ -358,7 +379,8 @@ def verify_paths(
     ledger_path: Path | None = None,
     token_store: str | None = None,
 ) -> VerifyReport:
-    """Read back the draft each post became (the newest in the ledger, or `media_id`) and compare it with the post."""
+    """Read back what each post became (its draft in the ledger, or `media_id`; once published, the
+    published article) and compare it with what was sent."""
     from .config import PublishSettings, credentials_of
     from .errors import UsageError
     from .ledger import Ledger
@@ -374,7 +396,7 @@ def verify_paths(
         credentials = credentials_of(account, settings)
     client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store)
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
-    drafts: dict[str, list[dict[str, Any]]] = {}
+    held: dict[str, tuple[list[dict[str, Any]], str | None]] = {}
     checks = []
     for path in dict.fromkeys(Path(p) for p in paths):
         key = ledger.key(path)
@@ -394,16 +416,17 @@ def verify_paths(
         fingerprint = record.fingerprints[index] if index < len(record.fingerprints) else ""
         # First, offline: what WeChat holds is compared with what was sent, never with a later edit.
         sent = sent_content(path, ledger, fingerprint)
-        if record.media_id not in drafts:
-            found = client.get_draft(record.media_id)
-            if found is None:
-                raise VerifyError(f"its draft {record.media_id} is no longer in the draft box (deleted, or published)", path=path, hint="wxpub publish it again")
-            drafts[record.media_id] = found
-        articles = drafts[record.media_id]
+        if record.media_id not in held:
+            held[record.media_id] = _read_back(client, record, path)
+        articles, article_id = held[record.media_id]
         if index >= len(articles):
-            raise VerifyError(f"its draft {record.media_id} holds {len(articles)} article(s), not the {index + 1} the ledger expects", path=path, hint="wxpub publish it again")
+            kind = f"what draft {record.media_id} was published as" if article_id else f"its draft {record.media_id}"
+            raise VerifyError(f"{kind} holds {len(articles)} article(s), not the {index + 1} the ledger expects", path=path, hint="wxpub publish it again")
+        if article_id and articles[index].get("is_deleted"):
+            raise PublishedError(f"it was published ({article_id}, article {index + 1}) and that article has been deleted since", path=path)
         notes = () if fingerprint else ("the ledger does not say what was sent: the comparison is with the post as it is now",)
-        checks.append(ArticleCheck(str(path), record.media_id, index, compare(sent, str(articles[index].get("content") or "")), notes))
+        content = str(articles[index].get("content") or "")
+        checks.append(ArticleCheck(str(path), record.media_id, index, compare(sent, content), notes, article_id))
     return VerifyReport(tuple(checks))
 
 
@@ -425,3 +448,41 @@ def sent_content(path: Path, ledger: Ledger, fingerprint: str = "") -> str:
     if fingerprint and article.fingerprint() != fingerprint:
         raise VerifyError("the post was edited since it was published: WeChat's copy is of what was sent before", path=path, hint=hint)
     return article.content
+
+
+def _read_back(client: WeChat, record: DraftRecord, path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The articles WeChat holds for a draft, and the article_id when they are read from what it was
+    published as: draft/get, else, once published, freepublish/getarticle (100 a day), by the
+    article_id of the ledger or of freepublish/get."""
+    from .errors import WeChatError
+    from .wechat import PUBLISH_STATUS
+
+    found = client.get_draft(record.media_id)
+    if found is not None:
+        return found, None
+    if not record.published:
+        if record.submitting:
+            raise VerifyError(
+                f"its draft {record.media_id} left the draft box after a submit whose answer was lost",
+                path=path,
+                hint="run wxpub publish on it: it finds out whether that submit published it",
+            )
+        raise VerifyError(f"its draft {record.media_id} is no longer in the draft box (deleted)", path=path, hint="wxpub publish it again")
+    which = f"publish_id {record.publish_id}" if record.publish_id else f"article_id {record.article_id}"
+    article_id, why = record.article_id or "", ""
+    try:
+        if not article_id and record.publish_id:
+            answer = client.publish_status(record.publish_id)
+            status = int(answer.get("publish_status", 1))
+            article_id = str(answer.get("article_id") or "") if status == 0 else ""
+            why = "" if article_id else f"its publish job is {PUBLISH_STATUS.get(status, f'status {status}')}"
+        if article_id:
+            return client.get_article(article_id), article_id
+    except WeChatError as error:
+        why = error.message
+    # Raised outside the except clause, so that it keeps no chain.
+    raise PublishedError(
+        f"it was published ({which}) and is no longer a draft; what was published cannot be read back: {why or 'no article_id is known'}",
+        path=path,
+        hint="there is nothing to publish again; 发表记录 on mp.weixin.qq.com shows it",
+    )
