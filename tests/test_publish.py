@@ -139,9 +139,69 @@ def test_several_posts_make_one_draft_with_several_articles(sandbox: Sandbox, pr
     assert [p.index for p in result.posts] == [0, 1, 2]
     assert [a["title"] for a in stored(sandbox, result.media_id)] == ["第0篇", "第1篇", "第2篇"]
     assert sandbox.count("media/uploadimg") == 4  # the shared image once
-    alone = run(sandbox, project, posts[0])
-    assert alone.media_id != result.media_id and any("holds a different set of articles" in note for note in alone.notes)
-    assert alone.uploaded == 0
+    alone = run(sandbox, project, posts[0])  # an article of that draft, named on its own: it stays there
+    assert alone.media_id == result.media_id and alone.action == "unchanged" and len(sandbox.drafts(APPID)) == 1
+    fresh = project.post("p9.md", "第9篇", "正文9。", [shared])
+    mixed = run(sandbox, project, posts[0], fresh)  # with a post in no draft: a draft of their own
+    assert mixed.media_id != result.media_id and any("holds a different set of articles" in note for note in mixed.notes)
+    assert mixed.uploaded == 0
+
+
+def test_one_post_of_a_draft_published_on_its_own_is_updated_in_that_draft(
+    sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = (project.post(f"{name}.md", f"文章{name}", f"正文{name}。", three_images(project)) for name in ("a", "b"))
+    first = run(sandbox, project, a, b)
+    project.post("a.md", "文章a", "改过的正文a。", three_images(project))
+    alone = run(sandbox, project, a)
+    assert alone.media_id == first.media_id and [(p.action, p.index) for p in alone.posts] == [("updated", 0)]
+    assert f"{a} is article 1 of draft {first.media_id} (with {b}): updated it there" in alone.notes
+    assert list(sandbox.drafts(APPID)) == [first.media_id] and sandbox.count("draft/add") == 1
+    assert "改过的正文a" in stored(sandbox, first.media_id)[0]["content"]
+    # Every later run, of either form or order, finds it there, unchanged.
+    assert [p.action for p in run(sandbox, project, a).posts] == ["unchanged"]
+    assert [p.action for p in run(sandbox, project, a, b).posts] == ["unchanged", "unchanged"]
+    reordered = run(sandbox, project, b, a)
+    assert reordered.media_id == first.media_id and [(p.action, p.index) for p in reordered.posts] == [("unchanged", 1), ("unchanged", 0)]
+    project.post("b.md", "文章b", "改过的正文b。", three_images(project))
+    dry = run(sandbox, project, b, dry_run=True)
+    assert [(step["body"]["media_id"], step["body"]["index"]) for step in dry.plan if step["call"] == "draft/update"] == [(first.media_id, 1)]
+    monkeypatch.setenv("WXPUB_API_BASE", sandbox.url)
+    monkeypatch.setenv("WXPUB_APPID", APPID)
+    monkeypatch.setenv("WXPUB_SECRET", SECRET)
+    monkeypatch.setenv("WXPUB_TOKEN_STORE", "memory")
+    changed = CliRunner().invoke(main, ["publish", "--changed", str(a), str(b)])
+    assert changed.exit_code == 0, changed.output
+    assert f"unchanged: {a}" in changed.stdout and f"updated: {b} (" in changed.stdout and f"draft {first.media_id}" in changed.stdout
+    assert list(sandbox.drafts(APPID)) == [first.media_id] and sandbox.count("draft/add") == 1
+    assert "改过的正文b" in stored(sandbox, first.media_id)[1]["content"]
+
+
+def test_submitting_one_post_of_a_bigger_draft_is_refused(sandbox: Sandbox, project: Project) -> None:
+    a, b = (project.post(f"{name}.md", f"文章{name}", f"正文{name}。", three_images(project)) for name in ("a", "b"))
+    first = run(sandbox, project, a, b)
+    with pytest.raises(UsageError, match=rf"in draft {first.media_id} with .*b\.md .*which --submit would publish too") as refused:
+        run(sandbox, project, a, submit=True)
+    assert "wxpub publish --submit" in (refused.value.hint or "")
+    assert sandbox.count("freepublish/submit") == 0 and list(sandbox.drafts(APPID)) == [first.media_id]
+
+
+def test_one_post_of_a_published_draft_named_on_its_own(sandbox: Sandbox, project: Project) -> None:
+    a, b = (project.post(f"{name}.md", f"文章{name}", f"正文{name}。", three_images(project)) for name in ("a", "b"))
+    first = run(sandbox, project, a, b, submit=True)
+    assert first.published and first.article_id
+    unchanged = run(sandbox, project, a)
+    assert unchanged.published and unchanged.posts[0].action == "unchanged" and unchanged.article_id == first.article_id
+    assert not sandbox.drafts(APPID)
+    previewed = run(sandbox, project, a, preview_to="writer_wx")
+    assert previewed.preview_msg_id is None and not sandbox.state["previews"]
+    assert "no preview sent to writer_wx: the draft was published and has left the draft box" in previewed.notes
+    project.post("a.md", "文章a", "改过的正文a。", three_images(project))
+    edited = run(sandbox, project, a)  # a published article is not changed in place: a new draft, for a alone
+    assert edited.action == "added" and list(sandbox.drafts(APPID)) == [edited.media_id]
+    assert any(f"of draft {first.media_id} (with {b}), which was published" in note for note in edited.notes)
+    assert run(sandbox, project, a).action == "unchanged" and run(sandbox, project, b).published  # b's record was kept
+    assert list(sandbox.drafts(APPID)) == [edited.media_id] and sandbox.count("freepublish/submit") == 1
 
 
 def test_at_most_8_posts(sandbox: Sandbox, project: Project) -> None:
@@ -596,3 +656,23 @@ def test_a_length_wechat_refuses_names_it_and_the_rerun_uploads_nothing(
     post.write_text(post.read_text(encoding="utf-8").replace(value, "短"), encoding="utf-8")
     assert run(sandbox, project, post).action == "added"
     assert sandbox.count("media/uploadimg") + sandbox.count("material/add_material") == uploads
+
+
+def test_a_published_post_rerun_says_it_was_published_and_shows_no_draft(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WXPUB_SANDBOX_PORT", "0")
+    post = project.post("a.md", "发表", "正文。", three_images(project))
+    submitted = CliRunner().invoke(main, ["publish", "--sandbox", "--submit", str(post)])
+    assert submitted.exit_code == 0, submitted.output
+    # the sandbox this command started has stopped: the line says how to serve the article's page again
+    assert "see the draft" not in submitted.stderr and "see the published article: run `wxpub sandbox" in submitted.stderr
+    assert re.search(r"/s/A\w+ \(the sandbox this command started stops with it\)", submitted.stderr), submitted.stderr
+    again = CliRunner().invoke(main, ["publish", "--sandbox", str(post)])
+    assert again.exit_code == 0, again.output
+    article_id = again.stderr.split("/s/", 1)[1].split()[0]
+    assert f"unchanged: {post} -> published article 1 (0 uploaded, 4 reused)" in again.stdout and "-> draft" not in again.stdout
+    assert f"publish 2247483001: published before this run; nothing changed since (article_id {article_id})" in again.stdout
+    assert "see the draft at" not in again.stderr and "was published (publish_id 2247483001" in again.stderr
+    as_json = json.loads(CliRunner().invoke(main, ["publish", "--sandbox", "--json", str(post)]).stdout)
+    assert as_json["published"] is True and as_json["publish_id"] == "2247483001" and as_json["article_id"] == article_id
+    assert as_json["action"] == "unchanged" and as_json["posts"][0]["publish_status"] == "published before this run; nothing changed since"

@@ -158,3 +158,51 @@ def test_verify_in_the_sandbox_from_the_command_line(project: Project, monkeypat
     result = CliRunner().invoke(main, ["verify", "--sandbox", str(post)])  # a new sandbox on the same state
     assert result.exit_code == 0, result.output
     assert "WeChat kept it as sent" in result.stderr
+
+
+def test_a_post_edited_since_it_was_published_is_not_blamed_on_wechat(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    post = project.post("a.md", "改过", "正文。", three_images(project))
+    run(sandbox, project, post)
+    with post.open("a", encoding="utf-8") as file:
+        file.write("\nmy edit\n")
+    result = CliRunner().invoke(main, ["verify", str(post)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"error: {post}: the post was edited since it was published: WeChat's copy is of what was sent before (wxpub publish it first, then verify)"
+    assert sandbox.count("draft/get") == 0  # said before asking WeChat anything
+    assert CliRunner().invoke(main, ["publish", str(post)]).exit_code == 0
+    assert CliRunner().invoke(main, ["verify", str(post)]).exit_code == 0
+
+
+def test_a_published_post_is_verified_against_what_was_published(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    post = project.post("raw.md", "发表", "前言。\n\n<pre>第一行\n第二行</pre>\n\n后记。", three_images(project))
+    published = run(sandbox, project, post, submit=True)
+    assert published.published and not sandbox.drafts(APPID)
+    result = CliRunner().invoke(main, ["verify", "--json", str(post)])
+    assert result.exit_code == 1, result.output  # what the sandbox kept of <pre> is still what it kept
+    [article] = json.loads(result.stdout)["articles"]
+    assert article["published"] and article["article_id"] == published.article_id and article["media_id"] == published.media_id
+    assert f"{post}: published {published.article_id} article 1: lost what was sent" in result.stderr
+    assert "publish it again" not in result.stderr and sandbox.count("freepublish/getarticle") == 1
+    # A ledger that knows only the publish_id asks freepublish/get for the article_id.
+    ledger_file = project.root / "wxpub-ledger.json"
+    data = json.loads(ledger_file.read_text(encoding="utf-8"))
+    data["accounts"][APPID]["drafts"][published.media_id].pop("article_id")
+    ledger_file.write_text(json.dumps(data), encoding="utf-8")
+    polls = sandbox.count("freepublish/get")
+    again = CliRunner().invoke(main, ["verify", str(post)])
+    assert again.exit_code == 1 and f"published {published.article_id} article 1" in again.stderr, again.output
+    assert sandbox.count("freepublish/get") == polls + 1
+
+
+def test_a_published_post_that_cannot_be_read_back_says_so_and_exits_4(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    post = project.post("a.md", "发表", "正文。", three_images(project))
+    run(sandbox, project, post, submit=True)
+    sandbox.inject("errcode", "freepublish/getarticle", errcode=48001)
+    result = CliRunner().invoke(main, ["verify", str(post)])
+    assert result.exit_code == 4, result.output
+    assert f"error: {post}: it was published (publish_id 2247483001) and is no longer a draft" in result.stderr
+    assert "this account may not use this call" in result.stderr
+    assert "publish it again" not in result.stderr and "Traceback" not in result.output

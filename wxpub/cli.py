@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
@@ -285,6 +286,8 @@ def publish_command(
             report = _run(lambda: verify_paths(posts, media_id=result.media_id, **target))
         _publish_notes(result)
         draft = joined.draft(result.media_id) if joined is not None and result.media_id and not dry_run else None
+        if draft is not None and result.published:  # a published draft has left the box: its page is gone
+            draft = replace(draft, url=f"{draft.drafts}s/{result.article_id}" if result.article_id else draft.drafts)
         if as_json:
             extra: dict[str, Any] = {"verify": report.to_json()} if report else {}
             if draft is not None:
@@ -298,10 +301,11 @@ def publish_command(
         # A sandbox started here serves only while this command runs: in a terminal it waits for
         # Ctrl-C, otherwise the page is there once `wxpub sandbox` serves the same state again.
         stays = joined is not None and joined.server is not None and sys.stdin.isatty() and not as_json
+        what = "the published article" if result.published else "the draft"
         if draft is not None and (draft.serve is None or stays):
-            click.echo(f"see the draft at {draft.url} (all drafts: {draft.drafts})", err=True)
+            click.echo(f"see {what} at {draft.url} (all drafts: {draft.drafts})", err=True)
         elif draft is not None:
-            click.echo(f"see the draft: run `{draft.serve}`, then open {draft.url} (the sandbox this command started stops with it)", err=True)
+            click.echo(f"see {what}: run `{draft.serve}`, then open {draft.url} (the sandbox this command started stops with it)", err=True)
         if stays:
             later = f"; later, `{draft.serve}` serves it again" if draft is not None else ""
             click.echo(f"the sandbox keeps running so you can look; Ctrl-C stops it{later}", err=True)
@@ -397,11 +401,13 @@ def init_command(folder: Path, account: str, appid: str) -> None:
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Read the drafts from the local sandbox (started if none runs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON on stdout.")
 def verify_command(posts: tuple[Path, ...], use_sandbox: bool, as_json: bool) -> None:
-    """Read back the drafts POSTS became (draft/get) and say what WeChat changed.
+    """Read back the drafts POSTS became (draft/get; once published, freepublish/getarticle) and say what WeChat changed.
 
-    Compares the visible text, the images (count and order), the links and the styles with the
-    post as publish sends it. Exit code 1 when text, images or links were lost; 0 when nothing
-    was (what did change, such as styles, is listed); 2 when a post cannot be verified.
+    Compares the visible text, the images (count and order), the links and the styles with what
+    was sent. Exit code 1 when text, images or links were lost; 0 when nothing was (what did
+    change, such as styles, is listed); 2 when a post cannot be verified (never published, edited
+    since: publish it first, or its draft deleted); 4 when it was published and what was published
+    cannot be read back.
     """
     from .verify import verify_paths
 
@@ -457,11 +463,14 @@ def _publish_summary(result: Any) -> None:
                 click.echo(f"  content: {len(article['content']):,} characters: {article['content'][:160]}…")
         return
     for post in result.posts:
-        click.echo(f"{post.action}: {post.path} -> draft {result.media_id} article {post.index + 1} ({post.uploaded} uploaded, {post.reused} reused)")
+        # Unchanged since it was published: what it became is a published article, no longer a draft.
+        where = "published" if result.published and post.action == "unchanged" else f"draft {result.media_id}"
+        click.echo(f"{post.action}: {post.path} -> {where} article {post.index + 1} ({post.uploaded} uploaded, {post.reused} reused)")
     if result.preview_msg_id:
         click.echo(f"preview sent (msg_id {result.preview_msg_id})")
     if result.publish_id or result.publish_words:
-        click.echo(f"publish {result.publish_id or '(found published)'}: {result.publish_words}")
+        article = f" (article_id {result.article_id})" if result.article_id else ""
+        click.echo(f"publish {result.publish_id or '(found published)'}: {result.publish_words}{article}")
         for url in result.article_urls:
             click.echo(f"  {url}")
 

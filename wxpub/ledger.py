@@ -51,7 +51,7 @@ class DraftRecord:
     fingerprints: tuple[str, ...]
     at: float
     publish_id: str | None = None
-    article_id: str | None = None  # found published by a later run, when the submit's answer was lost
+    article_id: str | None = None  # from freepublish/get once published, or found by a later run when the submit's answer was lost
     submitting: float | None = None  # when a freepublish/submit was sent whose answer was never recorded
 
     @property
@@ -168,6 +168,20 @@ class Ledger:
                 return record
         return None
 
+    def draft_holding(self, posts: Sequence[str]) -> DraftRecord | None:
+        """The draft these posts are saved in: the newest made of exactly them, in this order, else the
+        newest that holds every one of them (posts published together, named now on their own).
+
+        Publishing, its dry run, `--changed` and verify all ask this, so they agree on where a post is."""
+        exact = self.draft_of(posts)
+        if exact is not None:
+            return exact
+        return next((record for record in self.drafts() if posts and all(post in record.posts for post in posts)), None)
+
+    def path_of(self, key: str) -> Path:
+        """The file a ledger key names (the inverse of `key`)."""
+        return self.path.resolve().parent / key
+
     def record_draft(self, media_id: str, posts: Sequence[str], fingerprints: Sequence[str]) -> DraftRecord:
         at = time.time()
         entry: dict[str, Any] = {"posts": list(posts), "fingerprints": list(fingerprints), "at": at}
@@ -201,7 +215,7 @@ class Ledger:
         self._submitted(media_id, "publish_id", publish_id)
 
     def record_published(self, media_id: str, article_id: str) -> None:
-        """The draft was found published (a submit whose answer was lost went through)."""
+        """The draft was published as `article_id` (freepublish/get said so, or a submit whose answer was lost was found)."""
         self._submitted(media_id, "article_id", article_id)
 
     def _submitted(self, media_id: str, key: str, value: str) -> None:

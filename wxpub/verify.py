@@ -2,9 +2,13 @@
 
 `compare()` is pure, over two HTML strings: the visible text (whitespace normalised), the images
 (count and order), the links, and the styles lost, by element kind. `verify_paths()` finds each
-post's draft in the ledger, reads it back, and compares it with the post's content as publish sends
-it. Against the real API this is how a writer learns what WeChat changed; a report owns the exit
-code: 1 when text, images or links were lost, 0 (with notes) when only styles or markup changed.
+post's draft in the ledger, reads it back (once published, the published article, with
+freepublish/getarticle), and compares it with what was sent: the post's content as publish sends
+it, when its fingerprint is the one the ledger recorded. Against the real API this is how a writer
+learns what WeChat changed; a report owns the exit code: 1 when text, images or links were lost, 0
+(with notes) when only styles or markup changed. A post that cannot be verified is an error: exit 2
+(never published, edited since, its draft deleted), or 4 (published, and what was published cannot
+be read back).
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from .errors import WxpubError
 from .profile import declarations
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
     from .config import Credentials
+    from .images import PreparedImage
+    from .ledger import DraftRecord, Ledger
+    from .wechat import WeChat
 
 # Elements whose content a browser does not show as text.
 _HIDDEN = frozenset("script style template noscript title head iframe object video audio annotation annotation-xml desc metadata defs".split())
@@ -38,9 +44,15 @@ _LOOKAHEAD = 40  # elements looked ahead when aligning what was sent with what w
 
 
 class VerifyError(WxpubError):
-    """A post cannot be verified: never published to this account, or its draft is gone."""
+    """A post cannot be verified: never published to this account, edited since, or its draft is gone."""
 
     exit_code = 2  # not 1, which says that WeChat lost something
+
+
+class PublishedError(VerifyError):
+    """A post was published (it is no longer a draft), and its published article cannot be read back."""
+
+    exit_code = 4  # not 2: there is nothing to publish again
 
 
 # --- the comparison -----------------------------------------------------------------------------
@@ -307,16 +319,29 @@ class _Reader(HTMLParser):
 # --- against the account -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ArticleCheck:
-    """One post's round trip: its draft, its place in it, and what WeChat changed."""
+    """One post's round trip: its draft (or what it was published as), its place in it, and what WeChat changed."""
 
     path: str
     media_id: str
     index: int  # 0-based
     comparison: Comparison
     notes: tuple[str, ...] = ()
+    article_id: str | None = None  # read back from what was published: the draft has left the box
+
+    def where(self) -> str:
+        held = f"published {self.article_id}" if self.article_id else f"draft {self.media_id}"
+        return f"{self.path}: {held} article {self.index + 1}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "media_id": self.media_id, "index": self.index, **self.comparison.to_json(), "notes": list(self.notes)}
+        return {
+            "path": self.path,
+            "media_id": self.media_id,
+            "index": self.index,
+            "published": self.article_id is not None,
+            "article_id": self.article_id,
+            **self.comparison.to_json(),
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)
@@ -333,9 +358,8 @@ class VerifyReport:
         """The report in words, for stderr."""
         out = []
         for check in self.articles:
-            where = f"{check.path}: draft {check.media_id} article {check.index + 1}"
             said = check.comparison.words()
-            out.append(f"{where}: {'WeChat kept it as sent' if not said else 'lost what was sent' if check.comparison.lost else 'nothing lost, but WeChat changed it'}")
+            out.append(f"{check.where()}: {'WeChat kept it as sent' if not said else 'lost what was sent' if check.comparison.lost else 'nothing lost, but WeChat changed it'}")
             out.extend(f"  {line}" for line in [*said, *(f"note: {n}" for n in check.notes)])
         lost = sum(1 for a in self.articles if a.comparison.lost)
         changed = sum(1 for a in self.articles if a.comparison.changed and not a.comparison.lost)
@@ -355,10 +379,11 @@ def verify_paths(
     ledger_path: Path | None = None,
     token_store: str | None = None,
 ) -> VerifyReport:
-    """Read back the draft each post became (the newest in the ledger, or `media_id`) and compare it with the post."""
+    """Read back what each post became (its draft in the ledger, or `media_id`; once published, the
+    published article) and compare it with what was sent."""
+    from .config import PublishSettings, credentials_of
     from .errors import UsageError
     from .ledger import Ledger
-    from .config import PublishSettings, credentials_of
     from .wechat import WeChat
 
     if not paths:
@@ -371,54 +396,93 @@ def verify_paths(
         credentials = credentials_of(account, settings)
     client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store, secret_from=credentials.secret_from)
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
-    drafts: dict[str, list[dict[str, Any]]] = {}
+    held: dict[str, tuple[list[dict[str, Any]], str | None]] = {}
     checks = []
     for path in dict.fromkeys(Path(p) for p in paths):
         key = ledger.key(path)
-        record = next((r for r in ledger.drafts() if key in r.posts and media_id in (None, r.media_id)), None)
+        # The draft a publish of this post would update (the same rule), or the one named.
+        record = (
+            ledger.draft_holding([key])
+            if media_id is None
+            else next((r for r in ledger.drafts() if key in r.posts and r.media_id == media_id), None)
+        )
         if record is None:
             raise VerifyError(
                 "not in the ledger: it was never published to this account" + (f" as draft {media_id}" if media_id else ""),
                 path=path,
                 hint="wxpub publish it first",
             )
-        if record.media_id not in drafts:
-            found = client.get_draft(record.media_id)
-            if found is None:
-                raise VerifyError(f"its draft {record.media_id} is no longer in the draft box (deleted, or published)", path=path, hint="wxpub publish it again")
-            drafts[record.media_id] = found
         index = record.posts.index(key)
-        articles = drafts[record.media_id]
+        fingerprint = record.fingerprints[index] if index < len(record.fingerprints) else ""
+        # First, offline: what WeChat holds is compared with what was sent, never with a later edit.
+        sent = sent_content(path, ledger, fingerprint)
+        if record.media_id not in held:
+            held[record.media_id] = _read_back(client, record, path)
+        articles, article_id = held[record.media_id]
         if index >= len(articles):
-            raise VerifyError(f"its draft {record.media_id} holds {len(articles)} article(s), not the {index + 1} the ledger expects", path=path, hint="wxpub publish it again")
-        notes = []
-        if path.stat().st_mtime > record.at:
-            notes.append("the post was edited after it was published: the comparison is with the post as it is now")
-        sent = sent_content(path, ledger)
-        checks.append(ArticleCheck(str(path), record.media_id, index, compare(sent, str(articles[index].get("content") or "")), tuple(notes)))
+            kind = f"what draft {record.media_id} was published as" if article_id else f"its draft {record.media_id}"
+            raise VerifyError(f"{kind} holds {len(articles)} article(s), not the {index + 1} the ledger expects", path=path, hint="wxpub publish it again")
+        if article_id and articles[index].get("is_deleted"):
+            raise PublishedError(f"it was published ({article_id}, article {index + 1}) and that article has been deleted since", path=path)
+        notes = () if fingerprint else ("the ledger does not say what was sent: the comparison is with the post as it is now",)
+        content = str(articles[index].get("content") or "")
+        checks.append(ArticleCheck(str(path), record.media_id, index, compare(sent, content), notes, article_id))
     return VerifyReport(tuple(checks))
 
 
-def sent_content(path: Path, ledger: Ledger) -> str:
-    """The post's content as publish sends it: converted, each image's src the URL it was uploaded at.
+def sent_content(path: Path, ledger: Ledger, fingerprint: str = "") -> str:
+    """The content that was sent for this post: its article as publish sends it now (publish's own
+    `sent_article`), provided that its fingerprint is the one the ledger recorded when it was sent.
 
-    A post over WeChat's limit as written was published with `--fit` (publish refuses it without),
-    so it is compared as `--fit` renders it; `--fit` leaves a post that fits as it is."""
-    from .convert import convert_file
-    from .images import prepare_images
-    from .convert import rewrite_sources
+    The ledger keeps what was sent only as that fingerprint, so a post edited since (its text, its
+    front matter, its images, its blocks or theme) cannot be compared: VerifyError, not a loss to
+    blame on WeChat. With no fingerprint, the post as it is now is all there is."""
+    from .publish.recipe import sent_article
 
-    converted = convert_file(path, fit=True)
-    prepared = prepare_images(converted.images, path, meta=converted.meta)
-    urls = {}
-    for image in prepared.images:
-        record = ledger.upload(image.sha256, image.route)
-        if record is None or not record.url:
+    hint = "wxpub publish it first, then verify"
+
+    def missing(image: PreparedImage) -> str:
+        raise VerifyError(f"image '{image.source}' is not on the account: the post changed since it was published", path=path, line=image.line, hint=hint)
+
+    article = sent_article(path, ledger, missing)
+    if fingerprint and article.fingerprint() != fingerprint:
+        raise VerifyError("the post was edited since it was published: WeChat's copy is of what was sent before", path=path, hint=hint)
+    return article.content
+
+
+def _read_back(client: WeChat, record: DraftRecord, path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The articles WeChat holds for a draft, and the article_id when they are read from what it was
+    published as: draft/get, else, once published, freepublish/getarticle (100 a day), by the
+    article_id of the ledger or of freepublish/get."""
+    from .errors import WeChatError
+    from .wechat import PUBLISH_STATUS
+
+    found = client.get_draft(record.media_id)
+    if found is not None:
+        return found, None
+    if not record.published:
+        if record.submitting:
             raise VerifyError(
-                f"image '{image.source}' is not on the account: the post changed since it was published",
+                f"its draft {record.media_id} left the draft box after a submit whose answer was lost",
                 path=path,
-                line=image.line,
-                hint="wxpub publish it again, then verify",
+                hint="run wxpub publish on it: it finds out whether that submit published it",
             )
-        urls[image.source] = record.url
-    return rewrite_sources(converted.html, urls)
+        raise VerifyError(f"its draft {record.media_id} is no longer in the draft box (deleted)", path=path, hint="wxpub publish it again")
+    which = f"publish_id {record.publish_id}" if record.publish_id else f"article_id {record.article_id}"
+    article_id, why = record.article_id or "", ""
+    try:
+        if not article_id and record.publish_id:
+            answer = client.publish_status(record.publish_id)
+            status = int(answer.get("publish_status", 1))
+            article_id = str(answer.get("article_id") or "") if status == 0 else ""
+            why = "" if article_id else f"its publish job is {PUBLISH_STATUS.get(status, f'status {status}')}"
+        if article_id:
+            return client.get_article(article_id), article_id
+    except WeChatError as error:
+        why = error.message
+    # Raised outside the except clause, so that it keeps no chain.
+    raise PublishedError(
+        f"it was published ({which}) and is no longer a draft; what was published cannot be read back: {why or 'no article_id is known'}",
+        path=path,
+        hint="there is nothing to publish again; 发表记录 on mp.weixin.qq.com shows it",
+    )

@@ -264,6 +264,7 @@ _MEANINGS: dict[int, tuple[str, str | None]] = {
     53503: ("the draft failed WeChat's publish check", "open the draft on mp.weixin.qq.com to see why"),
     53504: ("this draft must be published on the website", "open it on mp.weixin.qq.com"),
     53505: ("the draft must be saved by hand on the website before publishing", "open it on mp.weixin.qq.com and save it"),
+    53600: ("WeChat knows no published article by this article_id (deleted, or of another account)", None),
     88000: ("the account has no comment privilege", "set comments: closed in the front matter"),
     89503: ("this IP needs an administrator's confirmation", "the administrator received a message in WeChat; confirm it and run again"),
     89506: ("this IP was refused by the administrator (blocked for 24 hours)", f"add it under {_WHITELIST}"),
@@ -684,6 +685,13 @@ class WeChat:
         """POST freepublish/get: publish_status 0 success, 1 publishing, 2-6 failures (100 calls a day).
         https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_get"""
         return self.call("post", "freepublish/get", json_body={"publish_id": publish_id})
+
+    def get_article(self, article_id: str) -> list[dict[str, Any]]:
+        """POST freepublish/getarticle -> the published articles, as kept (each with `url` and `is_deleted`).
+
+        Errors as WeChatError: 53600 for an unknown article_id, 48001 on an unverified account (100 a day).
+        https://developers.weixin.qq.com/doc/service/api/public/api_freepublish_getarticle"""
+        return list(self.call("post", "freepublish/getarticle", json_body={"article_id": article_id}).get("news_item", []))
 
     def quota(self, endpoint: str) -> dict[str, int]:
         """POST openapi/quota/get: today's daily_limit, used and remain of one call (`draft/add`).

@@ -15,6 +15,7 @@ from .model import PreparedPost
 
 if TYPE_CHECKING:
     from ..images import PreparedImage
+    from ..ledger import Ledger
 
 @dataclass(frozen=True)
 class Article:
@@ -69,6 +70,19 @@ def build_article(post: PreparedPost, url_of: Callable[[PreparedImage], str], th
         pic_crop_235_1=cover.pic_crop_235_1,
         pic_crop_1_1=cover.pic_crop_1_1,
     )
+
+
+def known_article(post: PreparedPost, ledger: Ledger | None, missing: Callable[[PreparedImage], str]) -> Article:
+    """The article with the URLs and the cover's media_id the ledger holds for its images; `missing(image)`
+    stands for one it does not hold (a dry run's placeholder; verify raises)."""
+
+    def known(image: PreparedImage, field: str) -> str:
+        record = ledger.upload(image.sha256, image.route) if ledger is not None else None
+        return str(getattr(record, field, None) or "") or missing(image)
+
+    cover = post.images.cover
+    assert cover is not None
+    return build_article(post, lambda image: known(image, "url"), known(cover, "media_id"))
 
 
 def uploaded_article(post: PreparedPost, uploaded: Mapping[tuple[str, str], Any]) -> Article:

@@ -112,7 +112,7 @@ def _why(dry: PublishResult, path: Path, appid: str, ledger_path: Path | None) -
         return "not published before"
     post = dry.posts[0]
     ledger = Ledger(ledger_path or PublishSettings.find(path).ledger, appid)
-    record = ledger.draft_of([ledger.key(path)])
+    record = ledger.draft_holding([ledger.key(path)])  # where the publish would put it, as the dry run said
     if record is None:
         return "not published before"
     if post.uploaded:
@@ -121,4 +121,5 @@ def _why(dry: PublishResult, path: Path, appid: str, ledger_path: Path | None) -
     if update is None:
         return "not published before"
     fingerprint = Article(**update["body"]["articles"]).fingerprint()
-    return "" if record.fingerprints and record.fingerprints[0] == fingerprint else "content or front matter changed"
+    index = update["body"]["index"]
+    return "" if index < len(record.fingerprints) and record.fingerprints[index] == fingerprint else "content or front matter changed"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from ..config import shown
 from ..errors import WeChatError
 from .article import Article
 from .model import Progress, PublishOptions, PublishResult
@@ -12,6 +13,17 @@ from .model import Progress, PublishOptions, PublishResult
 if TYPE_CHECKING:
     from ..ledger import DraftRecord, Ledger
     from ..wechat import WeChat
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where `save_draft` put the articles: the draft, each one's place in it, and what happened to it."""
+
+    media_id: str
+    actions: tuple[str, ...]  # added | updated | unchanged, one per article
+    places: tuple[int, ...]  # each article's index in the draft, 0-based
+    others: tuple[str, ...] = ()  # the draft's other posts, as shown: it holds more than the posts named
+    published: DraftRecord | None = None  # the draft was published, and nothing named changed since
 
 
 def save_draft(
@@ -22,50 +34,78 @@ def save_draft(
     articles: list[Article],
     say: Progress,
     notes: list[str] | None = None,
-) -> tuple[str, list[str], list[str]]:
-    """draft/update the draft these posts became, if it still exists; else draft/add (at most once).
+) -> Saved:
+    """draft/update the draft these posts are in, if it still exists; else draft/add (at most once).
 
-    A draft that wxpub published and that has not changed since is left alone: "unchanged".
-    `keys` name the posts in the ledger, `names` as they are shown. Returns the draft's media_id,
-    what happened to each article, and notes for the person (said once, by the caller), added to
-    `notes` when given, so that they outlive a failed attempt."""
-    shown = dict(zip(keys, names))
+    The draft is the ledger's `draft_holding`: the one made of exactly these posts, else one that
+    holds every one of them (posts published together, named now on their own), whose articles are
+    updated in place. A draft that wxpub published and whose articles have not changed since is
+    left alone: "unchanged". `keys` name the posts in the ledger, `names` as they are shown.
+    Notes for the person (said once, by the caller) are added to `notes` when given, so that they
+    outlive a failed attempt."""
+    shown_as = dict(zip(keys, names))
 
     def _names(found: Sequence[str]) -> str:
-        return ", ".join(shown.get(key, key) for key in found)
+        return ", ".join(shown_as.get(key) or shown(ledger.path_of(key)) for key in found)
+
+    def _was(found: Sequence[str]) -> str:
+        return "was" if len(found) == 1 else "were"
 
     payloads = [a.payload() for a in articles]
     fingerprints = [a.fingerprint() for a in articles]
     notes = [] if notes is None else notes
-    record = ledger.draft_of(keys)
+    record = ledger.draft_holding(keys)
     if record is not None:
+        places = [record.posts.index(key) for key in keys]
+        others = [post for post in record.posts if post not in keys]
+        whole = not others  # these posts, and no others (perhaps named in another order)
         known = record.media_id
         existing = wrap(lambda: client.get_draft(known), None)
-        if existing is None and record.submitting and not record.published:
+        if existing is None and whole and record.submitting and not record.published:
             # Gone from the box after a submit whose answer was lost: published, most likely.
-            record = settle_lost_submit(client, ledger, record, payloads, notes)
-        if existing is None and record.published and list(record.fingerprints) == fingerprints:
-            which = f"publish_id {record.publish_id}" if record.publish_id else f"article {record.article_id}"
-            notes.append(f"{_names(keys)} {'was' if len(keys) == 1 else 'were'} published ({which}) and {'has' if len(keys) == 1 else 'have'} not changed since")
-            return record.media_id, ["unchanged"] * len(articles), notes
-        if existing is None or len(existing) != len(articles):
-            ledger.forget_draft(record.media_id)
-            notes.append(f"the draft {record.media_id} made from {_names(keys)} no longer exists (deleted, or published); adding a new one")
+            # (Only a whole draft's articles, in its order, can be looked for among what was published.)
+            in_order = [payloads[keys.index(post)] for post in record.posts]
+            record = settle_lost_submit(client, ledger, record, in_order, notes)
+        sent = [record.fingerprints[place] if place < len(record.fingerprints) else "" for place in places]
+        if existing is None and record.published and sent == fingerprints:
+            which = ", ".join(f"{name} {value}" for name, value in (("publish_id", record.publish_id), ("article_id", record.article_id)) if value)
+            has = "has" if len(keys) == 1 else "have"
+            notes.append(f"{_names(keys)} {_was(keys)} published ({which}) and {has} not changed since: it is no longer a draft, and nothing was sent")
+            return Saved(record.media_id, ("unchanged",) * len(articles), tuple(places), tuple(_names([o]) for o in others), published=record)
+        if existing is None or len(existing) != len(record.posts):
+            if existing is not None:
+                gone = f"holds {len(existing)} articles, not the {len(record.posts)} the ledger lists"
+            elif record.published:
+                which = f"publish_id {record.publish_id}" if record.publish_id else f"article_id {record.article_id}"
+                gone = f"was published ({which}), and a published article is not changed in place"
+            else:
+                gone = "no longer exists (deleted, or published)"
+            if whole:
+                ledger.forget_draft(record.media_id)
+                notes.append(f"the draft {record.media_id} made from {_names(keys)} {gone}; adding a new one")
+            else:
+                # Its other posts still name it in the ledger, so its record stays.
+                where = ", ".join(str(place + 1) for place in places)
+                notes.append(
+                    f"{_names(keys)} {_was(keys)} article{'s' if len(keys) != 1 else ''} {where} of draft {record.media_id} "
+                    f"(with {_names(others)}), which {gone}; adding a new draft for {_names(keys)}"
+                )
             record = None
     else:
         for other in ledger.drafts():
             shared = [key for key in keys if key in other.posts]
             if shared:
-                notes.append(f"{_names(shared)} {'was' if len(shared) == 1 else 'were'} published before as draft {other.media_id}, which holds a different set of articles; adding a new draft for {_names(keys)} (that one is left as it is)")
+                notes.append(f"{_names(shared)} {_was(shared)} published before as draft {other.media_id}, which holds a different set of articles; adding a new draft for {_names(keys)} (that one is left as it is)")
                 break
     recovered = False
     if record is None:
+        places, others = list(range(len(keys))), []
         exclude = [r.media_id for r in ledger.drafts()]
         pending = ledger.pending(keys)
         # Look for the draft as that run sent it: the post may have been edited since.
-        sent = list(pending.articles) if pending and pending.articles else payloads
+        looked_for = list(pending.articles) if pending and pending.articles else payloads
         # A draft/add sent just before a kill may land late: look until it has had time to.
-        found = wrap(lambda: client.settle(lambda: client.find_draft(sent, since=pending.since, exclude=exclude), pending.since, "a draft/add of an interrupted run"), None) if pending else None
+        found = wrap(lambda: client.settle(lambda: client.find_draft(looked_for, since=pending.since, exclude=exclude), pending.since, "a draft/add of an interrupted run"), None) if pending else None
         if found and pending:
             notes.append(f"found draft {found}, added by a run that was interrupted; not adding another")
             # It holds what that run sent: articles edited since then are updated below.
@@ -81,19 +121,23 @@ def save_draft(
                     ledger.clear_pending(keys)
                 raise
             ledger.record_draft(media_id, keys, fingerprints)
-            return media_id, ["added"] * len(articles), notes
-    current = list(record.fingerprints)
+            return Saved(media_id, ("added",) * len(articles), tuple(places))
+    draft = record
+    current = list(draft.fingerprints) + [""] * (len(draft.posts) - len(draft.fingerprints))
     actions = []
-    for index, (old, new) in enumerate(zip(record.fingerprints, fingerprints)):
-        if old == new:
+    for key, place, new, payload in zip(keys, places, fingerprints, payloads):
+        if current[place] == new:
             actions.append("added" if recovered else "unchanged")
             continue
-        say(f"updating article {index + 1} of draft {record.media_id}")
-        wrap(lambda: client.update_draft(record.media_id, index, payloads[index]), keys[index])
-        current[index] = new
-        ledger.record_draft(record.media_id, keys, current)
+        say(f"updating article {place + 1} of draft {draft.media_id}")
+        wrap(lambda: client.update_draft(draft.media_id, place, payload), key)  # noqa: B023 - called at once
+        current[place] = new
+        ledger.record_draft(draft.media_id, draft.posts, current)
         actions.append("updated")
-    return record.media_id, actions, notes
+    for key, place, action in zip(keys, places, actions) if others else ():
+        done = "updated it there" if action == "updated" else "it is unchanged there"
+        notes.append(f"{_names([key])} is article {place + 1} of draft {draft.media_id} (with {_names(others)}): {done}")
+    return Saved(draft.media_id, tuple(actions), tuple(places), tuple(_names([o]) for o in others))
 
 
 def settle_lost_submit(client: WeChat, ledger: Ledger, record: DraftRecord, payloads: Sequence[Mapping[str, Any]], notes: list[str]) -> DraftRecord:
@@ -166,9 +210,16 @@ def submit(client: WeChat, ledger: Ledger, result: PublishResult, options: Publi
     if status == 1:
         words = f"still publishing after {checks} checks; see 发表记录 on mp.weixin.qq.com"
     urls = tuple(item.get("article_url", "") for item in (answer.get("article_detail") or {}).get("item", []))
-    # A published draft leaves the draft box; its record stays, with the publish_id, so that a rerun
-    # of the unchanged post neither adds a new draft nor publishes it twice.
-    return replace(result, publish_id=publish_id, publish_status=status, publish_words=words, article_urls=urls)
+    # A published draft leaves the draft box; its record stays, with the publish_id (and the
+    # article_id, by which verify reads the published article back), so that a rerun of the
+    # unchanged post neither adds a new draft nor publishes it twice.
+    article_id = str(answer.get("article_id") or "") if status == 0 else ""
+    if article_id:
+        ledger.record_published(media_id, article_id)
+    return replace(
+        result, publish_id=publish_id, publish_status=status, publish_words=words, article_urls=urls,
+        article_id=article_id or None, published=status == 0,
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ class PublishResult:
     publish_status: int | None = None
     publish_words: str | None = None
     article_urls: tuple[str, ...] = ()
+    article_id: str | None = None  # of the published articles, when known
+    published: bool = False  # the draft was published and has left the draft box (media_id names what it was)
     preview_msg_id: str | None = None
     calls: int = 0
     plan: tuple[dict[str, Any], ...] = ()  # dry run: the calls that would be made
@@ -120,6 +122,8 @@ class PublishResult:
             "publish_status": self.publish_status,
             "publish_words": self.publish_words,
             "article_urls": list(self.article_urls),
+            "article_id": self.article_id,
+            "published": self.published,
             "preview_msg_id": self.preview_msg_id,
             "calls": self.calls,
             **({"plan": list(self.plan)} if self.plan else {}),

@@ -18,7 +18,7 @@ from .. import validate
 from ..codes import Severity
 from ..config import Account, Credentials, PublishSettings, credentials_of, shown
 from ..errors import UsageError, WeChatError, WxpubError
-from .article import build_article, uploaded_article
+from .article import Article, known_article, uploaded_article
 from .drafts import save_draft, settle_lost_submit, submit, submitted_before, wrap
 from .model import (
     PostResult,
@@ -110,7 +110,7 @@ def _online(
         )
         failed: WeChatError | None = None
         try:
-            media_id, actions, _ = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say, notes)
+            saved = save_draft(client, ledger, keys, [shown(p.path) for p in posts], articles, say, notes)
             break
         except WeChatError as error:
             if error.errcode != 40007 or attempt == 2:
@@ -124,31 +124,53 @@ def _online(
             raise failed
         uploaded = {**uploaded, **again}
         made |= set(again)
+    media_id, actions = saved.media_id, saved.actions
     counted = counts(posts, made)
     result = PublishResult(
         media_id=media_id,
         action=_overall(actions),
         posts=tuple(
-            PostResult(shown(p.path), a.title, i, act, up, re_, len(a.content), p.warnings)
-            for i, (p, a, act, (up, re_)) in enumerate(zip(posts, articles, actions, counted))
+            PostResult(shown(p.path), a.title, place, act, up, re_, len(a.content), p.warnings)
+            for p, a, place, act, (up, re_) in zip(posts, articles, saved.places, actions, counted)
         ),
         notes=tuple(notes),
     )
-    record = ledger.draft_of(keys)
+    if saved.published is not None:
+        # Published before and unchanged since: there is no draft to show, only what was published.
+        before = saved.published
+        words = "published before this run; nothing changed since"
+        result = replace(result, published=True, publish_id=before.publish_id, article_id=before.article_id, publish_words=words)
+    elif options.submit and saved.others:
+        # Submitting publishes the whole draft: the posts not named would be published too.
+        named = ", ".join(shown(p.path) for p in posts)
+        raise UsageError(
+            f"{'it is' if len(posts) == 1 else 'they are'} in draft {media_id} with {', '.join(saved.others)} "
+            f"({_overall(actions)} there), which --submit would publish too; not submitted",
+            path=named,
+            hint=f"to publish the whole draft, name all its posts: wxpub publish --submit {' '.join([named, *saved.others])}",
+        )
+    record = next((r for r in ledger.drafts() if r.media_id == media_id), None)
     if options.submit and record is not None and record.submitting and not record.published:
         # Its draft is still in the box: the lost submit is found published, or is sent again.
-        settle_lost_submit(client, ledger, record, [a.payload() for a in articles], notes)
+        payloads = {key: article.payload() for key, article in zip(keys, articles)}
+        settle_lost_submit(client, ledger, record, [payloads[post] for post in record.posts], notes)
         result = replace(result, notes=tuple(notes))
     submitted = submitted_before(client, ledger, media_id, actions) if options.submit or options.preview_to else None
     if options.preview_to and not (submitted and submitted[1] == 0):  # a published draft has left the box
         msg_id = wrap(lambda: client.preview(options.preview_to or "", media_id), None)
         say(f"preview sent to {options.preview_to}")
         result = replace(result, preview_msg_id=msg_id)
+    elif options.preview_to:
+        notes.append(f"no preview sent to {options.preview_to}: the draft was published and has left the draft box")
+        result = replace(result, notes=tuple(notes))
     if options.submit and submitted and submitted[1] in (0, 1):
         # Submitting again would publish the same articles twice.
         publish_id, status, words = submitted
         say(f"not submitted again: {f'publish {publish_id}' if publish_id else 'it'} is {words}, and nothing changed since")
-        result = replace(result, publish_id=publish_id, publish_status=status, publish_words=f"{words} (submitted before; nothing changed since)")
+        result = replace(
+            result, publish_id=publish_id, publish_status=status, publish_words=f"{words} (submitted before; nothing changed since)",
+            published=result.published or status == 0,
+        )
     elif options.submit:
         result = submit(client, ledger, result, options, say)
     return replace(result, calls=_calls(client) - calls_before)
@@ -254,6 +276,18 @@ def account_of(paths: Sequence[str | Path], name: str | None) -> Account | None:
     return chosen
 
 
+def sent_article(path: str | Path, ledger: Ledger, missing: Callable[[PreparedImage], str]) -> Article:
+    """The article publishing sends for this post now, with the uploads the ledger holds (`missing(image)`
+    for one it does not hold): what verify compares with WeChat's copy, once its fingerprint says it
+    is the one that was sent.
+
+    A post over WeChat's limit as written was published with `--fit` (publish refuses it without),
+    so it is rendered as `--fit` renders it; `--fit` leaves a post that fits as it is."""
+    path = Path(path)
+    converted = _convert(path, None, fit=True)
+    return known_article(_prepare(path, converted, ()), ledger, missing)
+
+
 # --- stage 1: convert, judge, prepare the images ----------------------------------------------------
 def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     from ..limits import ARTICLES_MAX
@@ -345,22 +379,16 @@ def _dry_run(posts: Sequence[PreparedPost], ledger: Ledger | None) -> PublishRes
             endpoint = "media/uploadimg" if image.route == "uploadimg" else "material/add_material?type=image"
             plan.append({"call": endpoint, "image": label(image), "bytes": len(image.data), "format": image.format, "sha256": image.sha256})
 
-        def planned(image: PreparedImage) -> str:
-            known = ledger.upload(image.sha256, image.route) if ledger else None
-            return known.url if known and known.url else f"<upload of {image.source}>"
-
-        cover = post.images.cover
-        assert cover is not None
-        uploaded_cover = ledger.upload(cover.sha256, cover.route) if ledger else None
-        thumb = uploaded_cover.media_id if uploaded_cover and uploaded_cover.media_id else f"<upload of {cover.source}>"
-        article = build_article(post, planned, thumb)
+        article = known_article(post, ledger, lambda image: f"<upload of {image.source}>")
         payloads.append(article.payload())
         results.append(PostResult(shown(post.path), article.title, index, "would-send", uploaded, reused, post.converted.content_length, post.warnings))
     keys = [ledger.key(p.path) for p in posts] if ledger else []
-    draft = ledger.draft_of(keys) if ledger else None
+    draft = ledger.draft_holding(keys) if ledger else None
     if draft is not None:
+        places = [draft.posts.index(key) for key in keys]
         plan.append({"call": "draft/get", "media_id": draft.media_id})
-        plan.extend({"call": "draft/update", "body": {"media_id": draft.media_id, "index": i, "articles": p}} for i, p in enumerate(payloads))
+        plan.extend({"call": "draft/update", "body": {"media_id": draft.media_id, "index": i, "articles": p}} for i, p in zip(places, payloads))
+        results = [replace(r, index=i) for r, i in zip(results, places)]
         action = "would-update"
     else:
         plan.append({"call": "draft/add", "body": {"articles": payloads}})

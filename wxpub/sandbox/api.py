@@ -66,6 +66,7 @@ DEFAULT_QUOTAS: dict[str, int] = {
     "freepublish/submit": 100,
     "freepublish/get": 100,
     "freepublish/batchget": 100,
+    "freepublish/getarticle": 100,
     "message/mass/preview": 100,
 }
 # What the sandbox notes of an article's edits for its pages; draft/get does not return them.
@@ -477,6 +478,19 @@ class Api:
         mine = {aid: p for aid, p in self.state["published"].items() if p["appid"] == appid}
         return self._listing(body, mine, "article_id", lambda article_id, index: f"{self.url}s/{article_id}?idx={index + 1}")
 
+    def _ep_getarticle(self, appid: str, query: Mapping[str, str], body: bytes, ctype: str) -> dict[str, Any]:
+        """freepublish/getarticle: the articles of one publish, as kept, each with its link (53600 when unknown)."""
+        article_id = _json(body).get("article_id")
+        published = self.state["published"].get(article_id) if isinstance(article_id, str) else None
+        if not isinstance(article_id, str) or published is None or published["appid"] != appid:
+            raise ApiError(53600, "Article ID 无效")
+        news = []
+        for index, article in enumerate(published["articles"]):
+            readable = self._readable(article, article_id)
+            readable.update(url=f"{self.url}s/{article_id}?idx={index + 1}", is_deleted=False)
+            news.append(readable)
+        return {"news_item": news}
+
     def _listing(
         self, body: bytes, entries: Mapping[str, Any], key: str, url: Callable[[str, int], str] | None = None
     ) -> dict[str, Any]:
@@ -621,6 +635,7 @@ _ENDPOINTS: dict[str, Callable[..., dict[str, Any]]] = {
     "freepublish/submit": Api._ep_submit,
     "freepublish/get": Api._ep_publish_get,
     "freepublish/batchget": Api._ep_published_batchget,
+    "freepublish/getarticle": Api._ep_getarticle,
     "message/mass/preview": Api._ep_preview,
     "openapi/quota/get": Api._ep_quota_get,
 }
@@ -628,7 +643,7 @@ _ENDPOINTS: dict[str, Callable[..., dict[str, Any]]] = {
 
 # Calls that see the draft box or what was published: unpolled publish jobs have ended by then.
 _SEES_PUBLISHING = frozenset(
-    {"draft/get", "draft/batchget", "draft/count", "draft/update", "draft/delete", "freepublish/submit", "freepublish/batchget", "message/mass/preview"}
+    {"draft/get", "draft/batchget", "draft/count", "draft/update", "draft/delete", "freepublish/submit", "freepublish/batchget", "freepublish/getarticle", "message/mass/preview"}
 )
 
 
