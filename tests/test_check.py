@@ -129,6 +129,18 @@ def test_broken_yaml_is_reported_at_its_line_and_the_body_still_checked(project:
     assert "WX206" not in codes(list(result.problems))  # the cover may be in the broken part
 
 
+def test_a_key_given_twice_is_an_error_at_the_second_for_check_and_convert(project: Path) -> None:
+    path = write(project, "---\ntitle: A\ncover: cover.png\ntitle: B\n---\n\n正文。\n")
+    [problem] = [p for p in check_file(path).problems if p.code == "WX101"]
+    assert (problem.line, problem.col) == (4, 1)
+    assert "'title' is given twice, first on line 2" in problem.message and "keep one of them" in problem.message
+    out = CliRunner().invoke(main, ["convert", str(path)])
+    assert out.exit_code == 1 and f"{path}:4: front matter: 'title' is given twice" in out.output
+    # A key may still override one merged in with `<<`, as YAML allows.
+    merged = check_text(post("title: 标题\nbase: &b {a: 1}\ntags:\n  <<: *b\n  a: 2\n"), content=False)
+    assert "WX101" not in codes(merged)
+
+
 def test_front_matter_that_never_ends_is_reported() -> None:
     problems = check_text("---\ntitle: 标题\n\n正文\n")
     assert where(problems, "WX101") == [(1, 1)]
