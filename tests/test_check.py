@@ -109,6 +109,30 @@ def test_a_file_that_is_not_utf8_is_reported_with_its_line(project: Path) -> Non
     assert "GB18030" in problem.message and "iconv" in problem.message
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 4,  # NUL bytes: a picture, an archive, random bytes
+        b"---\ntitle: x\n---\n\n\x81\xff\xfe\x80 text\n",  # no NUL, but no text in GB18030 or Big5 either
+    ],
+)
+def test_a_file_that_is_no_text_is_said_to_be_no_text_without_iconv_advice(project: Path, data: bytes) -> None:
+    path = project / "posts" / "binary.md"
+    path.write_bytes(data)
+    [problem] = check_file(path).problems
+    assert problem.code == "WX001" and problem.message.startswith("not a text file: its bytes are not UTF-8 (byte 0x")
+    assert "iconv" not in problem.message and "is this the file you meant?" in problem.message
+    out = CliRunner().invoke(main, ["convert", str(path)])
+    assert out.exit_code == 1 and "not a text file" in out.output and "iconv" not in out.output
+
+
+def test_utf16_text_is_text(project: Path) -> None:
+    path = project / "posts" / "utf16.md"
+    path.write_bytes("---\ntitle: 中文标题\n---\n\n正文\n".encode("utf-16"))  # with its BOM, as Notepad saves it
+    [problem] = check_file(path).problems
+    assert "it looks like UTF-16" in problem.message and "iconv -f UTF-16 -t UTF-8" in problem.message
+
+
 def test_a_file_that_is_not_utf8_is_left_alone_by_fix(project: Path) -> None:
     path = project / "posts" / "gbk.md"
     data = "---\ntitle: 中文abc\n---\n".encode("gb18030")

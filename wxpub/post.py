@@ -196,18 +196,35 @@ def read_post(path: str | Path) -> Post:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         guess = _guess_encoding(data)
+        if guess is None:
+            # No text encoding reads it: converting it would only turn noise into other noise.
+            raise PostError(
+                f"not a text file: its bytes are not UTF-8 (byte 0x{data[exc.start]:02x}), GB18030, Big5 or UTF-16 text",
+                path=path,
+                line=line,
+                hint="a post is Markdown saved as UTF-8 text; is this the file you meant?",
+            ) from None
         raise PostError(
-            f"not UTF-8 (byte 0x{data[exc.start]:02x})" + (f"; it looks like {guess}" if guess else ""),
+            f"not UTF-8 (byte 0x{data[exc.start]:02x}); it looks like {guess}",
             path=path,
             line=line,
-            hint=f"convert it: iconv -f {guess or 'GB18030'} -t UTF-8 {path.name} > {path.stem}.utf8.md",
+            hint=f"convert it: iconv -f {guess} -t UTF-8 {path.name} > {path.stem}.utf8.md",
         ) from None
     del data  # a large post is not held twice, as bytes and as text
     return parse_post(text.replace("\r\n", "\n"), path)
 
 
 def _guess_encoding(data: bytes) -> str | None:
-    for name in ("gb18030", "big5", "utf-16"):
+    """The encoding a file that is not UTF-8 is text in, or None when its bytes are no text at all."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 says so; its text is full of NUL bytes
+        try:
+            data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+        return "UTF-16"
+    if b"\x00" in data:  # no text in GB18030 or Big5 holds a NUL: a picture, an archive, a program
+        return None
+    for name in ("gb18030", "big5"):
         try:
             data.decode(name)
         except UnicodeDecodeError:
