@@ -518,6 +518,21 @@ def test_diff_writes_nothing(project: Path) -> None:
     assert report.exit_code == 1
 
 
+def test_diff_says_what_would_be_fixed_and_what_would_be_left(project: Path) -> None:
+    fixable = write(project, post("title: 标题\ncover: cover.png\n", "正文abc，写于2024年\n"), "a.md")
+    out = CliRunner().invoke(main, ["check", "--diff", str(fixable)])
+    # Exit 1 as for any problem found: the diff shows problems, fixed only once --fix writes them.
+    assert out.exit_code == 1 and "+正文 abc，写于 2024 年" in out.stdout
+    assert out.stderr.strip() == "wxpub check: 3 problems in 1 file would be fixed; 1 file checked, no problems would be left"
+    broken = write(project, post("title: 标题\ncomments: maybe\ncover: cover.png\n", "正文abc\n"), "b.md")
+    out = CliRunner().invoke(main, ["check", "--diff", str(fixable), str(broken)])
+    assert out.stderr.strip() == (
+        "wxpub check: 4 problems in 2 files would be fixed; 1 error would be left in 1 of 2 files"
+    )
+    fixed = CliRunner().invoke(main, ["check", "--fix", str(fixable)])
+    assert fixed.exit_code == 0 and fixed.stderr.strip() == "wxpub check: fixed 3 problems in 1 file; 1 file checked, no problems left"
+
+
 def test_report_exit_codes_and_summary() -> None:
     clean = check.Report()
     clean.add(check.FileResult("a.md"))
