@@ -571,6 +571,22 @@ def test_folders_are_walked_and_other_files_ignored(project: Path) -> None:
     assert list(check.iter_posts([project / "posts" / "notes.txt"])) == []
 
 
+def test_a_folder_with_no_markdown_is_a_usage_error_naming_it(project: Path) -> None:
+    empty = project / "posts" / "drafts"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("正文", encoding="utf-8")
+    (empty / ".hidden").mkdir()
+    (empty / ".hidden" / "x.md").write_text("正文", encoding="utf-8")
+    out = CliRunner().invoke(main, ["check", str(empty)])
+    assert out.exit_code == 2 and out.stdout == ""
+    [line] = out.stderr.splitlines()  # one line: no summary of "0 files checked" after it
+    assert line.startswith(f"error: {empty}: no Markdown files in this folder (.md,") and "check the folder's name" in line
+    with pytest.raises(UsageError, match="no Markdown files in this folder"):
+        check_paths([project / "posts", empty])
+    write(project, GOOD, "a.md")
+    assert check_paths([project / "posts"]).exit_code == 0  # a folder with posts below it is fine
+
+
 def test_many_files_in_parallel_give_the_same_report(project: Path) -> None:
     for number in range(10):
         write(project, post(f"title: 第{number}篇\ncover: cover.png\n", f"正文abc{number}\n"), f"p{number}.md")

@@ -348,6 +348,16 @@ def test_a_refused_post_stops_changed_before_any_upload(team: tuple[Path, Sandbo
     assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0
 
 
+def test_changed_on_a_folder_with_no_post_is_a_usage_error(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    (root / "drafts").mkdir()
+    out = CliRunner().invoke(main, ["publish", "--changed", str(root / "drafts")])
+    assert out.exit_code == 2 and f"error: {root / 'drafts'}: no Markdown files in this folder" in out.output
+    out = CliRunner().invoke(main, ["publish", "--changed", str(root / "blocks")])
+    assert out.exit_code == 2 and f"error: {root / 'blocks'}: no posts in this folder, only blocks" in out.output
+    assert sandbox.count("draft/add") == 0
+
+
 def test_accounts_lists_each_account_without_its_secret(team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
     root, _ = team
     monkeypatch.chdir(root)
