@@ -571,6 +571,26 @@ def test_folders_are_walked_and_other_files_ignored(project: Path) -> None:
     assert list(check.iter_posts([project / "posts" / "notes.txt"])) == []
 
 
+def test_folders_in_messages_are_named_never_as_dot(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from wxpub.config import shown
+
+    outside = tmp_path_factory.mktemp("elsewhere") / "o.png"
+    outside.write_bytes(COVER_PNG)
+    write(project, post(f"title: 标题\ncover: {outside}\n", "正文。\n\n![图](missing.png)\n"))
+    for here in (project, project / "posts"):  # the project root, then the post's folder
+        monkeypatch.chdir(here)
+        lines = [p.message for p in check_paths([project / "posts" / "post.md"]).problems]
+        assert any(f"is outside the project folder {project} (" in line for line in lines), lines
+        assert any(f"(paths are relative to {shown(project / 'posts')})" in line for line in lines), lines
+        assert not any(" . " in line or " .)" in line for line in lines), lines
+    assert shown(project / "posts") == str(project / "posts") and shown(project / "posts" / "post.md") == "post.md"
+    empty = CliRunner().invoke(main, ["check", "."])
+    assert empty.exit_code == 1  # a folder with a post in it, named '.'
+    (project / "posts" / "post.md").unlink()
+    empty = CliRunner().invoke(main, ["check", "."])
+    assert empty.exit_code == 2 and empty.stderr.startswith(f"error: {project / 'posts'}: no Markdown files")
+
+
 def test_a_folder_with_no_markdown_is_a_usage_error_naming_it(project: Path) -> None:
     empty = project / "posts" / "drafts"
     empty.mkdir()

@@ -232,6 +232,7 @@ def test_init_then_check_convert_and_publish_to_the_sandbox(tmp_path: Path, monk
     runner = CliRunner()
     made = runner.invoke(main, ["init"])
     assert made.exit_code == 0, made.output
+    assert "next: wxpub check posts/ && " in made.stderr and "cd ." not in made.stderr  # it is here already
     for name in ("wxpub.toml", "blocks/footer.md", "posts/hello.md", "posts/images/hello-cover.jpg", ".pre-commit-config.yaml", ".github/workflows/wxpub.yml", ".gitignore"):
         assert (folder / name).is_file(), name
     assert "secret" not in (folder / "wxpub.toml").read_text(encoding="utf-8").split("[accounts.main]")[1].split("\n[")[0].replace("secret_file", "").replace("WXPUB_SECRET", "").lower().replace("appsecret", "")
@@ -255,7 +256,7 @@ def test_init_then_check_convert_and_publish_to_the_sandbox(tmp_path: Path, monk
     doctor = runner.invoke(main, ["doctor", "--sandbox"])
     assert doctor.exit_code == 0 and [line[:12] for line in doctor.stdout.splitlines()] == ["ok  main (wx"] * 3
     again = runner.invoke(main, ["init"])
-    assert again.exit_code == 2 and "already has" in again.stderr
+    assert again.exit_code == 2 and again.stderr.startswith(f"error: {folder}: already has wxpub.toml, ")
 
 
 def test_init_writes_the_example_workflow() -> None:
