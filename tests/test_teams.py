@@ -349,6 +349,14 @@ def test_a_refused_post_stops_changed_before_any_upload(team: tuple[Path, Sandbo
     assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0
 
 
+def test_a_post_of_front_matter_alone_is_not_published_as_its_footer(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    empty = write(root / "posts/empty.md", "---\ntitle: 空的\ncover: img/a.png\n---\n")
+    out = CliRunner().invoke(main, ["publish", str(empty)])
+    assert out.exit_code == 1 and f"{empty}:4: the post has no text to publish (write the article below the front matter)" in out.stderr
+    assert sandbox.count("draft/add") == 0 and sandbox.count("media/uploadimg") == 0
+
+
 def test_changed_on_a_folder_with_no_post_is_a_usage_error(team: tuple[Path, Sandbox]) -> None:
     root, sandbox = team
     (root / "drafts").mkdir()

@@ -65,6 +65,32 @@ def test_a_raw_image_is_refused_by_check_and_by_publish(project: Path) -> None:
     assert "post.md:8:" in refusal and "would be dropped by WeChat" in refusal
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["", "\n\n", "<!-- more -->\n\n---\n", "# 标题\n"],  # a leading heading that repeats the title leaves the body
+)
+def test_a_post_with_no_text_is_an_error_for_check_and_publish(project: Path, body: str) -> None:
+    path = write(project, f"---\ntitle: 标题\ncover: cover.png\n---\n{body}")
+    [problem] = [p for p in check_file(path).problems if p.severity.value == "error"]
+    assert (problem.code, problem.line, problem.col) == ("WX312", 4, 1)  # the closing fence: where the text should begin
+    assert problem.message == "the post has no text to publish (write the article below the front matter)"
+    [refusal] = dry_run_refusals(path)
+    assert refusal == "post.md:4: the post has no text to publish (write the article below the front matter)"
+    converted = CliRunner().invoke(main, ["convert", "post.md"])
+    assert converted.exit_code == 0 and "warning: post.md:4:1: the post has no text to publish" in converted.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["\n![图](cover.png)\n", "\n# 另一个标题\n", "\n<!-- wxpub: include blocks/ad.md -->\n", "\n- - -\n正文。\n"],
+)
+def test_a_picture_a_heading_or_an_include_is_text_enough(project: Path, body: str) -> None:
+    (project / "blocks").mkdir()
+    (project / "blocks" / "ad.md").write_text("广告。\n", encoding="utf-8")
+    path = write(project, f"---\ntitle: 标题\ncover: cover.png\n---\n{body}")
+    assert "WX312" not in {p.code for p in check_file(path).problems}
+
+
 def test_a_raw_link_is_a_warning_for_both(project: Path) -> None:
     path = write(project, "---\ntitle: 标题\ncover: cover.png\n---\n\n见 <a href=\"https://example.com\">这里</a>。\n")
     assert errors(path) == set() and "WX303" in {p.code for p in check_file(path).problems}

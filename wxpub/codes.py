@@ -70,6 +70,7 @@ RULES: Mapping[str, Rule] = {
         Rule("WX309", _E, "a block (header, footer or include) that does not exist"),
         Rule("WX310", _E, "a block names a variable that has no value"),
         Rule("WX311", _E, "blocks that include each other in a loop"),
+        Rule("WX312", _E, "the post has no text of its own (only front matter)"),
         Rule("WX401", _W, "a missing space between CJK and Latin letters or digits", fixable=True),
         Rule("WX402", _W, "half-width punctuation in CJK text", fixable=True),
         Rule("WX403", _W, "a space that CJK typography does not want", fixable=True),

@@ -232,12 +232,15 @@ _NOTICE_CODES: dict[str, str | None] = {
     "block-missing": "WX309",
     "block-variable": "WX310",
     "block-loop": "WX311",
+    "empty": "WX312",
 }
 _NOTICE_HINTS = {
     "WX307": "write the image as ![alt](path) so wxpub uploads it",
     "WX309": "create the file (paths are relative to the project root), or write 'none' to go without",
     "WX310": "use a front matter key of the post or account.name, account.author; or add the key to the front matter",
     "WX311": "remove one of the includes",
+    # WeChat refuses empty content (44004); with a header or footer it would take those alone.
+    "WX312": "write the article below the front matter",
 }
 
 
