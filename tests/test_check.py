@@ -33,7 +33,7 @@ def _png(size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
-COVER_PNG = _png((94, 40))  # the smallest picture that holds both cover crops twice
+COVER_PNG = _png((940, 400))  # holds both cover crops, wide enough to look sharp in the feed
 
 GOOD = """---
 title: 一篇好文章

@@ -59,6 +59,8 @@ RULES: Mapping[str, Rule] = {
         Rule("WX204", _E, "an image outside the project root"),
         Rule("WX205", _N, "a remote image, downloaded when publishing"),
         Rule("WX206", _E, "no cover: no 'cover' key and no image in the post"),
+        Rule("WX207", _W, "the cover is narrower than 900 px and looks blurry in the feed"),
+        Rule("WX208", _W, "an animated PNG or WebP, of which only the first frame is kept"),
         Rule("WX301", _E, "the converted content is over 20,000 characters"),
         Rule("WX302", _E, "the converted content is over 1 MB"),
         Rule("WX303", _W, "raw HTML that WeChat removes"),

@@ -301,11 +301,12 @@ def _prepare(
         converted.images, path, meta=converted.meta, key_lines=converted.post.key_lines, on_ready=on_ready, downloads=downloads
     )
     name = shown(path)
-    # Warnings only: notes (a link that becomes a reference, a remote image) are check's to say.
+    # Warnings only: notes (a link that becomes a reference, a remote image) are check's to say,
+    # and what the prepared images say themselves is said once, below.
     warnings = [
         f"{name}:{f.line}: {f.sentence()}" if f.line else f"{name}: {f.sentence()}"
         for f in findings
-        if f.severity is Severity.WARNING
+        if f.severity is Severity.WARNING and f.code not in validate.PREPARED_SAY
     ]
     warnings += [
         f"{name}:{image.line}: image '{image.source}': {warning}" if image.line else f"{name}: image '{image.source}': {warning}"
