@@ -349,6 +349,23 @@ def test_a_refused_post_stops_changed_before_any_upload(team: tuple[Path, Sandbo
     assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0
 
 
+def test_one_broken_post_does_not_hide_the_others_problems_from_changed(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    write(root / "posts/a.md", "---\ntitle: 新闻一\ntags: [a, b\ncover: img/a.png\n---\n\n第一篇新闻。\n")  # YAML never closes the list
+    write(root / "posts/b.md", "---\ntitle: 新闻二\ncover: img/b.png\ncomments: maybe\n---\n\n第二篇新闻。\n")
+    write(root / "posts/d.md", "---\ntitle: 新闻四\ncover: img/a.png\naccount: nope\n---\n\n第四篇。\n")
+    out = CliRunner().invoke(main, ["publish", "--changed", str(root / "posts")])
+    assert out.exit_code == 1, out.output
+    said = out.stderr.splitlines()
+    assert [line.split(": ")[1].split("/")[-1] for line in said[:-1]] == ["a.md:3", "b.md:4", "d.md:4"], said
+    assert "not valid YAML" in said[0] and "comments must be one of" in said[1] and "nope" in said[2]
+    assert said[-1] == "nothing was uploaded: 3 problems to fix first"
+    assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0
+    # Posts named together in one draft: the same.
+    out = CliRunner().invoke(main, ["publish", "--dry-run", str(root / "posts/a.md"), str(root / "posts/b.md")])
+    assert out.exit_code == 1 and "a.md:3: front matter is not valid YAML" in out.stderr and "b.md:4: comments must be" in out.stderr
+
+
 def test_a_post_of_front_matter_alone_is_not_published_as_its_footer(team: tuple[Path, Sandbox]) -> None:
     root, sandbox = team
     empty = write(root / "posts/empty.md", "---\ntitle: 空的\ncover: img/a.png\n---\n")

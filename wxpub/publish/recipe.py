@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .. import validate
 from ..codes import Severity
 from ..config import Account, Credentials, PublishSettings, credentials_of, shown
-from ..errors import UsageError, WeChatError, WxpubError
+from ..errors import (
+    ImageError,
+    PostError,
+    ThemeError,
+    UsageError,
+    WeChatError,
+    WxpubError,
+)
 from .article import build_article, uploaded_article
 from .drafts import save_draft, settle_lost_submit, submit, submitted_before, wrap
 from .model import (
@@ -52,7 +59,7 @@ def publish(
     paths = _distinct(paths)
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
-    converted = [_convert(path, options.account, fit=options.fit) for path in paths]
+    converted = _convert_all(paths, options)
     # The front matter first: with a title, digest or comments that would be refused no call is
     # made at all. Otherwise the token comes while the images and the content are judged (a token
     # changes nothing on the account). Every problem of every post is said before refusing.
@@ -273,10 +280,29 @@ def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     return resolved
 
 
-def _convert(path: Path, account: str | None, *, fit: bool) -> Converted:
+# What can be wrong with one post that stops it being converted or prepared: gathered, so that
+# one broken post does not hide what is wrong with the others.
+POST_ERRORS = (PostError, ImageError, ThemeError)
+
+
+def _convert_all(paths: Sequence[Path], options: PublishOptions) -> list[Converted]:
+    """Every post converted; when one cannot be, the others are judged all the same and the run
+    is refused with every problem of every post."""
     from ..convert import convert_file
 
-    return convert_file(path, account=account, fit=fit)
+    converted: list[Converted | WxpubError] = []
+    for path in paths:
+        try:
+            converted.append(convert_file(path, account=options.account, fit=options.fit))
+        except POST_ERRORS as error:
+            converted.append(error)
+    if any(isinstance(c, WxpubError) for c in converted):
+        raise PublishRefused([
+            problem
+            for path, c in zip(paths, converted)
+            for problem in ([c] if isinstance(c, WxpubError) else validate.refusals(validate.validate(c), shown(path)))
+        ])
+    return [c for c in converted if not isinstance(c, WxpubError)]
 
 
 def _refuse(paths: Sequence[Path], findings: Sequence[Sequence[validate.Finding]]) -> None:
