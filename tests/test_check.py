@@ -33,7 +33,7 @@ def _png(size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
-COVER_PNG = _png((94, 40))  # the smallest picture that holds both cover crops twice
+COVER_PNG = _png((940, 400))  # holds both cover crops, wide enough to look sharp in the feed
 
 GOOD = """---
 title: 一篇好文章
@@ -109,6 +109,30 @@ def test_a_file_that_is_not_utf8_is_reported_with_its_line(project: Path) -> Non
     assert "GB18030" in problem.message and "iconv" in problem.message
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 4,  # NUL bytes: a picture, an archive, random bytes
+        b"---\ntitle: x\n---\n\n\x81\xff\xfe\x80 text\n",  # no NUL, but no text in GB18030 or Big5 either
+    ],
+)
+def test_a_file_that_is_no_text_is_said_to_be_no_text_without_iconv_advice(project: Path, data: bytes) -> None:
+    path = project / "posts" / "binary.md"
+    path.write_bytes(data)
+    [problem] = check_file(path).problems
+    assert problem.code == "WX001" and problem.message.startswith("not a text file: its bytes are not UTF-8 (byte 0x")
+    assert "iconv" not in problem.message and "is this the file you meant?" in problem.message
+    out = CliRunner().invoke(main, ["convert", str(path)])
+    assert out.exit_code == 1 and "not a text file" in out.output and "iconv" not in out.output
+
+
+def test_utf16_text_is_text(project: Path) -> None:
+    path = project / "posts" / "utf16.md"
+    path.write_bytes("---\ntitle: 中文标题\n---\n\n正文\n".encode("utf-16"))  # with its BOM, as Notepad saves it
+    [problem] = check_file(path).problems
+    assert "it looks like UTF-16" in problem.message and "iconv -f UTF-16 -t UTF-8" in problem.message
+
+
 def test_a_file_that_is_not_utf8_is_left_alone_by_fix(project: Path) -> None:
     path = project / "posts" / "gbk.md"
     data = "---\ntitle: 中文abc\n---\n".encode("gb18030")
@@ -127,6 +151,18 @@ def test_broken_yaml_is_reported_at_its_line_and_the_body_still_checked(project:
     assert where(list(result.problems), "WX101") == [(3, 1)]  # where the bracket opens, not where it is noticed
     assert where(list(result.problems), "WX401") == [(7, 3)]
     assert "WX206" not in codes(list(result.problems))  # the cover may be in the broken part
+
+
+def test_a_key_given_twice_is_an_error_at_the_second_for_check_and_convert(project: Path) -> None:
+    path = write(project, "---\ntitle: A\ncover: cover.png\ntitle: B\n---\n\n正文。\n")
+    [problem] = [p for p in check_file(path).problems if p.code == "WX101"]
+    assert (problem.line, problem.col) == (4, 1)
+    assert "'title' is given twice, first on line 2" in problem.message and "keep one of them" in problem.message
+    out = CliRunner().invoke(main, ["convert", str(path)])
+    assert out.exit_code == 1 and f"{path}:4: front matter: 'title' is given twice" in out.output
+    # A key may still override one merged in with `<<`, as YAML allows.
+    merged = check_text(post("title: 标题\nbase: &b {a: 1}\ntags:\n  <<: *b\n  a: 2\n"), content=False)
+    assert "WX101" not in codes(merged)
 
 
 def test_front_matter_that_never_ends_is_reported() -> None:
@@ -482,6 +518,21 @@ def test_diff_writes_nothing(project: Path) -> None:
     assert report.exit_code == 1
 
 
+def test_diff_says_what_would_be_fixed_and_what_would_be_left(project: Path) -> None:
+    fixable = write(project, post("title: 标题\ncover: cover.png\n", "正文abc，写于2024年\n"), "a.md")
+    out = CliRunner().invoke(main, ["check", "--diff", str(fixable)])
+    # Exit 1 as for any problem found: the diff shows problems, fixed only once --fix writes them.
+    assert out.exit_code == 1 and "+正文 abc，写于 2024 年" in out.stdout
+    assert out.stderr.strip() == "wxpub check: 3 problems in 1 file would be fixed; 1 file checked, no problems would be left"
+    broken = write(project, post("title: 标题\ncomments: maybe\ncover: cover.png\n", "正文abc\n"), "b.md")
+    out = CliRunner().invoke(main, ["check", "--diff", str(fixable), str(broken)])
+    assert out.stderr.strip() == (
+        "wxpub check: 4 problems in 2 files would be fixed; 1 error would be left in 1 of 2 files"
+    )
+    fixed = CliRunner().invoke(main, ["check", "--fix", str(fixable)])
+    assert fixed.exit_code == 0 and fixed.stderr.strip() == "wxpub check: fixed 3 problems in 1 file; 1 file checked, no problems left"
+
+
 def test_report_exit_codes_and_summary() -> None:
     clean = check.Report()
     clean.add(check.FileResult("a.md"))
@@ -518,6 +569,42 @@ def test_folders_are_walked_and_other_files_ignored(project: Path) -> None:
     write(project, GOOD, "sub/b.markdown")
     assert [p.name for p in check.iter_posts([project])] == ["a.md", "b.markdown"]
     assert list(check.iter_posts([project / "posts" / "notes.txt"])) == []
+
+
+def test_folders_in_messages_are_named_never_as_dot(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from wxpub.config import shown
+
+    outside = tmp_path_factory.mktemp("elsewhere") / "o.png"
+    outside.write_bytes(COVER_PNG)
+    write(project, post(f"title: 标题\ncover: {outside}\n", "正文。\n\n![图](missing.png)\n"))
+    for here in (project, project / "posts"):  # the project root, then the post's folder
+        monkeypatch.chdir(here)
+        lines = [p.message for p in check_paths([project / "posts" / "post.md"]).problems]
+        assert any(f"is outside the project folder {project} (" in line for line in lines), lines
+        assert any(f"(paths are relative to {shown(project / 'posts')})" in line for line in lines), lines
+        assert not any(" . " in line or " .)" in line for line in lines), lines
+    assert shown(project / "posts") == str(project / "posts") and shown(project / "posts" / "post.md") == "post.md"
+    empty = CliRunner().invoke(main, ["check", "."])
+    assert empty.exit_code == 1  # a folder with a post in it, named '.'
+    (project / "posts" / "post.md").unlink()
+    empty = CliRunner().invoke(main, ["check", "."])
+    assert empty.exit_code == 2 and empty.stderr.startswith(f"error: {project / 'posts'}: no Markdown files")
+
+
+def test_a_folder_with_no_markdown_is_a_usage_error_naming_it(project: Path) -> None:
+    empty = project / "posts" / "drafts"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("正文", encoding="utf-8")
+    (empty / ".hidden").mkdir()
+    (empty / ".hidden" / "x.md").write_text("正文", encoding="utf-8")
+    out = CliRunner().invoke(main, ["check", str(empty)])
+    assert out.exit_code == 2 and out.stdout == ""
+    [line] = out.stderr.splitlines()  # one line: no summary of "0 files checked" after it
+    assert line.startswith(f"error: {empty}: no Markdown files in this folder (.md,") and "check the folder's name" in line
+    with pytest.raises(UsageError, match="no Markdown files in this folder"):
+        check_paths([project / "posts", empty])
+    write(project, GOOD, "a.md")
+    assert check_paths([project / "posts"]).exit_code == 0  # a folder with posts below it is fine
 
 
 def test_many_files_in_parallel_give_the_same_report(project: Path) -> None:

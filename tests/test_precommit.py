@@ -82,7 +82,7 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def posts_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "blog"
     (repo / "posts").mkdir(parents=True)
-    Image.new("RGB", (94, 40), (30, 120, 200)).save(repo / "posts" / "cover.png")  # holds both cover crops
+    Image.new("RGB", (940, 400), (30, 120, 200)).save(repo / "posts" / "cover.png")  # holds both cover crops, sharp
     _git("init", "-q", cwd=repo)
     return repo
 

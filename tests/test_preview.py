@@ -47,7 +47,7 @@ def write_post(folder: Path, text: str = POST, name: str = "post.md") -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "wxpub.toml").write_text('[preview]\naccount_name = "测试号"\n', encoding="utf-8")
-    (tmp_path / "cover.jpg").write_bytes(photo((900, 500)))
+    (tmp_path / "cover.jpg").write_bytes(photo((500, 900)))  # a phone photo, shown 900 px wide once turned
     write_post(tmp_path)
     return tmp_path
 

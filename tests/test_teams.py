@@ -236,6 +236,7 @@ def test_init_then_check_convert_and_publish_to_the_sandbox(tmp_path: Path, monk
     runner = CliRunner()
     made = runner.invoke(main, ["init"])
     assert made.exit_code == 0, made.output
+    assert "next: wxpub check posts/ && " in made.stderr and "cd ." not in made.stderr  # it is here already
     for name in ("wxpub.toml", "blocks/footer.md", "posts/hello.md", "posts/images/hello-cover.jpg", ".pre-commit-config.yaml", ".github/workflows/wxpub.yml", ".gitignore"):
         assert (folder / name).is_file(), name
     assert "secret" not in (folder / "wxpub.toml").read_text(encoding="utf-8").split("[accounts.main]")[1].split("\n[")[0].replace("secret_file", "").replace("WXPUB_SECRET", "").lower().replace("appsecret", "")
@@ -259,7 +260,7 @@ def test_init_then_check_convert_and_publish_to_the_sandbox(tmp_path: Path, monk
     doctor = runner.invoke(main, ["doctor", "--sandbox"])
     assert doctor.exit_code == 0 and [line[:12] for line in doctor.stdout.splitlines()] == ["ok  main (wx"] * 3
     again = runner.invoke(main, ["init"])
-    assert again.exit_code == 2 and "already has" in again.stderr
+    assert again.exit_code == 2 and again.stderr.startswith(f"error: {folder}: already has wxpub.toml, ")
     # the hook as the README gives it: one process for all the posts, which it spreads over the cores
     hook = yaml.safe_load((folder / ".pre-commit-config.yaml").read_text(encoding="utf-8"))["repos"][0]["hooks"][0]
     assert hook["require_serial"] is True and hook["types"] == ["markdown"]
@@ -374,6 +375,41 @@ def test_a_refused_post_stops_changed_before_any_upload(team: tuple[Path, Sandbo
     out = CliRunner().invoke(main, ["publish", "--changed", str(root / "posts")])
     assert out.exit_code == 1 and "nothing was uploaded" in out.stderr and "z.md:4:" in out.stderr
     assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0
+
+
+def test_one_broken_post_does_not_hide_the_others_problems_from_changed(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    write(root / "posts/a.md", "---\ntitle: 新闻一\ntags: [a, b\ncover: img/a.png\n---\n\n第一篇新闻。\n")  # YAML never closes the list
+    write(root / "posts/b.md", "---\ntitle: 新闻二\ncover: img/b.png\ncomments: maybe\n---\n\n第二篇新闻。\n")
+    write(root / "posts/d.md", "---\ntitle: 新闻四\ncover: img/a.png\naccount: nope\n---\n\n第四篇。\n")
+    out = CliRunner().invoke(main, ["publish", "--changed", str(root / "posts")])
+    assert out.exit_code == 1, out.output
+    said = out.stderr.splitlines()
+    assert [line.split(": ")[1].split("/")[-1] for line in said[:-1]] == ["a.md:3", "b.md:4", "d.md:4"], said
+    assert "not valid YAML" in said[0] and "comments must be one of" in said[1] and "nope" in said[2]
+    assert said[-1] == "nothing was uploaded: 3 problems to fix first"
+    assert sandbox.count("media/uploadimg") == sandbox.count("material/add_material") == sandbox.count("draft/add") == 0
+    # Posts named together in one draft: the same.
+    out = CliRunner().invoke(main, ["publish", "--dry-run", str(root / "posts/a.md"), str(root / "posts/b.md")])
+    assert out.exit_code == 1 and "a.md:3: front matter is not valid YAML" in out.stderr and "b.md:4: comments must be" in out.stderr
+
+
+def test_a_post_of_front_matter_alone_is_not_published_as_its_footer(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    empty = write(root / "posts/empty.md", "---\ntitle: 空的\ncover: img/a.png\n---\n")
+    out = CliRunner().invoke(main, ["publish", str(empty)])
+    assert out.exit_code == 1 and f"{empty}:4: the post has no text to publish (write the article below the front matter)" in out.stderr
+    assert sandbox.count("draft/add") == 0 and sandbox.count("media/uploadimg") == 0
+
+
+def test_changed_on_a_folder_with_no_post_is_a_usage_error(team: tuple[Path, Sandbox]) -> None:
+    root, sandbox = team
+    (root / "drafts").mkdir()
+    out = CliRunner().invoke(main, ["publish", "--changed", str(root / "drafts")])
+    assert out.exit_code == 2 and f"error: {root / 'drafts'}: no Markdown files in this folder" in out.output
+    out = CliRunner().invoke(main, ["publish", "--changed", str(root / "blocks")])
+    assert out.exit_code == 2 and f"error: {root / 'blocks'}: no posts in this folder, only blocks" in out.output
+    assert sandbox.count("draft/add") == 0
 
 
 def test_accounts_lists_each_account_without_its_secret(team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:

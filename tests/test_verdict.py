@@ -65,6 +65,32 @@ def test_a_raw_image_is_refused_by_check_and_by_publish(project: Path) -> None:
     assert "post.md:8:" in refusal and "would be dropped by WeChat" in refusal
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["", "\n\n", "<!-- more -->\n\n---\n", "# 标题\n"],  # a leading heading that repeats the title leaves the body
+)
+def test_a_post_with_no_text_is_an_error_for_check_and_publish(project: Path, body: str) -> None:
+    path = write(project, f"---\ntitle: 标题\ncover: cover.png\n---\n{body}")
+    [problem] = [p for p in check_file(path).problems if p.severity.value == "error"]
+    assert (problem.code, problem.line, problem.col) == ("WX312", 4, 1)  # the closing fence: where the text should begin
+    assert problem.message == "the post has no text to publish (write the article below the front matter)"
+    [refusal] = dry_run_refusals(path)
+    assert refusal == "post.md:4: the post has no text to publish (write the article below the front matter)"
+    converted = CliRunner().invoke(main, ["convert", "post.md"])
+    assert converted.exit_code == 0 and "warning: post.md:4:1: the post has no text to publish" in converted.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["\n![图](cover.png)\n", "\n# 另一个标题\n", "\n<!-- wxpub: include blocks/ad.md -->\n", "\n- - -\n正文。\n"],
+)
+def test_a_picture_a_heading_or_an_include_is_text_enough(project: Path, body: str) -> None:
+    (project / "blocks").mkdir()
+    (project / "blocks" / "ad.md").write_text("广告。\n", encoding="utf-8")
+    path = write(project, f"---\ntitle: 标题\ncover: cover.png\n---\n{body}")
+    assert "WX312" not in {p.code for p in check_file(path).problems}
+
+
 def test_a_raw_link_is_a_warning_for_both(project: Path) -> None:
     path = write(project, "---\ntitle: 标题\ncover: cover.png\n---\n\n见 <a href=\"https://example.com\">这里</a>。\n")
     assert errors(path) == set() and "WX303" in {p.code for p in check_file(path).problems}
@@ -135,6 +161,40 @@ def test_warnings_show_once_in_plain_publish_output(project: Path) -> None:
     assert result.stderr.count("the cover is only 400 px wide") == 1
     assert "post.md:2:" in result.stderr and str(project) not in result.stderr  # relative to where it runs
     assert "WeChat documents" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("front", "body", "line"),
+    [("cover: small.jpg\n", "正文。\n", 3), ("", "![图](small.jpg)\n\n正文。\n", 5)],  # the first image is the cover
+)
+def test_check_warns_of_a_blurry_cover_as_images_and_publish_do(project: Path, front: str, body: str, line: int) -> None:
+    from imagegen import photo
+
+    # Stored 1200×600, shown 600 px wide: the camera turned it (EXIF orientation 6).
+    (project / "small.jpg").write_bytes(photo((1200, 600), orientation=6, gps=False))
+    path = write(project, f"---\ntitle: 标题\n{front}---\n\n{body}")
+    said = "the cover is only 600 px wide; it looks blurry in the feed below 900 px"
+    [problem] = [p for p in check_file(path).problems if p.code == "WX207"]
+    assert (problem.line, problem.severity.value) == (line, "warning") and said in problem.message
+    assert problem.message.endswith("(use a picture at least 900 px wide)")
+    images = CliRunner().invoke(main, ["images", "post.md"])
+    assert images.exit_code == 0 and said in images.stdout
+    published = CliRunner().invoke(main, ["publish", "--dry-run", "post.md"])
+    assert published.exit_code == 0 and published.stderr.count(said) == 1 and f"post.md:{line}: " in published.stderr
+    (project / "small.jpg").write_bytes(photo((600, 1200), orientation=6, gps=False))  # shown 1200 px wide
+    assert "WX207" not in {p.code for p in check_file(path).problems}
+
+
+@pytest.mark.parametrize("kind", ["PNG", "WEBP"])
+def test_check_warns_of_an_animation_that_becomes_a_still_as_publish_does(project: Path, kind: str) -> None:
+    frames = [Image.new("RGB", (400, 300), (40 * i, 0, 0)) for i in range(5)]
+    frames[0].save(project / f"anim.{kind.lower()}", kind, save_all=True, append_images=frames[1:])
+    path = write(project, f"---\ntitle: 标题\ncover: cover.png\n---\n\n正文。\n\n![动图](anim.{kind.lower()})\n")
+    said = f"animated {kind}: only the first frame is kept (WeChat animates only GIF)"
+    [problem] = [p for p in check_file(path).problems if p.code == "WX208"]
+    assert (problem.line, problem.severity.value) == (8, "warning") and said in problem.message
+    published = CliRunner().invoke(main, ["publish", "--dry-run", "post.md"])
+    assert published.exit_code == 0 and published.stderr.count(said) == 1 and "post.md:8: " in published.stderr
 
 
 def test_progress_is_plain_lines_in_a_log(project: Path) -> None:

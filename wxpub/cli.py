@@ -170,6 +170,7 @@ def themes_command() -> None:
 def images_command(post: Path, out: Path | None, max_width: int, background: str, no_cache: bool, as_json: bool) -> None:
     """Prepare the images of POST as WeChat will get them, without an account: a table, or files with --out."""
     from . import images
+    from .config import shown
     from .convert import convert_file
 
     converted = _run(lambda: convert_file(post))
@@ -196,7 +197,7 @@ def images_command(post: Path, out: Path | None, max_width: int, background: str
     if result.cover is None:
         click.echo(f"warning: {post}: {images.NO_COVER} ({images.NO_COVER_HINT})", err=True)
     if out:
-        click.echo(f"wrote {len(written)} files to {out}", err=True)
+        click.echo(f"wrote {len(written)} files to {shown(out)}", err=True)
 
 
 def _image_json(image: Any) -> dict[str, Any]:
@@ -388,12 +389,15 @@ def doctor_command(account: str | None, use_sandbox: bool) -> None:
 @click.option("--appid", default="wx0000000000sandbox", show_default=True, help="The account's AppID (the default is the sandbox's).")
 def init_command(folder: Path, account: str, appid: str) -> None:
     """Create a posts repository in FOLDER: wxpub.toml, a footer block, a first post, a pre-commit hook, CI."""
+    from .config import shown
     from .init import init_project
 
     made = _run(lambda: init_project(folder, account=account, appid=appid))
     for name in made.files:
         click.echo(f"wrote {folder / name}", err=True)
-    click.echo(f"next: cd {folder} && wxpub check posts/ && wxpub publish --sandbox posts/hello.md", err=True)
+    there = shown(folder)
+    go = "" if Path(there).resolve() == Path.cwd().resolve() else f"cd {there} && "
+    click.echo(f"next: {go}wxpub check posts/ && wxpub publish --sandbox posts/hello.md", err=True)
 
 
 @main.command("verify")
@@ -527,6 +531,7 @@ def preview_command(target: Path, port: int, no_open: bool) -> None:
     the feed and in a share card, the character budget and what 'wxpub check' finds.
     """
 
+    from .config import shown
     from .errors import UsageError
     from .preview.server import PreviewServer, Target
 
@@ -536,7 +541,7 @@ def preview_command(target: Path, port: int, no_open: bool) -> None:
     except OSError as exc:
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
     url = server.start()
-    click.echo(f"wxpub preview of {target} on {url} (Ctrl-C stops it)", err=True)
+    click.echo(f"wxpub preview of {shown(target)} on {url} (Ctrl-C stops it)", err=True)
     click.echo(url)
     if not no_open:
         import webbrowser

@@ -249,12 +249,17 @@ def _secret(variable: str, file: Path | None, what_file: str) -> str:
 
 
 def shown(path: str | Path) -> str:
-    """A path as shown to people: relative to the current folder when it lies inside it."""
+    """A path as shown to people: relative to the current folder when it lies inside it, else
+    absolute. The current folder itself is absolute too: "outside the project folder ." says nothing."""
     path = Path(path)
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
+        relative = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        relative = None
+    except OSError:
         return str(path)
+    # abspath, not resolve: a folder is named as it was reached, not by where its symlinks lead.
+    return str(relative) if relative is not None and relative.parts else os.path.abspath(path)
 
 
 @dataclass(frozen=True)

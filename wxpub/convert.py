@@ -134,19 +134,45 @@ def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions)
     # Lines counted in the expanded body (blocks.py) go back to the file's: a block's line is the
     # line that names it.
     here = post.file_line
+    empty = () if _has_text(post, title) else (
+        # At the front matter's closing fence, where the text should have begun.
+        Notice("empty", "the post has no text to publish", max(post.body_line - 1, 1), 1),
+    )
     return Converted(
         html=html,
         title=title,
         meta=dict(meta),
         images=tuple(replace(i, line=here(i.line)) if i.line else i for i in rendered.images),
         links=tuple(replace(l, line=here(l.line)) if l.line else l for l in rendered.links),
-        warnings=post.notices + resolved.notices + tuple(
+        warnings=post.notices + resolved.notices + empty + tuple(
             replace(n, line=here(n.line)) if n.line else n for n in (*rendered.notices, *removed)
         ),
         post=post,
         theme=resolved.name,
         stock_colours=resolved.stock_colours,
     )
+
+
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_NOT_TEXT = re.compile(r"^[ \t]*(?:(?:[-*_][ \t]*){3,})?$")  # a blank line, or a rule
+_ATX_H1 = re.compile(r"^[ \t]{0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*(?:\{[^{}]*\})?[ \t]*$")
+
+
+def _has_text(post: Post, title: str) -> bool:
+    """Whether the post's own text (not its blocks) holds anything to read: something besides
+    comments and rules, and besides a leading `# heading` that became the title.
+
+    A post of front matter alone would be published as an article holding nothing, or only its
+    header and footer. An include counts as text: what it brings is the post's to choose."""
+    from .blocks import INCLUDE
+
+    own = post.file_body if post.file_body is not None else post.body
+    kept = _COMMENT.sub(lambda m: m.group(0) if INCLUDE.match(m.group(0)) else "", own)
+    lines = [line for line in kept.split("\n") if not _NOT_TEXT.match(line)]
+    heading = _ATX_H1.match(lines[0]) if lines else None
+    if heading is not None and heading.group(1).strip() == title.strip():
+        lines = lines[1:]  # the converter takes it out of the body
+    return bool(lines)
 
 
 def plan(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import shown
 from .errors import UsageError
 
 # The same workflow as examples/ci/wxpub.yml (a test keeps the two equal).
@@ -104,7 +105,7 @@ def init_project(
     }
     present = [path for path in files if (folder / path).exists()]
     if present:
-        raise UsageError(f"{folder} already has {', '.join(present)}", path=folder, hint="run wxpub init in an empty folder, or remove them")
+        raise UsageError(f"already has {', '.join(present)}", path=shown(folder), hint="run wxpub init in an empty folder, or remove them")
     for path, content in files.items():
         target = folder / path
         try:

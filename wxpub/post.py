@@ -196,18 +196,35 @@ def read_post(path: str | Path) -> Post:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         guess = _guess_encoding(data)
+        if guess is None:
+            # No text encoding reads it: converting it would only turn noise into other noise.
+            raise PostError(
+                f"not a text file: its bytes are not UTF-8 (byte 0x{data[exc.start]:02x}), GB18030, Big5 or UTF-16 text",
+                path=path,
+                line=line,
+                hint="a post is Markdown saved as UTF-8 text; is this the file you meant?",
+            ) from None
         raise PostError(
-            f"not UTF-8 (byte 0x{data[exc.start]:02x})" + (f"; it looks like {guess}" if guess else ""),
+            f"not UTF-8 (byte 0x{data[exc.start]:02x}); it looks like {guess}",
             path=path,
             line=line,
-            hint=f"convert it: iconv -f {guess or 'GB18030'} -t UTF-8 {path.name} > {path.stem}.utf8.md",
+            hint=f"convert it: iconv -f {guess} -t UTF-8 {path.name} > {path.stem}.utf8.md",
         ) from None
     del data  # a large post is not held twice, as bytes and as text
     return parse_post(text.replace("\r\n", "\n"), path)
 
 
 def _guess_encoding(data: bytes) -> str | None:
-    for name in ("gb18030", "big5", "utf-16"):
+    """The encoding a file that is not UTF-8 is text in, or None when its bytes are no text at all."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 says so; its text is full of NUL bytes
+        try:
+            data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+        return "UTF-16"
+    if b"\x00" in data:  # no text in GB18030 or Big5 holds a NUL: a picture, an archive, a program
+        return None
+    for name in ("gb18030", "big5"):
         try:
             data.decode(name)
         except UnicodeDecodeError:
@@ -223,13 +240,57 @@ _UNCLOSED = {
 }
 
 
+class _DuplicateKey(Exception):
+    """A key given twice in one mapping of the front matter (lines counted in the YAML, from 0)."""
+
+    def __init__(self, key: Any, first: int, again: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.again = key, first, again
+
+
+@functools.lru_cache(maxsize=1)
+def _loader() -> Any:
+    """The safe loader (no Python objects from a post), its C version where PyYAML has one, made to
+    refuse a key given twice: YAML forbids it, and PyYAML would silently keep the last value, so
+    `title: A` then `title: B` would publish B without a word."""
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(base):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, Any] = {}
+                # Before the base class flattens `<<` merges: a key may override a merged one.
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    try:
+                        first = seen.setdefault(key, key_node)
+                    except TypeError:  # an unhashable key: the base class says what is wrong
+                        continue
+                    if first is not key_node:
+                        raise _DuplicateKey(key, first.start_mark.line, key_node.start_mark.line)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
-    # The safe loader (no Python objects from a post), its C version where PyYAML has one; its
-    # errors carry a mark, which gives the line of the mistake.
+    # The loader's errors carry a mark, which gives the line of the mistake.
     import yaml
 
     try:
-        loaded = yaml.load(yaml_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        loaded = yaml.load(yaml_text, Loader=_loader())
+    except _DuplicateKey as twice:
+        # +1 for 0-based, +1 for the opening '---'
+        raise PostError(
+            f"front matter: '{twice.key}' is given twice, first on line {twice.first + 2}",
+            path=path,
+            line=twice.again + 2,
+            hint="keep one of them: YAML allows each key once",
+        ) from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

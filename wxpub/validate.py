@@ -173,7 +173,8 @@ _IMAGE_KINDS = {"missing": "WX201", "outside": "WX204", "unsupported": "WX203"}
 
 
 def images(converted: Converted) -> Iterator[Finding]:
-    """A cover exists, and every image file is found, inside the project, and readable by its header.
+    """A cover exists, and every image file is found, inside the project, and readable by its header;
+    the cover is wide enough to crop, and to look sharp.
 
     Only headers are read (no pixel is decoded), which keeps a pre-commit hook fast on posts full
     of photos; remote images are judged when publish downloads them.
@@ -198,28 +199,39 @@ def images(converted: Converted) -> Iterator[Finding]:
         if _REMOTE.match(src):
             yield Finding("WX205", f"remote {what} {src} is downloaded and uploaded when publishing", line, col)
             continue
-        problem = _probe(src, post, line, cover=what == "cover" or (first_is_cover and src == refs[0][0]))
-        if problem is not None:
-            code, message, hint = problem
+        for code, message, hint in _probe(src, post, line, cover=what == "cover" or (first_is_cover and src == refs[0][0])):
             yield Finding(code, f"{what} '{src}': {message}", line, col, hint)
 
 
-def _probe(src: str, post: Post, line: int | None, *, cover: bool) -> tuple[str, str, str | None] | None:
-    """Ask the image package about one local source: None when it can be published, else (code, why, hint)."""
+# Warnings that preparing an image gives as well, from its pixels: publish says the prepared
+# image's (it knows them for a remote image too), and check says these, from the header.
+PREPARED_SAY = frozenset({"WX207", "WX208"})
+
+
+def _probe(src: str, post: Post, line: int | None, *, cover: bool) -> list[tuple[str, str, str | None]]:
+    """Ask the image package about one local source: what is wrong with it as (code, why, hint),
+    an error, or the warnings preparing it would give that its header already tells."""
     from . import images as images_package
     from .config import find_project_root
-    from .images.cover import check_cover_size
+    from .images.cover import COVER_GOOD_WIDTH, blurry_cover, check_cover_size
 
     if post.path is None:
-        return None
+        return []
     try:
         source = images_package.resolve_source(src, post.path, find_project_root(post.path), line=line)
-        size = images_package.probe(source)
-        if cover and size is not None:
-            check_cover_size(*size, source)
+        probed = images_package.probe(source)
+        if cover and probed is not None:
+            check_cover_size(*probed.size, source)
     except ImageError as error:
-        return _IMAGE_KINDS.get(error.kind, "WX202"), error.reason, error.hint
-    return None
+        return [(_IMAGE_KINDS.get(error.kind, "WX202"), error.reason, error.hint)]
+    if probed is None:
+        return []
+    moving = None if cover else "save it as a GIF to keep it moving, or as a still picture"  # a cover never moves
+    found: list[tuple[str, str, str | None]] = [("WX208", warning, moving) for warning in probed.warnings]
+    blurry = blurry_cover(probed.width) if cover else None
+    if blurry is not None:
+        found.append(("WX207", blurry, f"use a picture at least {COVER_GOOD_WIDTH} px wide"))
+    return found
 
 
 # --- content --------------------------------------------------------------------------------------
@@ -232,12 +244,15 @@ _NOTICE_CODES: dict[str, str | None] = {
     "block-missing": "WX309",
     "block-variable": "WX310",
     "block-loop": "WX311",
+    "empty": "WX312",
 }
 _NOTICE_HINTS = {
     "WX307": "write the image as ![alt](path) so wxpub uploads it",
     "WX309": "create the file (paths are relative to the project root), or write 'none' to go without",
     "WX310": "use a front matter key of the post or account.name, account.author; or add the key to the front matter",
     "WX311": "remove one of the includes",
+    # WeChat refuses empty content (44004); with a header or footer it would take those alone.
+    "WX312": "write the article below the front matter",
 }
 
 

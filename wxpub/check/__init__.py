@@ -215,13 +215,22 @@ def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
     """The posts among `paths`: Markdown files, folders walked in sorted order; others ignored.
 
     A folder's walk skips hidden folders and `node_modules`. The project's blocks are parts of
-    posts, not posts: they are left out (see `markdown_files`)."""
-    return (path for path, block in markdown_files(paths) if not block)
+    posts, not posts: they are left out (see `markdown_files`). A folder holding no post is a
+    UsageError."""
+    return (path for path, block in _walk(paths, posts=True) if not block)
 
 
 def markdown_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
     """Every Markdown file among `paths`, each with whether it is one of the project's blocks
-    (its `blocks/` folder, an account's header or footer), named or found in a folder."""
+    (its `blocks/` folder, an account's header or footer), named or found in a folder.
+
+    A folder holding no Markdown file is a UsageError: a mistyped folder in CI must not pass as
+    a clean one."""
+    return _walk(paths, posts=False)
+
+
+def _walk(paths: Iterable[str | Path], *, posts: bool) -> Iterator[tuple[Path, bool]]:
+    """markdown_files; with `posts`, a folder must hold a post, not only blocks."""
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
@@ -239,10 +248,30 @@ def markdown_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
             found = [path] if path.suffix.lower() in MARKDOWN_SUFFIXES else []
         else:
             raise UsageError("no such file or folder", path=path)
-        for file in found:
+        marked = [(file, _is_block(file.resolve(), blocks)) for file in found]
+        empty = all(block for _, block in marked) if posts else not marked
+        if empty and path.is_dir():
+            raise _no_posts(path, only_blocks=bool(marked))
+        for file, block in marked:
             if file not in seen:
                 seen.add(file)
-                yield file, _is_block(file.resolve(), blocks)
+                yield file, block
+
+
+def _no_posts(folder: Path, *, only_blocks: bool) -> UsageError:
+    from ..config import shown
+
+    if only_blocks:
+        return UsageError(
+            "no posts in this folder, only blocks (headers, footers, includes: parts of posts)",
+            path=shown(folder),
+            hint="name the folder of the posts",
+        )
+    return UsageError(
+        "no Markdown files in this folder (.md, .markdown, .mdown, .mkd; hidden folders and node_modules are skipped)",
+        path=shown(folder),
+        hint="check the folder's name",
+    )
 
 
 def _blocks_of(folder: Path) -> tuple[Path, ...]:

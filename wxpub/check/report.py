@@ -78,12 +78,14 @@ class Report:
             parts.append(f"fixed {fixed} problem{'s' if fixed != 1 else ''} in {self.changed} file{'s' if self.changed != 1 else ''}")
         if self.mode is Mode.DIFF and fixed:
             parts.append(f"{fixed} problem{'s' if fixed != 1 else ''} in {self.changed} file{'s' if self.changed != 1 else ''} would be fixed")
+        # After --fix or --diff the problems counted are those the fixes leave (or would leave).
+        left = {Mode.FIX: " left", Mode.DIFF: " would be left"}.get(self.mode, "") if fixed else ""
         if found:
             fixable = sum(1 for p in self.problems if p.edit is not None)
             hint = f" ({fixable} fixable with --fix)" if fixable and self.mode is Mode.CHECK else ""
-            parts.append(f"{found} in {with_problems} of {files} file{'s' if files != 1 else ''}{hint}")
+            parts.append(f"{found}{left} in {with_problems} of {files} file{'s' if files != 1 else ''}{hint}")
         else:
-            parts.append(f"{files} file{'s' if files != 1 else ''} checked, no problems")
+            parts.append(f"{files} file{'s' if files != 1 else ''} checked, no problems{left}")
         if self.crashed:
             parts.append(f"{len(self.crashed)} file{'s' if len(self.crashed) != 1 else ''} could not be checked")
         return "wxpub check: " + "; ".join(parts)

@@ -22,6 +22,17 @@ COVER_MIN_WIDTH, COVER_MIN_HEIGHT = 47, 20
 COVER_GOOD_WIDTH = 900
 
 
+def blurry_cover(width: int) -> str | None:
+    """The warning for a cover `width` px wide as uploaded, when it looks blurry in the feed (None when sharp).
+
+    Preparing the cover asks it with the picture's final width, `wxpub check` with the width its
+    header gives (turned as the photo is shown): they agree, since publishing makes no picture
+    wider and narrows one only down to 1080 px."""
+    if width >= COVER_GOOD_WIDTH:
+        return None
+    return f"the cover is only {width} px wide; it looks blurry in the feed below {COVER_GOOD_WIDTH} px"
+
+
 def check_cover_size(width: int, height: int, source: ImageSource) -> None:
     """A cover must hold a 2.35:1 box of whole pixels to be cropped for the feed at all."""
     if width < COVER_MIN_WIDTH or height < COVER_MIN_HEIGHT:

@@ -7,6 +7,7 @@ import math
 import re
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,24 @@ _OPENABLE = ["JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "ICO", "
 PROBE_BYTES = 64 * 1024
 
 
-def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> tuple[int, int] | None:
+@dataclass(frozen=True)
+class Probed:
+    """What an image file's header tells: its size as shown, and what preparing it will warn of
+    whatever its role (a cover's width is the cover's to judge)."""
+
+    width: int
+    height: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> Probed | None:
     """Raise the ImageError that preparing `source` would raise for its file, reading only its header;
-    return its size in pixels when the header tells (None for SVG and for remote and data: sources).
+    return its size in pixels as shown (a phone photo turned upright) and the warnings its header
+    already tells, when it tells them (None for SVG and for remote and data: sources).
 
     For a quick look before any work (a pre-commit hook, or a publish that must refuse to start):
     the file is found, its first bytes are read and its header parsed; no pixel is decoded.
@@ -45,11 +61,30 @@ def probe(source: ImageSource, options: ImageOptions = ImageOptions()) -> tuple[
         check_svg_size(head, source, options)
         return None
     try:
-        return open_image(head, source, options).size
+        image = open_image(head, source, options)
     except ImageError as error:
         if "damaged" not in error.message or location.stat().st_size <= len(head):
             raise
-        return open_image(location.read_bytes(), source, options).size  # some formats keep their header at the end (TIFF)
+        image = open_image(location.read_bytes(), source, options)  # some formats keep their header at the end (TIFF)
+    still = first_frame_only(image)
+    return Probed(*shown_size(image), (still,) if still else ())
+
+
+def first_frame_only(image: ImageFile.ImageFile) -> str | None:
+    """The warning for an animation that becomes a still: WeChat animates only GIF (the frame count
+    of an animated PNG or WebP is in its header)."""
+    if image.format in ("WEBP", "PNG", "AVIF") and getattr(image, "n_frames", 1) > 1:
+        return f"animated {image.format}: only the first frame is kept (WeChat animates only GIF)"
+    return None
+
+
+def shown_size(image: ImageFile.ImageFile) -> tuple[int, int]:
+    """The size of `image` once turned upright, as preparing it turns it (a JPEG's EXIF orientation,
+    read from its header; other formats are taken as stored, since their EXIF may sit after the pixels)."""
+    width, height = image.size
+    if image.format not in ("JPEG", "MPO"):
+        return width, height
+    return (height, width) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
 
 
 def open_image(raw: bytes, source: ImageSource, options: ImageOptions) -> ImageFile.ImageFile:
@@ -248,8 +283,7 @@ def decode_reduced(image: ImageFile.ImageFile, max_width: int) -> None:
     if image.format not in ("JPEG", "MPO"):
         return
     width, height = image.size
-    orientation = image.getexif().get(0x0112, 1)
-    shown_width = height if orientation in (5, 6, 7, 8) else width
+    shown_width = shown_size(image)[0]
     if shown_width <= max_width:
         return
     scale = max_width / shown_width

@@ -21,7 +21,7 @@ from ..config import find_project_root, private_hosts_allowed
 from ..render import ImageRef
 from .cache import cache_at, cache_get, cache_key, cache_put, default_cache
 from .cover import (
-    COVER_GOOD_WIDTH,
+    blurry_cover,
     check_cover_size,
     choose_cover,
     cover_crops,
@@ -29,6 +29,7 @@ from .cover import (
 )
 from .decode import (
     decode_reduced,
+    first_frame_only,
     looks_like_svg,
     open_image,
     rasterise_svg,
@@ -74,8 +75,9 @@ def _finish(prepared: PreparedImage, source: ImageSource, role: Role, focus: tup
     warnings = prepared.warnings
     if role == "cover":
         check_cover_size(prepared.width, prepared.height, source)
-        if prepared.width < COVER_GOOD_WIDTH:
-            warnings += (f"the cover is only {prepared.width} px wide; it looks blurry in the feed below {COVER_GOOD_WIDTH} px",)
+        blurry = blurry_cover(prepared.width)
+        if blurry is not None:
+            warnings += (blurry,)
         crop_235, crop_11 = cover_crops(prepared.width, prepared.height, focus)
         crops = {"pic_crop_235_1": crop_235, "pic_crop_1_1": crop_11}
     return dataclasses.replace(prepared, source=source.src, line=source.line, warnings=warnings, **crops)
@@ -96,8 +98,10 @@ def _process(raw: bytes, source: ImageSource, role: Role, options: ImageOptions)
         if animated is not None:
             data, size = animated
             return _result(raw, data, "gif", size, original_format, original_size, role, "material", notes)
-    elif getattr(image, "n_frames", 1) > 1 and original_format in ("WEBP", "PNG", "AVIF"):
-        notes.append(f"animated {original_format}: only the first frame is kept (WeChat animates only GIF)")
+    else:
+        still = first_frame_only(image)
+        if still is not None:
+            notes.append(still)
 
     decode_reduced(image, options.max_width)
     try:

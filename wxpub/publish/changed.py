@@ -18,7 +18,7 @@ from ..config import PublishSettings, shown
 from ..errors import UsageError, WxpubError
 from .article import Article
 from .model import Progress, PublishOptions, PublishRefused, PublishResult
-from .recipe import account_of, publish_paths
+from .recipe import POST_ERRORS, account_of, publish_paths
 
 if TYPE_CHECKING:
     from ..config import Credentials
@@ -82,12 +82,16 @@ def publish_changed(
     plans: list[tuple[Path, str | None, str, str]] = []  # path, account key, its name in output, why
     refused: list[WxpubError] = []
     for path in posts:
-        account = account_of([path], options.account)
-        key = account.key if account is not None else None
+        # Every post is judged, so that one broken post does not hide what is wrong with the others.
         try:
+            account = account_of([path], options.account)
+            key = account.key if account is not None else None
             dry = send(path, replace(options, dry_run=True, account=key))
         except PublishRefused as error:
             refused.extend(error.problems)
+            continue
+        except POST_ERRORS as error:  # an unknown `account:` in the front matter, an image that cannot be prepared
+            refused.append(error)
             continue
         appid = credentials.appid if credentials else account.appid if account else ""
         plans.append((path, key, key or appid, _why(dry, path, appid, ledger_path)))

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .. import validate
 from ..codes import Severity
 from ..config import Account, Credentials, PublishSettings, credentials_of, shown
-from ..errors import UsageError, WeChatError, WxpubError
+from ..errors import (
+    ImageError,
+    PostError,
+    ThemeError,
+    UsageError,
+    WeChatError,
+    WxpubError,
+)
 from .article import Article, known_article, uploaded_article
 from .drafts import save_draft, settle_lost_submit, submit, submitted_before, wrap
 from .model import (
@@ -52,7 +59,7 @@ def publish(
     paths = _distinct(paths)
     online = not options.dry_run and client is not None and ledger is not None
     calls_before = _calls(client) if client else 0
-    converted = [_convert(path, options.account, fit=options.fit) for path in paths]
+    converted = _convert_all(paths, options)
     # The front matter first: with a title, digest or comments that would be refused no call is
     # made at all. Otherwise the token comes while the images and the content are judged (a token
     # changes nothing on the account). Every problem of every post is said before refusing.
@@ -283,8 +290,10 @@ def sent_article(path: str | Path, ledger: Ledger, missing: Callable[[PreparedIm
 
     A post over WeChat's limit as written was published with `--fit` (publish refuses it without),
     so it is rendered as `--fit` renders it; `--fit` leaves a post that fits as it is."""
+    from ..convert import convert_file
+
     path = Path(path)
-    converted = _convert(path, None, fit=True)
+    converted = convert_file(path, fit=True)
     return known_article(_prepare(path, converted, ()), ledger, missing)
 
 
@@ -308,10 +317,29 @@ def _distinct(paths: Sequence[str | Path]) -> list[Path]:
     return resolved
 
 
-def _convert(path: Path, account: str | None, *, fit: bool) -> Converted:
+# What can be wrong with one post that stops it being converted or prepared: gathered, so that
+# one broken post does not hide what is wrong with the others.
+POST_ERRORS = (PostError, ImageError, ThemeError)
+
+
+def _convert_all(paths: Sequence[Path], options: PublishOptions) -> list[Converted]:
+    """Every post converted; when one cannot be, the others are judged all the same and the run
+    is refused with every problem of every post."""
     from ..convert import convert_file
 
-    return convert_file(path, account=account, fit=fit)
+    converted: list[Converted | WxpubError] = []
+    for path in paths:
+        try:
+            converted.append(convert_file(path, account=options.account, fit=options.fit))
+        except POST_ERRORS as error:
+            converted.append(error)
+    if any(isinstance(c, WxpubError) for c in converted):
+        raise PublishRefused([
+            problem
+            for path, c in zip(paths, converted)
+            for problem in ([c] if isinstance(c, WxpubError) else validate.refusals(validate.validate(c), shown(path)))
+        ])
+    return [c for c in converted if not isinstance(c, WxpubError)]
 
 
 def _refuse(paths: Sequence[Path], findings: Sequence[Sequence[validate.Finding]]) -> None:
@@ -336,11 +364,12 @@ def _prepare(
         converted.images, path, meta=converted.meta, key_lines=converted.post.key_lines, on_ready=on_ready, downloads=downloads
     )
     name = shown(path)
-    # Warnings only: notes (a link that becomes a reference, a remote image) are check's to say.
+    # Warnings only: notes (a link that becomes a reference, a remote image) are check's to say,
+    # and what the prepared images say themselves is said once, below.
     warnings = [
         f"{name}:{f.line}: {f.sentence()}" if f.line else f"{name}: {f.sentence()}"
         for f in findings
-        if f.severity is Severity.WARNING
+        if f.severity is Severity.WARNING and f.code not in validate.PREPARED_SAY
     ]
     warnings += [
         f"{name}:{image.line}: image '{image.source}': {warning}" if image.line else f"{name}: image '{image.source}': {warning}"
