@@ -127,7 +127,15 @@ def test_writing_where_it_cannot_is_one_line(tmp_path: Path) -> None:
     folder = run("convert", str(post), "-o", str(tmp_path))
     assert folder.exit_code == 2 and folder.stderr == f"error: {tmp_path}: is a folder (name a file to write, e.g. -o article.html)\n"
     given_a_folder = run("convert", str(GOLDEN))
-    assert given_a_folder.exit_code == 1 and given_a_folder.stderr == f"error: {GOLDEN}: is a folder, not a post\n"
+    assert given_a_folder.exit_code == 2 and given_a_folder.stderr == f"error: {GOLDEN}: is a folder, not a post (name a Markdown file; check and publish --changed take folders)\n"
+
+
+def test_a_post_that_is_not_there_is_a_usage_error_in_every_command(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.md"
+    for command in ("convert", "check", "images", "publish", "verify"):
+        result = run(command, str(missing))
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stderr.startswith(f"error: {missing}: no such file"), (command, result.stderr)
 
 
 def test_a_font_size_of_zero_is_refused_not_ignored() -> None:

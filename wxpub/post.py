@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .errors import Notice, PostError
+from .errors import Notice, PostError, UsageError
 
 # Keys wxpub understands in front matter; anything else is kept but warned about (a typo such as
 # `autor:` would otherwise silently publish without an author).
@@ -180,15 +180,25 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
+def named_posts(paths: Iterable[str | Path]) -> list[Path]:
+    """The posts named on a command line, as paths; the first that is not a file raises what
+    read_post says of it (not there, a folder, unreadable), before any other work is done."""
+    named = [Path(path) for path in paths]
+    for path in named:
+        if not path.is_file():
+            read_post(path)
+    return named
+
+
 def read_post(path: str | Path) -> Post:
     """Read a post file as UTF-8 (a BOM is fine); any other encoding is an error that says how to fix it."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise PostError("no such file", path=path, hint="check the path") from None
+        raise UsageError("no such file", path=path, hint="check the path") from None
     except IsADirectoryError:
-        raise PostError("is a folder, not a post", path=path) from None
+        raise UsageError("is a folder, not a post", path=path, hint="name a Markdown file; check and publish --changed take folders") from None
     except OSError as exc:
         raise PostError(f"cannot read: {exc.strerror}", path=path) from None
     try:

@@ -388,6 +388,9 @@ def verify_paths(
 
     if not paths:
         raise UsageError("no post given", hint="wxpub verify POST.md [POST.md ...]")
+    from .post import named_posts
+
+    paths = named_posts(paths)
     settings = PublishSettings.find(paths[0])
     if credentials is None:
         from .publish.recipe import account_of

@@ -231,8 +231,7 @@ def publish_paths(
     from ..ledger import Ledger
     from ..wechat import RetryPolicy, WeChat
 
-    if not paths:
-        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
+    paths = _distinct(paths)  # a post named wrongly is said before anything about credentials
     settings = PublishSettings.find(paths[0])
     options = options.settled(settings)
     account = account_of(paths, options.account)
@@ -303,7 +302,9 @@ def _distinct(paths: Sequence[str | Path]) -> list[Path]:
 
     if not paths:
         raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
-    resolved = [Path(p) for p in paths]
+    from ..post import named_posts
+
+    resolved = named_posts(paths)
     seen: set[Path] = set()
     for path in resolved:
         if path.resolve() in seen:
