@@ -28,6 +28,14 @@ def test_a_white_background_becomes_the_dark_page() -> None:
     assert styles(out) == ["background:#191919;color:#ccc", "background-color:#232323;color:#ccc"]
 
 
+def test_a_near_white_tinted_background_becomes_a_pure_grey() -> None:
+    # #fdfbf7 (ink's paper) is brighter than 250 (251.1), so it counts as white: its lightness 98.0
+    # is inverted to 100 + 9.8 - 98.0 = 11.8, and the SDK builds the result as hsl(0, 0, l), a grey
+    # (#1e1e1e), not the tint's own hue and saturation, which would be a brown slab (#30240c).
+    out = recolour('<section style="background:#fdfbf7">x</section>')
+    assert styles(out) == ["background:#1e1e1e;color:#ccc"]
+
+
 def test_grey_text_is_flipped_only_when_too_close_to_the_background() -> None:
     # #333 (brightness 51) is 26 from the page (25), under 65: lightness 20 becomes 90 - 20 = 70, #b2b2b2.
     # #999 (brightness 153) is 128 away, so it is kept, as WeChat keeps it.

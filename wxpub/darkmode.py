@@ -118,7 +118,10 @@ def dark_background(rgb: RGB) -> RGB:
     h, s, l = hsl(rgb)
     if (s == 0 and l > GREY_LIGHTNESS) or brightness(rgb) > WHITE_BRIGHTNESS:
         # White and light greys are inverted about the dark page's lightness, so white becomes the page.
-        return from_hsl(h, s, min(100.0, 100 + hsl(PAGE_DARK)[2] - l))
+        # The result is a pure grey whatever the tint: the SDK writes `Color.hsl(0, 0, …)` here
+        # (src/modules/sdk.js _adjustBackgroundBrightness, unchanged since v1.0.0), so a near-white
+        # paper such as #fdfbf7 (HSL saturation 60) turns dark grey, not brown.
+        return from_hsl(0, 0, min(100.0, 100 + hsl(PAGE_DARK)[2] - l))
     if brightness(rgb) > BG_MAX_BRIGHTNESS:
         return with_brightness(rgb, BG_MAX_BRIGHTNESS)
     if l < BG_MIN_LIGHTNESS:
