@@ -9,7 +9,7 @@ import pytest
 
 from wxpub.check import check_text
 from wxpub.convert import convert_text
-from wxpub.darkmode import contrast, contrast_problems, parse_colour, recolour
+from wxpub.darkmode import brightness, contrast, contrast_problems, parse_colour, recolour
 from wxpub.themes import list_themes
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -79,6 +79,34 @@ def test_data_no_dark_and_background_images_are_left_alone() -> None:
         '<section style="background:url(x.png);color:#333">b</section>'
     )
     assert styles(out) == ["background:#fff;color:#333", "background:url(x.png);color:#333"]
+
+
+@pytest.mark.parametrize("theme", [t.name for t in list_themes()])
+def test_every_built_in_theme_s_pale_boxes_turn_dark_grey_in_dark_mode(theme: str) -> None:
+    # A pale tinted box that WeChat scales to brightness 190 is a light patch on the dark page; the
+    # themes use pure greys or tints bright enough to count as white, which WeChat turns dark grey.
+    for case in sorted(GOLDEN.glob("*.md")):
+        if case.stem == "raw_html":
+            continue  # its colours are the writer's own
+        text = case.read_text(encoding="utf-8")
+        body = text.split("---\n", 2)[2] if text.startswith("---\n") else text  # the theme's colours, not the case's
+        html = convert_text(body, theme=theme).html
+        light = lxml.html.fragment_fromstring(html, create_parent="div")
+        dark = lxml.html.fragment_fromstring(recolour(html), create_parent="div")
+        for before, after in zip(light.iter(), dark.iter()):
+            paint = parse_colour(_background(before))
+            if paint is None or brightness(paint.rgb) <= 190:
+                continue  # no box, or a strong one (an accent or a dark code block), which WeChat keeps
+            grey = parse_colour(_background(after))
+            assert grey is not None
+            seen = (case.name, before.tag, _background(before), _background(after))
+            assert brightness(grey.rgb) < 60 and max(grey.rgb) - min(grey.rgb) < 8, seen
+
+
+def _background(element: object) -> str:
+    style = element.get("style") or "" if isinstance(element.tag, str) else ""  # type: ignore[attr-defined]
+    found = [d.split(":", 1)[1] for d in style.split(";") if d.split(":", 1)[0].strip() in ("background", "background-color")]
+    return found[-1].strip() if found else ""
 
 
 def test_contrast_is_wcag_21() -> None:
