@@ -7,11 +7,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 import markdown
 import pytest
 
-from wxpub.mdext.math import MathError, MathExtension, render_display, render_inline
+from wxpub.mdext.math import MathError, MathExtension, MathWarning, render_display, render_inline
 
 GAUSS = r"\int_0^\infty e^{-x^2}dx=\frac{\sqrt\pi}{2}"
 FORBIDDEN = re.compile(
@@ -19,7 +20,7 @@ FORBIDDEN = re.compile(
 )
 
 
-def convert(text: str, **config: object) -> tuple[str, list[tuple[str, str]]]:
+def convert(text: str, **config: object) -> tuple[str, list[MathWarning]]:
     extension = MathExtension(**config)
     md = markdown.Markdown(extensions=[extension])
     return md.convert(text), extension.warnings
@@ -233,8 +234,8 @@ def test_broken_tex_is_shown_as_source_with_a_warning() -> None:
     assert '<span style="font-family:monospace">$\\frac{a$</span>' in html
     assert '<span style="font-family:monospace">$$\\left( x$$</span>' in html
     assert "<svg" not in html
-    assert sorted(tex for _, tex in warnings) == [r"\frac{a", r"\left( x"]
-    assert all(message.startswith("math not rendered") for message, _ in warnings)
+    assert sorted(w.tex for w in warnings) == [r"\frac{a", r"\left( x"]
+    assert all(w.message.startswith("math not rendered") for w in warnings)
 
 
 def test_warnings_are_cleared_by_reset() -> None:
@@ -302,3 +303,65 @@ def test_text_formulas_only_when_asked_and_never_for_display_math() -> None:
     md = markdown.Markdown(extensions=[MathExtension(simple_as_text=True)])
     assert md.convert("设 $x_i$ 与 \\(n\\)。") == "<p>设 <span><i>x</i><sub><i>i</i></sub></span> 与 <span><i>n</i></span>。</p>"
     assert "<svg" in md.convert("$$\nx_i\n$$")
+
+
+# --- formulas wider than a phone ------------------------------------------------------------------
+
+LONG_SUM = "+".join(f"a_{{{i}}}" for i in range(1, 17))  # about 590 px at 16 px: a phone column is 331
+
+
+def test_a_wide_inline_formula_scrolls_in_a_box_no_wider_than_the_column() -> None:
+    html = render_inline(LONG_SUM, 16)
+    assert html.startswith('<span style="display:inline-block;max-width:100%;overflow-x:auto;overflow-y:hidden;vertical-align:-')
+    assert html.endswith("</svg></span>")
+    style = style_of(html)
+    assert style.startswith("display:block;max-width:none;") and em(style, "width") * 16 > 331
+    assert "%" not in style and "vertical-align" not in style  # WeChat ignores % sizes on SVG
+    assert not render_inline("E=mc^2", 16).startswith("<span")  # a short one wraps like a word, at no cost
+
+
+def test_a_formula_wider_than_a_phone_is_reported_at_its_line() -> None:
+    from wxpub.convert import convert_text
+
+    text = f"---\ntitle: 求和\n---\n\n前文。\n\n数列 ${LONG_SUM}$ 的和。\n\n$${LONG_SUM}$$\n\n短的 $E=mc^2$ 不报。\n"
+    found = [(n.line, n.message) for n in convert_text(text).warnings if n.code == "math"]
+    assert sorted(line for line, _ in found) == [7, 9]  # display formulas are met first
+    assert all("wider than a phone's column of about 331 px" in message for _, message in found)
+    assert all("shown as written" not in message for _, message in found)
+
+
+@pytest.fixture(scope="module")
+def phone() -> Iterator[object]:
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 375, "height": 700})
+        yield page
+        browser.close()
+
+
+@pytest.mark.parametrize("theme", ["default", "ink", "geek", "warm"])
+def test_a_wide_inline_formula_never_widens_a_phone_page(phone: Any, theme: str) -> None:
+    from wxpub.convert import convert_text
+    from wxpub.preview.phone import phone_page
+
+    text = f"---\ntitle: 求和\n---\n\n数列 ${LONG_SUM}$ 的和。\n\n> - 引用里的列表：${LONG_SUM}$\n"
+    phone.set_content(phone_page(convert_text(text, theme=theme)))
+    assert phone.evaluate("document.documentElement.scrollWidth") == 375
+    boxes = phone.evaluate("[...document.querySelectorAll('svg')].map(s => s.parentElement.scrollWidth > s.parentElement.clientWidth)")
+    assert boxes == [True, True]  # each scrolls inside its box
+
+
+def test_a_formula_in_its_box_keeps_the_text_baseline(phone: Any) -> None:
+    from wxpub.mdext.math import _inline, _render
+
+    drawing = _render(r"y_1+\frac{a}{b}", 16.0, False)
+    row = '<p style="font-size:16px;line-height:1.75;margin:0">文字 {} 文字</p>'
+    phone.set_content("".join(row.format(_inline(drawing, scrolls)) for scrolls in (False, True)))
+    tops = phone.evaluate("[...document.querySelectorAll('p')].map(p => p.querySelector('svg').getBoundingClientRect().top - p.getBoundingClientRect().top)")
+    heights = phone.evaluate("[...document.querySelectorAll('p')].map(p => p.getBoundingClientRect().height)")
+    assert tops[0] == pytest.approx(tops[1], abs=0.5) and heights[0] == pytest.approx(heights[1], abs=0.5)

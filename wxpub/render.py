@@ -72,8 +72,9 @@ def render(post: Post, options: RenderOptions = RenderOptions()) -> Rendered:
     images = _with_lines(post.body, [src for src, _, _ in figures], offset)
     links = _with_lines(post.body, [url for _, url, _ in refs], offset)
     notices = [
-        Notice("math", f"{why} (the formula is shown as written)", *_place_of(post.body, tex, offset))
-        for why, tex in math_warnings
+        # As written first: the same formula inline and on a line of its own is two places.
+        Notice("math", why, *(_place_of(post.body, source, offset) if source in post.body else _place_of(post.body, tex, offset)))
+        for why, tex, source in math_warnings
     ]
     return Rendered(
         html=html,

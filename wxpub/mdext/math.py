@@ -6,6 +6,11 @@ of the text around it; an inline formula is lowered with `vertical-align` so tha
 WeChat counts every character of the article against its limit, so the paths are written with
 relative integer coordinates and one `<path>` per colour.
 
+A drawing cannot wrap. A display formula sits in a block that scrolls sideways; an inline formula
+that may be wider than its column sits in an inline box that is never wider than the column and
+scrolls likewise (WeChat ignores % sizes on SVG, so the box, not the SVG, is limited). A formula
+wider than a phone's column is reported: readers would have to scroll to read it.
+
     render_inline(r"E=mc^2", 16)      -> '<svg …>'                 (raises MathError)
     render_display(r"\\sum_i x_i", 16) -> '<section …><svg …></section>'
 """
@@ -16,8 +21,9 @@ import math
 import re
 import xml.etree.ElementTree as etree
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from markdown import Markdown
 from markdown.blockprocessors import BlockProcessor
@@ -25,7 +31,7 @@ from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.util import AtomicString
 
-__all__ = ["MathError", "MathExtension", "makeExtension", "render_display", "render_inline"]
+__all__ = ["MathError", "MathExtension", "MathWarning", "makeExtension", "render_display", "render_inline", "width_px"]
 
 # Path coordinates are rounded to 1/GRID_PER_PX of a CSS pixel at the given font size. At 6 per
 # pixel the error stays under a device pixel on a 3x phone screen and most relative coordinates
@@ -33,6 +39,13 @@ __all__ = ["MathError", "MathExtension", "makeExtension", "render_display", "ren
 GRID_PER_PX = 6
 # Blank units around the ink, so anti-aliased edges are not clipped by the SVG viewport.
 PAD = 1
+# WeChat's article column on a 375 px phone: 343 px between its 16 px margins, less the few px
+# the built-in themes pad the article with. A wider formula cannot be read without scrolling.
+PHONE_COLUMN_PX = 331
+# An inline formula wider than this may not fit the column it sits in (a quote, a list, a list
+# in a quote narrow the column to about 240 px), so it goes in a box that scrolls; narrower ones
+# wrap to the next line like a word, and cost no extra characters.
+INLINE_SCROLL_PX = 240
 
 
 class MathError(ValueError):
@@ -44,25 +57,46 @@ class MathError(ValueError):
 
 
 def render_inline(tex: str, font_size_px: float) -> str:
-    """Draw `tex` in text style as an `<svg>` that sits on the text baseline."""
-    return _render(tex.strip(), float(font_size_px), False)
+    """Draw `tex` in text style as an `<svg>` that sits on the text baseline; a wide one in a
+    box as wide as the column at most, that scrolls sideways."""
+    drawing = _render(tex.strip(), float(font_size_px), False)
+    return _inline(drawing, scrolls=drawing.width_em * font_size_px > INLINE_SCROLL_PX)
 
 
 def render_display(tex: str, font_size_px: float) -> str:
     """Draw `tex` in display style, centred in its own block that scrolls sideways when too wide."""
-    svg = _render(tex.strip(), float(font_size_px), True)
+    drawing = _render(tex.strip(), float(font_size_px), True)
+    # A block with auto margins is centred, and when it is wider than the column its left edge
+    # stays put so the wrapper scrolls; max-width:none stops it from being squeezed.
+    svg = drawing.svg(f"display:block;margin:0 auto;max-width:none;{drawing.size}")
     return f'<section style="margin:1em 0;overflow-x:auto;overflow-y:hidden">{svg}</section>'
 
 
+def width_px(tex: str, font_size_px: float, display: bool = False) -> float:
+    """How wide `tex` is drawn, in CSS px, with text of `font_size_px` (raises MathError)."""
+    return _render(tex.strip(), float(font_size_px), display).width_em * font_size_px
+
+
+def _inline(drawing: _Drawing, scrolls: bool) -> str:
+    if not scrolls:
+        return drawing.svg(f"{drawing.size};vertical-align:{drawing.lower}")
+    # An inline-block that clips its overflow has its baseline at its bottom edge: lowered as the
+    # SVG would be, the formula's baseline stays on the text's. The SVG is a block inside it, so
+    # the box is exactly as tall as the drawing.
+    svg = drawing.svg(f"display:block;max-width:none;{drawing.size}")
+    box = f"display:inline-block;max-width:100%;overflow-x:auto;overflow-y:hidden;vertical-align:{drawing.lower}"
+    return f'<span style="{box}">{svg}</span>'
+
+
 @lru_cache(maxsize=1024)
-def _render(tex: str, font_size_px: float, display: bool) -> str:
+def _render(tex: str, font_size_px: float, display: bool) -> _Drawing:
     if not tex:
         raise MathError("empty formula")
     if font_size_px <= 0:
         raise ValueError(f"font size must be positive, not {font_size_px}")
     units_per_em = max(round(font_size_px * GRID_PER_PX), 16)
     svg, bbox = _ziamath_svg(tex, units_per_em, display)
-    return _compact_svg(svg, bbox, units_per_em, display)
+    return _compact_svg(svg, bbox, units_per_em)
 
 
 @contextmanager
@@ -116,8 +150,24 @@ _PATH_TOKEN = re.compile(r"[MLQCZ]|-?[\d.]+(?:e-?\d+)?")
 _ARGC = {"M": 2, "L": 2, "Q": 4, "C": 6, "Z": 0}
 
 
-def _compact_svg(svg: etree.Element, bbox: Any, units_per_em: int, display: bool) -> str:
-    """Rewrite ziamath's drawing as one short `<svg>`: shapes merged per fill, no ids, no defs."""
+@dataclass(frozen=True)
+class _Drawing:
+    """A formula's shapes and sizes, to be written as an `<svg>` with the style its place needs."""
+
+    view_box: str
+    shapes: str
+    size: str  # "width:…em;height:…em"
+    lower: str  # the vertical-align that puts the formula's baseline on the text's
+    width_em: float
+
+    def svg(self, style: str) -> str:
+        # No xmlns: in HTML an <svg> is an SVG element without one, and it would cost 34
+        # characters of WeChat's budget per formula.
+        return f'<svg viewBox="{self.view_box}" style="{style}">{self.shapes}</svg>'
+
+
+def _compact_svg(svg: etree.Element, bbox: Any, units_per_em: int) -> _Drawing:
+    """Rewrite ziamath's drawing as short shapes: merged per fill, no ids, no defs."""
     # The drawing's baseline is y=0 with y pointing down; move the top-left corner to 0,0.
     x0 = math.floor(bbox.xmin) - PAD
     y0 = math.floor(-bbox.ymax) - PAD
@@ -144,16 +194,13 @@ def _compact_svg(svg: etree.Element, bbox: Any, units_per_em: int, display: bool
     walk(svg, "currentColor")
     shapes = [f'<path fill="{_attr(fill)}" d="{writer.d()}"/>' for fill, writer in fills.items()]
     shapes += strokes
-    size = f"width:{_em(width, units_per_em)};height:{_em(height, units_per_em)}"
-    if display:
-        # A block with auto margins is centred, and when it is wider than the column its left
-        # edge stays put so the wrapper scrolls; max-width:none stops it from being squeezed.
-        style = f"display:block;margin:0 auto;max-width:none;{size}"
-    else:
-        style = f"{size};vertical-align:{_em(-(y0 + height), units_per_em)}"
-    # No xmlns: in HTML an <svg> is an SVG element without one, and it would cost 34 characters
-    # of WeChat's budget per formula.
-    return f'<svg viewBox="0 0 {width} {height}" style="{style}">{"".join(shapes)}</svg>'
+    return _Drawing(
+        view_box=f"0 0 {width} {height}",
+        shapes="".join(shapes),
+        size=f"width:{_em(width, units_per_em)};height:{_em(height, units_per_em)}",
+        lower=_em(-(y0 + height), units_per_em),
+        width_em=width / units_per_em,
+    )
 
 
 class _PathWriter:
@@ -385,6 +432,14 @@ class MathBlockProcessor(BlockProcessor):
             blocks.insert(0, after)
 
 
+class MathWarning(NamedTuple):
+    """What is wrong with a formula, the formula, and the formula as written (to find its line)."""
+
+    message: str
+    tex: str
+    source: str
+
+
 class MathExtension(Extension):
     """Inline and display math as SVG; formulas that cannot be drawn are listed in `warnings`."""
 
@@ -394,8 +449,9 @@ class MathExtension(Extension):
             "simple_as_text": [False, "Write simple inline formulas as text, not as drawings (--fit)"],
         }
         super().__init__(**kwargs)
-        # (message, tex) for every formula shown as source instead (display formulas are met first)
-        self.warnings: list[tuple[str, str]] = []
+        # (message, tex) for every formula shown as source instead, or too wide for a phone
+        # (display formulas are met first)
+        self.warnings: list[MathWarning] = []
 
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802
         md.registerExtension(self)
@@ -418,7 +474,8 @@ class MathExtension(Extension):
         self.warnings = []
 
     def render(self, tex: str, *, display: bool, delimiters: tuple[str, str] | None = None) -> str | etree.Element:
-        """SVG markup for `tex`, or a monospace span with the source as written and a warning if it fails."""
+        """SVG markup for `tex`, or a monospace span with the source as written and a warning if it
+        fails; a formula wider than a phone's column is drawn, with a warning."""
         font_size = float(self.getConfig("font_size"))
         if not display and self.getConfig("simple_as_text"):
             from .mathtext import as_text
@@ -429,15 +486,23 @@ class MathExtension(Extension):
                     element.text = AtomicString(element.text) if element.text else None
                     element.tail = AtomicString(element.tail) if element.tail else None
                 return written
+        opening, closing = delimiters or (("$$", "$$") if display else ("$", "$"))
+        source = f"{opening}{tex}{closing}"
         try:
-            if display:
-                return render_display(tex, font_size)
-            return render_inline(tex, font_size)
+            markup = render_display(tex, font_size) if display else render_inline(tex, font_size)
+            wide = width_px(tex, font_size, display)
+            if wide > PHONE_COLUMN_PX:
+                self.warnings.append(MathWarning(
+                    f"formula {wide:.0f} px wide (text at {font_size:g} px), wider than a phone's column of about "
+                    f"{PHONE_COLUMN_PX} px: readers have to scroll sideways to read it; split it into shorter "
+                    "formulas, or over lines in a display formula (\\begin{aligned}…\\\\…\\end{aligned})",
+                    tex, source,
+                ))
+            return markup
         except MathError as exc:
-            self.warnings.append((f"math not rendered: {exc}", tex))
-            opening, closing = delimiters or (("$$", "$$") if display else ("$", "$"))
+            self.warnings.append(MathWarning(f"math not rendered: {exc} (the formula is shown as source)", tex, source))
             span = etree.Element("span", {"style": "font-family:monospace"})
-            span.text = AtomicString(f"{opening}{tex}{closing}")
+            span.text = AtomicString(source)
             return span
 
 
