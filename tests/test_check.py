@@ -279,6 +279,40 @@ def test_typography_is_reported_at_the_line_and_column_in_the_file() -> None:
     assert "remove the space between '是' and '“'" in messages
 
 
+
+@pytest.mark.parametrize(
+    "body, fixed",
+    [
+        # autocorrect turns only the first mark of a run full-width ('？??'): a run is left as written
+        ("真的吗???太好了!!!", "真的吗???太好了!!!"),
+        ("好??你好", "好??你好"),
+        ("好?!你好", "好?! 你好"),
+        ("你好,,世界", "你好,,世界"),
+        ("真的吗?太好了!", "真的吗？太好了！"),
+        ("好的!你呢?", "好的！你呢？"),
+        # autocorrect's own rules: '!' after a Latin letter or sign is English punctuation, followed by a space
+        ("提升了30%!你觉得呢?", "提升了 30%! 你觉得呢？"),
+        # autocorrect changes the colon only: quotes and the '.' after a quote are left (and not reported)
+        ('他说:"好的".然后走了。', '他说："好的".然后走了。'),
+    ],
+)
+def test_fix_never_half_converts_a_run_of_punctuation(body: str, fixed: str) -> None:
+    text = post("title: 标题\n", body + "\n")
+    problems = check_text(text, content=False)
+    assert not [p for p in problems if "''" in p.message]
+    new, done = fix_text(text)
+    assert new == post("title: 标题\n", fixed + "\n")
+    assert len(done) == len([p for p in problems if p.edit])
+    assert fix_text(new) == (new, [])
+
+
+def test_a_conversion_and_a_space_are_separate_problems_each_quoting_what_it_changes() -> None:
+    problems = check_text(post("title: 标题\n", "好, 你好\n"), content=False)
+    assert [(p.code, p.message) for p in problems] == [
+        ("WX402", "use full-width '，' instead of ',' in CJK text"),
+        ("WX403", "remove the space between ',' and '你'"),
+    ]
+
 CODE_HEAVY = """---
 title: 代码
 ---
@@ -341,6 +375,7 @@ def test_fix_and_check_agree(project: Path) -> None:
     result = check_file(path, Mode.FIX)
     assert result.fixed == len(fixable)
     assert not [p for p in result.problems if p.edit]
+
 
 
 # --- silencing -----------------------------------------------------------------------------------
@@ -516,6 +551,7 @@ def test_diff_writes_nothing(project: Path) -> None:
     diff = "\n".join(report.lines())
     assert "-正文abc" in diff and "+正文 abc" in diff
     assert report.exit_code == 1
+
 
 
 def test_diff_says_what_would_be_fixed_and_what_would_be_left(project: Path) -> None:
