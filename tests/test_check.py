@@ -269,7 +269,7 @@ def test_fix_never_touches_alerts_links_footnotes_or_math() -> None:
 def test_typography_is_reported_at_the_line_and_column_in_the_file() -> None:
     text = "---\ntitle: 标题\n---\n\n这是WeChat文章,写于2024年。\n\n> 引用abc\n\n全角ＡＢＣ字母\n\n这是 “引号” 测试\n"
     problems = check_text(text, content=False)
-    assert where(problems, "WX401") == [(5, 3), (5, 9), (5, 14), (5, 18), (7, 5)]
+    assert where(problems, "WX401") == [(5, 3), (5, 9), (5, 14), (5, 18), (7, 5), (9, 3), (9, 6)]
     assert where(problems, "WX402") == [(5, 11)]
     assert where(problems, "WX404") == [(9, 3)]
     assert where(problems, "WX403") == [(11, 3), (11, 8)]
@@ -377,6 +377,32 @@ def test_fix_and_check_agree(project: Path) -> None:
     assert not [p for p in result.problems if p.edit]
 
 
+
+def test_check_lists_every_change_fix_makes_and_fix_counts_only_those(project: Path) -> None:
+    # autocorrect makes 'ＡＢＣ' half-width, and only on a second look spaces it from the CJK around it
+    text = post("title: 测试Python的排版,看看\ncover: cover.png\n", "这里有全角ＡＢＣ字母。\n\n中文abc,还有数字123。\n")
+    path = write(project, text)
+    listed = [p for p in check_file(path).problems if p.edit]
+    fixed, done = fix_text(text, str(path))
+    assert sorted(done, key=lambda p: (p.line, p.col)) == sorted(listed, key=lambda p: (p.line, p.col))
+    assert "全角 ABC 字母" in fixed
+    runner = CliRunner()
+    checked = runner.invoke(main, ["check", str(path)])
+    assert f"({len(listed)} fixable with --fix)" in checked.stderr
+    title = len([p for p in check_file(path).problems if p.line == 2])
+    assert title  # the title's typography is reported, never fixed: it is not counted as fixed
+    diffed = runner.invoke(main, ["check", "--diff", str(path)])
+    assert f"{len(listed)} problems in 1 file would be fixed; {title} warnings would be left" in diffed.stderr
+    fixing = runner.invoke(main, ["check", "--fix", str(path)])
+    assert f"fixed {len(listed)} problems in 1 file; {title} warnings left" in fixing.stderr
+    assert path.read_text(encoding="utf-8") == fixed
+
+
+def test_an_edit_that_cannot_be_applied_is_not_counted_as_fixed() -> None:
+    from wxpub.check.problems import Edit, applied_edits
+
+    text, applied = applied_edits("abc\ndef", [Edit(1, 2, "b", "B"), Edit(1, 1, "abc", "x"), Edit(2, 1, "zz", "y")])
+    assert text == "aBc\ndef" and applied == [Edit(1, 2, "b", "B")]
 
 # --- silencing -----------------------------------------------------------------------------------
 

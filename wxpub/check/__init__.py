@@ -33,6 +33,7 @@ from .problems import (
     Problem,
     Selection,
     apply_edits,
+    applied_edits,
     is_silenced,
     silenced_lines,
 )
@@ -116,15 +117,13 @@ def fix_text(
 ) -> tuple[str, list[Problem]]:
     """The text with every safe fix applied, and the problems that were fixed. Idempotent."""
     fixed: list[Problem] = []
-    for _ in range(4):  # a fix can reveal another (a space added next to new punctuation)
+    for _ in range(4):  # an edit skipped as overlapping another is made on the next pass
         problems = check_text(text, path, selection=selection, content=False, block=block)
-        edits = [p.edit for p in problems if p.edit is not None]
-        if not edits:
-            break
-        new = apply_edits(text, edits)
+        new, applied = applied_edits(text, [p.edit for p in problems if p.edit is not None])
         if new == text:
             break
-        fixed.extend(p for p in problems if p.edit is not None)
+        made = set(applied)
+        fixed.extend(p for p in problems if p.edit in made)
         text = new
     return text, fixed
 

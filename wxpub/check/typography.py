@@ -184,7 +184,7 @@ def typography_problems(layout: Layout, path: str) -> list[Problem]:
     except ValueError:  # its parser gives up on pathological input (a 100,000-character line)
         return _front_typography(layout, path)
     for item in result.lines:
-        line, col, old, new = item.line, item.col, item.old, item.new
+        line, col, old, new = item.line, item.col, item.old, _settled(item.new)
         if not 1 <= line <= len(layout.lines):
             continue
         original = layout.lines[line - 1]
@@ -204,6 +204,19 @@ def typography_problems(layout: Layout, path: str) -> list[Problem]:
     return problems
 
 
+def _settled(new: str) -> str:
+    """What autocorrect makes of its own suggestion once it looks again, so that check lists every
+    change --fix will make: 'ＡＢＣ' between CJK becomes 'ABC', and only then ' ABC '."""
+    import autocorrect_py
+
+    for _ in range(3):
+        again = autocorrect_py.format_for(new, "md")
+        if again == new:
+            break
+        new = again
+    return new
+
+
 def _front_typography(layout: Layout, path: str) -> list[Problem]:
     """Typography of the front matter values a reader sees (title, digest), written on one line.
 
@@ -220,7 +233,11 @@ def _front_typography(layout: Layout, path: str) -> list[Problem]:
         if not match or not match.group("value") or (not match.group("q") and match.group("value")[0] in "|>&*!{[%@`"):
             continue
         value = match.group("value")
-        fixed = autocorrect_py.format(value)
+        fixed = value
+        for _ in range(3):  # settled, as for the body
+            fixed, before = autocorrect_py.format(fixed), fixed
+            if fixed == before:
+                break
         if fixed == value:
             continue
         col = match.start("value") + 1
