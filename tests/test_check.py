@@ -580,6 +580,25 @@ def test_diff_writes_nothing(project: Path) -> None:
 
 
 
+@pytest.mark.parametrize("tool", [["patch", "-p1", "--quiet"], ["git", "apply"]])
+def test_the_diff_of_a_crlf_file_applies_to_it(project: Path, monkeypatch: pytest.MonkeyPatch, tool: list[str]) -> None:
+    import shutil
+
+    if shutil.which(tool[0]) is None:
+        pytest.skip(f"no {tool[0]} here")
+    original = "\ufeff---\r\ntitle: 标题\r\ncover: cover.png\r\n---\r\n\r\n正文abc\r\n\r\n结尾abc".encode("utf-8")
+    path = project / "posts" / "crlf.md"
+    path.write_bytes(original)
+    monkeypatch.chdir(project)
+    out = CliRunner().invoke(main, ["check", "--diff", "posts/crlf.md"])
+    assert out.exit_code == 1 and b"+\xe6\xad\xa3\xe6\x96\x87 abc\r\n" in out.stdout_bytes  # '+正文 abc', CRLF kept
+    assert check_file(path, Mode.FIX).fixed == 2
+    fixed = path.read_bytes()
+    path.write_bytes(original)
+    applied = subprocess.run(tool, input=out.stdout_bytes, cwd=project, capture_output=True)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert path.read_bytes() == fixed
+
 def test_diff_says_what_would_be_fixed_and_what_would_be_left(project: Path) -> None:
     fixable = write(project, post("title: 标题\ncover: cover.png\n", "正文abc，写于2024年\n"), "a.md")
     out = CliRunner().invoke(main, ["check", "--diff", str(fixable)])

@@ -169,32 +169,38 @@ def check_file(
             return FileResult(name, (problem,) if problem and selection.allows(problem.code) else ())
         bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
         crlf = "\r\n" in text
+        written = bom + text
         text = text.replace("\r\n", "\n")
         fixed_count, diff = 0, ""
         if mode is not Mode.CHECK:
             new, fixed = fix_text(text, name, selection=selection, block=block)
             fixed_count = len(fixed)
             if new != text:
+                out = bom + (new.replace("\n", "\r\n") if crlf else new)
                 if mode is Mode.FIX:
-                    out = bom + (new.replace("\n", "\r\n") if crlf else new)
                     path.write_bytes(out.encode("utf-8"))
                 else:
-                    diff = "".join(
-                        difflib.unified_diff(
-                            text.splitlines(keepends=True),
-                            new.splitlines(keepends=True),
-                            fromfile=f"{name}\t(original)",
-                            tofile=f"{name}\t(fixed)",
-                        )
-                    )
-                    if not diff.endswith("\n"):
-                        diff += "\n"
+                    diff = _unified_diff(written, out, name)
                 text = new
         problems = check_text(text, name, selection=selection, convert_options=convert_options, block=block)
         return FileResult(name, tuple(problems), fixed_count, diff)
     except Exception as exc:  # one bad file must not stop the others: it is reported as a crash
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return FileResult(name, crash=detail)
+
+
+def _unified_diff(before: str, after: str, name: str) -> str:
+    """The diff from the file as it is to what --fix writes, byte for byte (its BOM, its CRLF), so
+    that `git apply` and `patch -p1` take it (named a/… and b/…, as git names them)."""
+    shown = Path(name).as_posix().lstrip("/")
+    lines = difflib.unified_diff(_file_lines(before), _file_lines(after), fromfile=f"a/{shown}", tofile=f"b/{shown}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _file_lines(text: str) -> list[str]:
+    """Lines as patch counts them: ended by LF only (str.splitlines also ends one at U+2028, a form feed, a lone CR)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 @lru_cache(maxsize=256)
