@@ -558,6 +558,38 @@ def test_one_content_measure_for_convert_check_and_publish(project: Path, monkey
     assert f"{convert_file(over).content_length:,} characters" in problem.message
 
 
+
+@pytest.mark.parametrize(
+    "body, expanded",
+    [
+        ("正文。\n\n<!-- wxpub: include blocks/ad.md -->\n", True),
+        ("正文。\n\n```\n<!-- wxpub: include blocks/ad.md -->\n```\n", False),
+        ("正文。\n\n    <!-- wxpub: include blocks/ad.md -->\n\n后文。\n", False),  # an indented code block
+        ("正文。\n\n    代码\n\n    <!-- wxpub: include blocks/ad.md -->\n\n后文。\n", False),  # still the same code block
+        ("正文。\n    <!-- wxpub: include blocks/ad.md -->\n", True),  # no blank line before: the paragraph goes on
+        ("- 列表\n\n    <!-- wxpub: include blocks/ad.md -->\n", True),  # inside the list item, not code
+    ],
+)
+def test_an_include_in_code_is_shown_as_written(project: Path, body: str, expanded: bool) -> None:
+    from wxpub.convert import convert_file
+
+    (project / "blocks").mkdir()
+    (project / "blocks" / "ad.md").write_text("广告内容。\n", encoding="utf-8")
+    path = write(project, post("title: 标题\ncover: cover.png\n", body))
+    html = convert_file(path).html.replace("\xa0", " ")  # code keeps its spaces as no-break spaces
+    assert ("广告内容" in html) is expanded
+    assert ("wxpub: include blocks/ad.md" in html) is not expanded
+
+
+def test_a_missing_include_says_how_to_go_without_it(project: Path) -> None:
+    path = write(project, post("title: 标题\ncover: cover.png\nfooter: blocks/gone.md\n", "正文。\n\n<!-- wxpub: include blocks/ad.md -->\n"))
+    found = {p.line: p.message for p in check_file(path).problems if p.code == "WX309"}
+    assert found[9] == (
+        "block 'blocks/ad.md' (include) does not exist "
+        "(create the file (paths are relative to the project root), or remove the include line)"
+    )
+    assert found[4].endswith("or write 'none' to go without)")  # a footer named in the front matter
+
 # --- files, modes and the report -----------------------------------------------------------------
 
 
