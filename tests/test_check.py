@@ -681,7 +681,15 @@ def test_folders_are_walked_and_other_files_ignored(project: Path) -> None:
     (project / "posts" / "sub").mkdir()
     write(project, GOOD, "sub/b.markdown")
     assert [p.name for p in check.iter_posts([project])] == ["a.md", "b.markdown"]
-    assert list(check.iter_posts([project / "posts" / "notes.txt"])) == []
+
+
+def test_a_file_named_is_checked_whatever_its_name_ends_with(project: Path) -> None:
+    # convert and publish take it; the pre-commit hook names Markdown files only (types: [markdown])
+    path = write(project, post("title: 标题\ncover: cover.png\n", "正文abc\n"), "post.mdx")
+    assert list(check.iter_posts([path])) == [path]
+    out = CliRunner().invoke(main, ["check", str(path)])
+    assert out.exit_code == 1 and "post.mdx:6:3: WX401" in out.stdout
+    assert out.stderr.strip() == "wxpub check: 1 warning in 1 of 1 file (1 fixable with --fix)"
 
 
 def test_folders_in_messages_are_named_never_as_dot(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -217,7 +217,7 @@ def selection_for(path: Path) -> Selection:
 
 
 def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """The posts among `paths`: Markdown files, folders walked in sorted order; others ignored.
+    """The posts among `paths`: each file named, and the Markdown files of each folder, walked in sorted order.
 
     A folder's walk skips hidden folders and `node_modules`. The project's blocks are parts of
     posts, not posts: they are left out (see `markdown_files`). A folder holding no post is a
@@ -226,8 +226,8 @@ def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def markdown_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
-    """Every Markdown file among `paths`, each with whether it is one of the project's blocks
-    (its `blocks/` folder, an account's header or footer), named or found in a folder.
+    """Every file named among `paths` and every Markdown file in its folders, each with whether it
+    is one of the project's blocks (its `blocks/` folder, an account's header or footer).
 
     A folder holding no Markdown file is a UsageError: a mistyped folder in CI must not pass as
     a clean one."""
@@ -249,8 +249,10 @@ def _walk(paths: Iterable[str | Path], *, posts: bool) -> Iterator[tuple[Path, b
                 and not any(part.startswith(".") or part == "node_modules" for part in p.relative_to(path).parts[:-1])
             )
         elif path.exists():
+            # A file named is a post whatever its name ends with, as convert and publish take it
+            # (the pre-commit hook names Markdown files only): only a folder's walk picks by name.
             blocks = _blocks_of(path.parent)
-            found = [path] if path.suffix.lower() in MARKDOWN_SUFFIXES else []
+            found = [path]
         else:
             raise UsageError("no such file or folder", path=path)
         marked = [(file, _is_block(file.resolve(), blocks)) for file in found]
