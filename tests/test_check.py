@@ -269,7 +269,7 @@ def test_fix_never_touches_alerts_links_footnotes_or_math() -> None:
 def test_typography_is_reported_at_the_line_and_column_in_the_file() -> None:
     text = "---\ntitle: 标题\n---\n\n这是WeChat文章,写于2024年。\n\n> 引用abc\n\n全角ＡＢＣ字母\n\n这是 “引号” 测试\n"
     problems = check_text(text, content=False)
-    assert where(problems, "WX401") == [(5, 3), (5, 9), (5, 14), (5, 18), (7, 5)]
+    assert where(problems, "WX401") == [(5, 3), (5, 9), (5, 14), (5, 18), (7, 5), (9, 3), (9, 6)]
     assert where(problems, "WX402") == [(5, 11)]
     assert where(problems, "WX404") == [(9, 3)]
     assert where(problems, "WX403") == [(11, 3), (11, 8)]
@@ -278,6 +278,40 @@ def test_typography_is_reported_at_the_line_and_column_in_the_file() -> None:
     assert "use full-width '，' instead of ',' in CJK text" in messages
     assert "remove the space between '是' and '“'" in messages
 
+
+
+@pytest.mark.parametrize(
+    "body, fixed",
+    [
+        # autocorrect turns only the first mark of a run full-width ('？??'): a run is left as written
+        ("真的吗???太好了!!!", "真的吗???太好了!!!"),
+        ("好??你好", "好??你好"),
+        ("好?!你好", "好?! 你好"),
+        ("你好,,世界", "你好,,世界"),
+        ("真的吗?太好了!", "真的吗？太好了！"),
+        ("好的!你呢?", "好的！你呢？"),
+        # autocorrect's own rules: '!' after a Latin letter or sign is English punctuation, followed by a space
+        ("提升了30%!你觉得呢?", "提升了 30%! 你觉得呢？"),
+        # autocorrect changes the colon only: quotes and the '.' after a quote are left (and not reported)
+        ('他说:"好的".然后走了。', '他说："好的".然后走了。'),
+    ],
+)
+def test_fix_never_half_converts_a_run_of_punctuation(body: str, fixed: str) -> None:
+    text = post("title: 标题\n", body + "\n")
+    problems = check_text(text, content=False)
+    assert not [p for p in problems if "''" in p.message]
+    new, done = fix_text(text)
+    assert new == post("title: 标题\n", fixed + "\n")
+    assert len(done) == len([p for p in problems if p.edit])
+    assert fix_text(new) == (new, [])
+
+
+def test_a_conversion_and_a_space_are_separate_problems_each_quoting_what_it_changes() -> None:
+    problems = check_text(post("title: 标题\n", "好, 你好\n"), content=False)
+    assert [(p.code, p.message) for p in problems] == [
+        ("WX402", "use full-width '，' instead of ',' in CJK text"),
+        ("WX403", "remove the space between ',' and '你'"),
+    ]
 
 CODE_HEAVY = """---
 title: 代码
@@ -342,6 +376,33 @@ def test_fix_and_check_agree(project: Path) -> None:
     assert result.fixed == len(fixable)
     assert not [p for p in result.problems if p.edit]
 
+
+
+def test_check_lists_every_change_fix_makes_and_fix_counts_only_those(project: Path) -> None:
+    # autocorrect makes 'ＡＢＣ' half-width, and only on a second look spaces it from the CJK around it
+    text = post("title: 测试Python的排版,看看\ncover: cover.png\n", "这里有全角ＡＢＣ字母。\n\n中文abc,还有数字123。\n")
+    path = write(project, text)
+    listed = [p for p in check_file(path).problems if p.edit]
+    fixed, done = fix_text(text, str(path))
+    assert sorted(done, key=lambda p: (p.line, p.col)) == sorted(listed, key=lambda p: (p.line, p.col))
+    assert "全角 ABC 字母" in fixed
+    runner = CliRunner()
+    checked = runner.invoke(main, ["check", str(path)])
+    assert f"({len(listed)} fixable with --fix)" in checked.stderr
+    title = len([p for p in check_file(path).problems if p.line == 2])
+    assert title  # the title's typography is reported, never fixed: it is not counted as fixed
+    diffed = runner.invoke(main, ["check", "--diff", str(path)])
+    assert f"{len(listed)} problems in 1 file would be fixed; {title} warnings would be left" in diffed.stderr
+    fixing = runner.invoke(main, ["check", "--fix", str(path)])
+    assert f"fixed {len(listed)} problems in 1 file; {title} warnings left" in fixing.stderr
+    assert path.read_text(encoding="utf-8") == fixed
+
+
+def test_an_edit_that_cannot_be_applied_is_not_counted_as_fixed() -> None:
+    from wxpub.check.problems import Edit, applied_edits
+
+    text, applied = applied_edits("abc\ndef", [Edit(1, 2, "b", "B"), Edit(1, 1, "abc", "x"), Edit(2, 1, "zz", "y")])
+    assert text == "aBc\ndef" and applied == [Edit(1, 2, "b", "B")]
 
 # --- silencing -----------------------------------------------------------------------------------
 
@@ -497,6 +558,38 @@ def test_one_content_measure_for_convert_check_and_publish(project: Path, monkey
     assert f"{convert_file(over).content_length:,} characters" in problem.message
 
 
+
+@pytest.mark.parametrize(
+    "body, expanded",
+    [
+        ("正文。\n\n<!-- wxpub: include blocks/ad.md -->\n", True),
+        ("正文。\n\n```\n<!-- wxpub: include blocks/ad.md -->\n```\n", False),
+        ("正文。\n\n    <!-- wxpub: include blocks/ad.md -->\n\n后文。\n", False),  # an indented code block
+        ("正文。\n\n    代码\n\n    <!-- wxpub: include blocks/ad.md -->\n\n后文。\n", False),  # still the same code block
+        ("正文。\n    <!-- wxpub: include blocks/ad.md -->\n", True),  # no blank line before: the paragraph goes on
+        ("- 列表\n\n    <!-- wxpub: include blocks/ad.md -->\n", True),  # inside the list item, not code
+    ],
+)
+def test_an_include_in_code_is_shown_as_written(project: Path, body: str, expanded: bool) -> None:
+    from wxpub.convert import convert_file
+
+    (project / "blocks").mkdir()
+    (project / "blocks" / "ad.md").write_text("广告内容。\n", encoding="utf-8")
+    path = write(project, post("title: 标题\ncover: cover.png\n", body))
+    html = convert_file(path).html.replace("\xa0", " ")  # code keeps its spaces as no-break spaces
+    assert ("广告内容" in html) is expanded
+    assert ("wxpub: include blocks/ad.md" in html) is not expanded
+
+
+def test_a_missing_include_says_how_to_go_without_it(project: Path) -> None:
+    path = write(project, post("title: 标题\ncover: cover.png\nfooter: blocks/gone.md\n", "正文。\n\n<!-- wxpub: include blocks/ad.md -->\n"))
+    found = {p.line: p.message for p in check_file(path).problems if p.code == "WX309"}
+    assert found[9] == (
+        "block 'blocks/ad.md' (include) does not exist "
+        "(create the file (paths are relative to the project root), or remove the include line)"
+    )
+    assert found[4].endswith("or write 'none' to go without)")  # a footer named in the front matter
+
 # --- files, modes and the report -----------------------------------------------------------------
 
 
@@ -517,6 +610,26 @@ def test_diff_writes_nothing(project: Path) -> None:
     assert "-正文abc" in diff and "+正文 abc" in diff
     assert report.exit_code == 1
 
+
+
+@pytest.mark.parametrize("tool", [["patch", "-p1", "--quiet"], ["git", "apply"]])
+def test_the_diff_of_a_crlf_file_applies_to_it(project: Path, monkeypatch: pytest.MonkeyPatch, tool: list[str]) -> None:
+    import shutil
+
+    if shutil.which(tool[0]) is None:
+        pytest.skip(f"no {tool[0]} here")
+    original = "\ufeff---\r\ntitle: 标题\r\ncover: cover.png\r\n---\r\n\r\n正文abc\r\n\r\n结尾abc".encode("utf-8")
+    path = project / "posts" / "crlf.md"
+    path.write_bytes(original)
+    monkeypatch.chdir(project)
+    out = CliRunner().invoke(main, ["check", "--diff", "posts/crlf.md"])
+    assert out.exit_code == 1 and b"+\xe6\xad\xa3\xe6\x96\x87 abc\r\n" in out.stdout_bytes  # '+正文 abc', CRLF kept
+    assert check_file(path, Mode.FIX).fixed == 2
+    fixed = path.read_bytes()
+    path.write_bytes(original)
+    applied = subprocess.run(tool, input=out.stdout_bytes, cwd=project, capture_output=True)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert path.read_bytes() == fixed
 
 def test_diff_says_what_would_be_fixed_and_what_would_be_left(project: Path) -> None:
     fixable = write(project, post("title: 标题\ncover: cover.png\n", "正文abc，写于2024年\n"), "a.md")
@@ -568,7 +681,15 @@ def test_folders_are_walked_and_other_files_ignored(project: Path) -> None:
     (project / "posts" / "sub").mkdir()
     write(project, GOOD, "sub/b.markdown")
     assert [p.name for p in check.iter_posts([project])] == ["a.md", "b.markdown"]
-    assert list(check.iter_posts([project / "posts" / "notes.txt"])) == []
+
+
+def test_a_file_named_is_checked_whatever_its_name_ends_with(project: Path) -> None:
+    # convert and publish take it; the pre-commit hook names Markdown files only (types: [markdown])
+    path = write(project, post("title: 标题\ncover: cover.png\n", "正文abc\n"), "post.mdx")
+    assert list(check.iter_posts([path])) == [path]
+    out = CliRunner().invoke(main, ["check", str(path)])
+    assert out.exit_code == 1 and "post.mdx:6:3: WX401" in out.stdout
+    assert out.stderr.strip() == "wxpub check: 1 warning in 1 of 1 file (1 fixable with --fix)"
 
 
 def test_folders_in_messages_are_named_never_as_dot(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 INCLUDE = re.compile(r"^[ \t]*<!--\s*wxpub:\s*include\s+(\S+?)\s*-->[ \t]*$")
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+_LIST_ITEM = re.compile(r"^[ \t]{0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
 # A Markdown image's source in a block: written relative to the block, rewritten relative to the post.
 _IMAGE = re.compile(r"(!\[[^\]\n]*\]\()(<[^>\n]+>|[^)\s]+)")
 _NOT_RELATIVE = re.compile(r"(?i)^([a-z][a-z0-9+.-]*:|/|#)")
@@ -99,12 +100,14 @@ class _Expander:
         lines: list[str] = []
         where: list[int] = []
         fence: str | None = None
+        code = _IndentedCode()
         for index, line in enumerate(text.split("\n")):
             here = start + index if start is not None else at
             opened = _FENCE.match(line)
             if opened and (fence is None or opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence)):
                 fence = opened.group(1) if fence is None else None
-            found = INCLUDE.match(line) if fence is None else None
+            in_code = code.holds(line) if fence is None else False
+            found = INCLUDE.match(line) if fence is None and not in_code else None
             if found is None:
                 if block is not None:
                     line = self._fill(self._images(line, block), here, block)
@@ -129,7 +132,9 @@ class _Expander:
         try:
             text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            self.notices.append(Notice("block-missing", f"block '{name}' ({named_by}) does not exist", line, 1))
+            # A header or footer can be turned off with 'none'; an include is turned off by removing it.
+            hint = "create the file (paths are relative to the project root), or remove the include line" if named_by == "include" else None
+            self.notices.append(Notice("block-missing", f"block '{name}' ({named_by}) does not exist", line, 1, hint))
             return _Lines((), ())
         except (OSError, UnicodeDecodeError) as exc:
             self.notices.append(Notice("block-missing", f"block '{name}' ({named_by}) cannot be read: {exc}", line, 1))
@@ -167,6 +172,35 @@ class _Expander:
             return path.relative_to(self.root.resolve()).as_posix()
         except ValueError:
             return str(path)
+
+
+class _IndentedCode:
+    """Whether a line is inside an indented code block, told line by line, for the sure case only.
+
+    Python-Markdown renders a line indented by four spaces (or a tab) after a blank line as code,
+    and so does CommonMark, unless a list holds it: there it is the item's text. Which list a line
+    belongs to takes the parser to know, so from a list item to the next unindented line after a
+    blank line no line is taken for code (an include there is expanded, as before)."""
+
+    def __init__(self) -> None:
+        self.code = False
+        self.in_list = False
+        self.after_blank = True  # the start of the text is a block's start
+
+    def holds(self, line: str) -> bool:
+        if not line.strip():
+            self.after_blank = True
+            return self.code
+        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip(" "))
+        if indent >= 4 and (self.code or self.after_blank and not self.in_list):
+            self.code, self.after_blank = True, False
+            return True
+        if _LIST_ITEM.match(line):
+            self.in_list = True
+        elif indent == 0 and self.after_blank:
+            self.in_list = False
+        self.code, self.after_blank = False, False
+        return False
 
 
 def _variables(meta: Mapping[str, Any], account: Account | None) -> dict[str, str]:

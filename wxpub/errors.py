@@ -87,13 +87,15 @@ class Notice:
     """A warning met while converting: something was dropped, changed or looks wrong, but output exists.
 
     `code` is stable (scripts and `wxpub check` key on it); `line` is 1-based in the post file,
-    `col` 1-based in that line (in characters), when known.
+    `col` 1-based in that line (in characters), when known; `hint`, what to do when it differs
+    from the code's usual advice.
     """
 
     code: str
     message: str
     line: int | None = None
     col: int | None = None
+    hint: str | None = None
 
     def one_line(self, path: str | Path | None = None) -> str:
         place = f"{self.line}:{self.col}" if self.line and self.col else f"{self.line}"

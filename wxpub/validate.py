@@ -267,7 +267,7 @@ def content(converted: Converted) -> Iterator[Finding]:
         if code is None:
             continue
         message = f"{notice.message} [{notice.code}]" if code == "WX305" else notice.message
-        yield Finding(code, message, notice.line or 1, notice.col or 1, _NOTICE_HINTS.get(code))
+        yield Finding(code, message, notice.line or 1, notice.col or 1, notice.hint or _NOTICE_HINTS.get(code))
     for link in converted.links:
         yield Finding(
             "WX304",

@@ -33,6 +33,7 @@ from .problems import (
     Problem,
     Selection,
     apply_edits,
+    applied_edits,
     is_silenced,
     silenced_lines,
 )
@@ -116,15 +117,13 @@ def fix_text(
 ) -> tuple[str, list[Problem]]:
     """The text with every safe fix applied, and the problems that were fixed. Idempotent."""
     fixed: list[Problem] = []
-    for _ in range(4):  # a fix can reveal another (a space added next to new punctuation)
+    for _ in range(4):  # an edit skipped as overlapping another is made on the next pass
         problems = check_text(text, path, selection=selection, content=False, block=block)
-        edits = [p.edit for p in problems if p.edit is not None]
-        if not edits:
-            break
-        new = apply_edits(text, edits)
+        new, applied = applied_edits(text, [p.edit for p in problems if p.edit is not None])
         if new == text:
             break
-        fixed.extend(p for p in problems if p.edit is not None)
+        made = set(applied)
+        fixed.extend(p for p in problems if p.edit in made)
         text = new
     return text, fixed
 
@@ -170,32 +169,38 @@ def check_file(
             return FileResult(name, (problem,) if problem and selection.allows(problem.code) else ())
         bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
         crlf = "\r\n" in text
+        written = bom + text
         text = text.replace("\r\n", "\n")
         fixed_count, diff = 0, ""
         if mode is not Mode.CHECK:
             new, fixed = fix_text(text, name, selection=selection, block=block)
             fixed_count = len(fixed)
             if new != text:
+                out = bom + (new.replace("\n", "\r\n") if crlf else new)
                 if mode is Mode.FIX:
-                    out = bom + (new.replace("\n", "\r\n") if crlf else new)
                     path.write_bytes(out.encode("utf-8"))
                 else:
-                    diff = "".join(
-                        difflib.unified_diff(
-                            text.splitlines(keepends=True),
-                            new.splitlines(keepends=True),
-                            fromfile=f"{name}\t(original)",
-                            tofile=f"{name}\t(fixed)",
-                        )
-                    )
-                    if not diff.endswith("\n"):
-                        diff += "\n"
+                    diff = _unified_diff(written, out, name)
                 text = new
         problems = check_text(text, name, selection=selection, convert_options=convert_options, block=block)
         return FileResult(name, tuple(problems), fixed_count, diff)
     except Exception as exc:  # one bad file must not stop the others: it is reported as a crash
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return FileResult(name, crash=detail)
+
+
+def _unified_diff(before: str, after: str, name: str) -> str:
+    """The diff from the file as it is to what --fix writes, byte for byte (its BOM, its CRLF), so
+    that `git apply` and `patch -p1` take it (named a/… and b/…, as git names them)."""
+    shown = Path(name).as_posix().lstrip("/")
+    lines = difflib.unified_diff(_file_lines(before), _file_lines(after), fromfile=f"a/{shown}", tofile=f"b/{shown}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _file_lines(text: str) -> list[str]:
+    """Lines as patch counts them: ended by LF only (str.splitlines also ends one at U+2028, a form feed, a lone CR)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 @lru_cache(maxsize=256)
@@ -212,7 +217,7 @@ def selection_for(path: Path) -> Selection:
 
 
 def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """The posts among `paths`: Markdown files, folders walked in sorted order; others ignored.
+    """The posts among `paths`: each file named, and the Markdown files of each folder, walked in sorted order.
 
     A folder's walk skips hidden folders and `node_modules`. The project's blocks are parts of
     posts, not posts: they are left out (see `markdown_files`). A folder holding no post is a
@@ -221,8 +226,8 @@ def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def markdown_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
-    """Every Markdown file among `paths`, each with whether it is one of the project's blocks
-    (its `blocks/` folder, an account's header or footer), named or found in a folder.
+    """Every file named among `paths` and every Markdown file in its folders, each with whether it
+    is one of the project's blocks (its `blocks/` folder, an account's header or footer).
 
     A folder holding no Markdown file is a UsageError: a mistyped folder in CI must not pass as
     a clean one."""
@@ -244,8 +249,10 @@ def _walk(paths: Iterable[str | Path], *, posts: bool) -> Iterator[tuple[Path, b
                 and not any(part.startswith(".") or part == "node_modules" for part in p.relative_to(path).parts[:-1])
             )
         elif path.exists():
+            # A file named is a post whatever its name ends with, as convert and publish take it
+            # (the pre-commit hook names Markdown files only): only a folder's walk picks by name.
             blocks = _blocks_of(path.parent)
-            found = [path] if path.suffix.lower() in MARKDOWN_SUFFIXES else []
+            found = [path]
         else:
             raise UsageError("no such file or folder", path=path)
         marked = [(file, _is_block(file.resolve(), blocks)) for file in found]

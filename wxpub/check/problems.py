@@ -136,11 +136,19 @@ def is_silenced(problem: Problem, silenced: Mapping[int, tuple[str, ...]]) -> bo
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     """Apply edits that still match; overlapping or stale ones are skipped (the next pass sees them)."""
+    return applied_edits(text, edits)[0]
+
+
+def applied_edits(text: str, edits: Iterable[Edit]) -> tuple[str, list[Edit]]:
+    """apply_edits, and the edits it applied: only those count as fixed."""
     lines = text.split("\n")
     by_line: dict[int, list[Edit]] = {}
+    applied: list[Edit] = []
     for edit in edits:
         by_line.setdefault(edit.line, []).append(edit)
     for number, line_edits in by_line.items():
+        if not 1 <= number <= len(lines):
+            continue
         current = lines[number - 1]
         floor = len(current) + 1
         for edit in sorted(line_edits, key=lambda e: (e.col, len(e.old)), reverse=True):
@@ -149,5 +157,6 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
                 continue
             current = current[:start] + edit.new + current[end:]
             floor = start
+            applied.append(edit)
         lines[number - 1] = current
-    return "\n".join(lines)
+    return "\n".join(lines), applied

@@ -91,6 +91,15 @@ def _typography_source(lines: Sequence[str], body_line: int) -> tuple[list[str],
 
 
 _FULLWIDTH_PUNCT = set("，。！？：；、“”‘’（）《》【】「」『』…—～")
+_HALFWIDTH_PUNCT = set(",.;:!?")
+
+
+def _unwidened(char: str) -> str:
+    """The character with its width forgotten ('？' -> '?', 'Ａ' -> 'A'), to line a change up with what it changes."""
+    if char == "。":
+        return "."
+    plain = unicodedata.normalize("NFKC", char)
+    return plain if len(plain) == 1 else char
 
 
 def _classify(old: str, new: str) -> tuple[str, str]:
@@ -98,21 +107,52 @@ def _classify(old: str, new: str) -> tuple[str, str]:
     if not old.strip() and not new.strip():
         return ("WX401", "add a space") if len(new) > len(old) else ("WX403", "remove the space")
     core_old, core_new = old.strip(), new.strip()
-    if core_new and all(c in _FULLWIDTH_PUNCT for c in core_new) and all(c.isascii() for c in core_old):
+    if not core_old:
+        return "WX409", f"add '{core_new}'"
+    if not core_new:
+        return "WX409", f"remove '{core_old}'"
+    if all(c in _FULLWIDTH_PUNCT for c in core_new) and all(c.isascii() for c in core_old):
         return "WX402", f"use full-width '{core_new}' instead of '{core_old}' in CJK text"
     if any(unicodedata.east_asian_width(c) == "F" and c.isalnum() for c in old):
         return "WX404", f"write '{new}' instead of full-width '{old}'"
     return "WX409", f"write '{new}' instead of '{old}'"
 
 
+def _pieces(old: str, new: str) -> Iterator[tuple[int, int, int, int]]:
+    """Where `new` differs from `old`, as (i1, i2, j1, j2) slices, a change of width lined up with its character.
+
+    Compared as they are, '???' -> '？??' would be read as '？' added before and '?' taken from
+    the end; compared with widths forgotten, it is the first '?' made full-width."""
+    plain_old, plain_new = "".join(map(_unwidened, old)), "".join(map(_unwidened, new))
+    matcher = difflib.SequenceMatcher(None, plain_old, plain_new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            yield i1, i2, j1, j2
+            continue
+        k = 0
+        while k < i2 - i1:
+            if old[i1 + k] == new[j1 + k]:
+                k += 1
+                continue
+            start = k
+            while k < i2 - i1 and old[i1 + k] != new[j1 + k]:
+                k += 1
+            yield i1 + start, i1 + k, j1 + start, j1 + k
+
+
 def _changes(line: int, col: int, old: str, new: str, source: str) -> Iterator[tuple[str, str, Edit]]:
     """Split one autocorrect suggestion into small edits, each with its own code and column."""
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
+    result = source[: col - 1] + new + source[col - 1 + len(old) :]
+    for i1, i2, j1, j2 in _pieces(old, new):
         a, b = old[i1:i2], new[j1:j2]
         code, message = _classify(a, b)
+        if code == "WX402":
+            # autocorrect widens only the first mark of a run ('真的吗???' -> '真的吗？??') and
+            # leaves '!!!' alone: a run of marks is left as written, never half full-width.
+            at = col - 1 + j1
+            neighbours = result[at - 1 : at] + result[at + len(b) : at + len(b) + 1]
+            if any(c in _HALFWIDTH_PUNCT for c in neighbours):
+                continue
         if code in ("WX401", "WX403"):
             before_index, after_index = col - 2 + i1, col - 1 + i2
             before = source[before_index] if 0 <= before_index < len(source) else ""
@@ -144,7 +184,7 @@ def typography_problems(layout: Layout, path: str) -> list[Problem]:
     except ValueError:  # its parser gives up on pathological input (a 100,000-character line)
         return _front_typography(layout, path)
     for item in result.lines:
-        line, col, old, new = item.line, item.col, item.old, item.new
+        line, col, old, new = item.line, item.col, item.old, _settled(item.new)
         if not 1 <= line <= len(layout.lines):
             continue
         original = layout.lines[line - 1]
@@ -164,6 +204,19 @@ def typography_problems(layout: Layout, path: str) -> list[Problem]:
     return problems
 
 
+def _settled(new: str) -> str:
+    """What autocorrect makes of its own suggestion once it looks again, so that check lists every
+    change --fix will make: 'ＡＢＣ' between CJK becomes 'ABC', and only then ' ABC '."""
+    import autocorrect_py
+
+    for _ in range(3):
+        again = autocorrect_py.format_for(new, "md")
+        if again == new:
+            break
+        new = again
+    return new
+
+
 def _front_typography(layout: Layout, path: str) -> list[Problem]:
     """Typography of the front matter values a reader sees (title, digest), written on one line.
 
@@ -180,7 +233,11 @@ def _front_typography(layout: Layout, path: str) -> list[Problem]:
         if not match or not match.group("value") or (not match.group("q") and match.group("value")[0] in "|>&*!{[%@`"):
             continue
         value = match.group("value")
-        fixed = autocorrect_py.format(value)
+        fixed = value
+        for _ in range(3):  # settled, as for the body
+            fixed, before = autocorrect_py.format(fixed), fixed
+            if fixed == before:
+                break
         if fixed == value:
             continue
         col = match.start("value") + 1
