@@ -506,9 +506,10 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
     click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
     click.echo(f"  drafts: {server.url}", err=True)
-    # These variables serve a project without [accounts]; an account has its own AppID and
-    # WXPUB_SECRET_<NAME>, which publish --sandbox replaces with the sandbox's own.
+    # The sandbox takes every account's own AppID with its one secret (publish --sandbox sends that,
+    # never WXPUB_SECRET_<NAME>); a project without [accounts] uses the sandbox's AppID.
     click.echo(f"  use it (a project without [accounts]): WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
+    click.echo(f"  (with [accounts]: WXPUB_API_BASE={server.url} and WXPUB_SECRET_<NAME>={SANDBOX_SECRET} for each account)", err=True)
     if state is None or server.port == DEFAULT_SANDBOX_PORT:  # where publish --sandbox looks for it
         click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
     try:

@@ -224,6 +224,7 @@ class Credentials:
     appid: str
     secret: str = field(repr=False)
     secret_from: str = "WXPUB_SECRET"  # where the secret was read, in words: what an error tells to check
+    appid_from: str = "WXPUB_APPID"  # where the AppID was read, in words, likewise
 
     @classmethod
     def from_environment(cls, settings: PublishSettings) -> Credentials:
@@ -315,6 +316,12 @@ class Account:
             return f"secret_file {self.secret_file}"
         return f"missing (set {self.secret_variable})"
 
+    def appid_from(self) -> str:
+        """Where the AppID was read, in words: `[accounts.NAME] appid in wxpub.toml`."""
+        if self.source is not None and self.source.name == "pyproject.toml":
+            return f"[tool.wxpub.accounts.{self.key}] appid in {shown(self.source)}"
+        return f"[accounts.{self.key}] appid in {shown(self.source) if self.source is not None else CONFIG_FILE}"
+
 
 @dataclass(frozen=True)
 class Accounts:
@@ -379,9 +386,42 @@ def project_accounts(start: str | Path) -> Accounts:
     return Accounts(found, default or next(iter(found), None), source)
 
 
-def credentials_of(account: Account | None, settings: PublishSettings) -> Credentials:
-    """The credentials to publish with: the account's, or WXPUB_APPID's for a project without accounts."""
+@dataclass(frozen=True)
+class StandIn:
+    """A server standing in for WeChat (the sandbox): every account keeps its own AppID there, so that
+    drafts, uploads, quotas and ledgers stay per account as on WeChat, and each uses the stand-in's
+    one secret, never the account's own (which must not leave for a stand-in)."""
+
+    appid: str  # for a project without [accounts]
+    secret: str = field(repr=False)
+    name: str = "the sandbox"
+
+    def credentials(self, account: Account | None) -> Credentials:
+        if account is None:
+            return Credentials(self.appid, self.secret, f"{self.name}'s secret", f"{self.name}'s AppID")
+        return Credentials(account.appid, self.secret, f"{self.name}'s secret", account.appid_from())
+
+
+def credentials_of(account: Account | None, settings: PublishSettings, given: Credentials | StandIn | None = None) -> Credentials:
+    """The credentials to publish with: `given` ones, else the account's, else WXPUB_APPID's for a project
+    without accounts. A stand-in keeps the account's AppID and gives its own secret."""
+    if isinstance(given, Credentials):
+        return given
+    if isinstance(given, StandIn):
+        return given.credentials(account)
     return account_credentials(account) if account is not None else Credentials.from_environment(settings)
+
+
+def appid_of(account: Account | None, given: Credentials | StandIn | None = None) -> str:
+    """The AppID posts of `account` go to, read without their secret ("" when none is set): what a
+    dry run and `publish --changed` key the ledger on."""
+    if isinstance(given, Credentials):
+        return given.appid
+    if account is not None:
+        return account.appid
+    if isinstance(given, StandIn):
+        return given.appid
+    return os.environ.get("WXPUB_APPID", "").strip()
 
 
 def account_credentials(account: Account) -> Credentials:
@@ -393,4 +433,4 @@ def account_credentials(account: Account) -> Credentials:
             path=account.source,
             hint=f"export {account.secret_variable}=... (in CI: a repository secret), or set secret_file in [accounts.{account.key}]",
         )
-    return Credentials(account.appid, secret, account.secret_source())
+    return Credentials(account.appid, secret, account.secret_source(), account.appid_from())

@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..config import PublishSettings, shown
+from ..config import PublishSettings, appid_of, shown
 from ..errors import UsageError, WxpubError
 from .article import Article
 from .model import Progress, PublishOptions, PublishRefused, PublishResult
 from .recipe import POST_ERRORS, account_of, publish_paths
 
 if TYPE_CHECKING:
-    from ..config import Credentials
+    from ..config import Credentials, StandIn
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,14 @@ def publish_changed(
     options: PublishOptions = PublishOptions(),
     *,
     api_base: str | None = None,
-    credentials: Credentials | None = None,
+    credentials: Credentials | StandIn | None = None,
     ledger_path: Path | None = None,
     token_store: str | None = None,
     progress: Progress | None = None,
 ) -> ChangedResult:
-    """Publish each post (files, or folders of posts) whose article differs from the ledger's record."""
+    """Publish each post (files, or folders of posts) whose article differs from the ledger's record.
+
+    `credentials` as publish_paths takes them: a stand-in's (the sandbox) keeps each post's account."""
     from ..check import iter_posts
 
     if not paths:
@@ -93,7 +95,7 @@ def publish_changed(
         except POST_ERRORS as error:  # an unknown `account:` in the front matter, an image that cannot be prepared
             refused.append(error)
             continue
-        appid = credentials.appid if credentials else account.appid if account else ""
+        appid = appid_of(account, credentials)
         plans.append((path, key, key or appid, _why(dry, path, appid, ledger_path)))
     if refused:
         raise PublishRefused(refused)

@@ -8,7 +8,6 @@ no changes (one draft/get to see that its draft still exists).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,15 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import validate
 from ..codes import Severity
-from ..config import Account, Credentials, PublishSettings, credentials_of, shown
+from ..config import (
+    Account,
+    Credentials,
+    PublishSettings,
+    StandIn,
+    appid_of,
+    credentials_of,
+    shown,
+)
 from ..errors import (
     ImageError,
     PostError,
@@ -220,14 +227,15 @@ def publish_paths(
     options: PublishOptions = PublishOptions(),
     *,
     api_base: str | None = None,
-    credentials: Credentials | None = None,
+    credentials: Credentials | StandIn | None = None,
     ledger_path: Path | None = None,
     token_store: str | None = None,
     progress: Progress | None = None,
 ) -> PublishResult:
     """`publish()` with settings, credentials, client and ledger found the usual way (what the CLI calls).
 
-    A dry run needs no credentials: with WXPUB_APPID set it also tells which images are already up."""
+    `credentials` are the account's own, or a stand-in's (the sandbox) for each account's AppID. A dry
+    run needs no credentials: with an AppID known it also tells which images are already up."""
     from ..ledger import Ledger
     from ..wechat import RetryPolicy, WeChat
 
@@ -236,11 +244,10 @@ def publish_paths(
     options = options.settled(settings)
     account = account_of(paths, options.account)
     if options.dry_run:
-        appid = credentials.appid if credentials else account.appid if account else os.environ.get("WXPUB_APPID", "").strip()
+        appid = appid_of(account, credentials)
         ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
         return publish(paths, client=None, ledger=ledger, options=options, progress=progress)
-    if credentials is None:
-        credentials = credentials_of(account, settings)
+    credentials = credentials_of(account, settings, credentials)
     client = WeChat(
         credentials.appid,
         credentials.secret,
@@ -249,6 +256,7 @@ def publish_paths(
         retry=RetryPolicy(sleep=options.sleep, settle=options.settle),
         on_wait=progress,
         secret_from=credentials.secret_from,
+        appid_from=credentials.appid_from,
     )
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     with publish_lock(token_store or settings.token_store, credentials.appid):
