@@ -6,6 +6,7 @@ Imports nothing of ours but the errors, so the CLI and `wxpub check` can read it
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -157,6 +158,27 @@ def convert_defaults(start: str | Path) -> dict[str, Any]:
     return defaults
 
 
+# The numbers publishing takes, with their bounds: one rule for `PublishOptions` (the API) and for
+# `[publish]` in wxpub.toml. Whole numbers where a count is meant; every bound is inclusive.
+PUBLISH_NUMBERS: Mapping[str, tuple[bool, float, float]] = {  # key: (whole, lowest, highest)
+    "concurrency": (True, 1, 64),  # uploads at a time: a thread each
+    "poll_interval": (False, 0, math.inf),  # seconds before the first freepublish/get
+    "poll_max": (True, 0, 100),  # freepublish/get allows 100 calls a day
+    "settle": (False, 0, math.inf),  # seconds a lost answer is looked for
+}
+
+
+def publish_number_problem(key: str, value: Any) -> str | None:
+    """What is wrong with `value` for the publishing number `key`, in words naming it and its range; None when fine."""
+    whole, low, high = PUBLISH_NUMBERS[key]
+    fine = isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(value, bool) or not fine or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        bounds = f"from {low:g} to {high:g}" if math.isfinite(high) else f"of at least {low:g}"
+        return f"{key} must be {kind} {bounds}, not {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class PublishSettings:
     """`[publish]` in wxpub.toml (or [tool.wxpub.publish]); the environment wins where it has a say."""
@@ -199,20 +221,21 @@ class PublishSettings:
             found = Path(value).expanduser()
             return found if found.is_absolute() else root / found
 
-        def number(key: str, kind: type, default: Any, low: float) -> Any:
-            value = table.get(key, default)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"[publish] {key} must be a number of at least {low}", path=source)
-            return kind(value)
+        def number(key: str) -> Any:
+            value = table.get(key, getattr(cls, key))
+            problem = publish_number_problem(key, value)
+            if problem is not None:
+                raise ConfigError(f"[publish] {problem}", path=source, hint=f"write {key} = {getattr(cls, key)!r} (the default)")
+            return value
 
         return cls(
             ledger=path("ledger") or root / LEDGER_FILE,
             api_base=os.environ.get("WXPUB_API_BASE"),
             token_store=os.environ.get("WXPUB_TOKEN_STORE") or table.get("token_store"),
             secret_file=path("secret_file"),
-            concurrency=number("concurrency", int, cls.concurrency, 1),
-            poll_interval=number("poll_interval", float, cls.poll_interval, 0),
-            poll_max=number("poll_max", int, cls.poll_max, 0),
+            concurrency=number("concurrency"),
+            poll_interval=float(number("poll_interval")),
+            poll_max=number("poll_max"),
             source=source,
         )
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .config import Credentials, StandIn
     from .images import PreparedImage
     from .ledger import DraftRecord, Ledger
+    from .post import Paths
     from .wechat import WeChat
 
 # Elements whose content a browser does not show as text.
@@ -371,7 +372,7 @@ class VerifyReport:
 
 
 def verify_paths(
-    paths: Sequence[str | Path],
+    paths: Paths,
     *,
     media_id: str | None = None,
     api_base: str | None = None,
@@ -384,13 +385,12 @@ def verify_paths(
     from .config import Credentials, PublishSettings, credentials_of
     from .errors import UsageError
     from .ledger import Ledger
+    from .post import named_posts
     from .wechat import WeChat
 
+    paths = named_posts(paths)
     if not paths:
         raise UsageError("no post given", hint="wxpub verify POST.md [POST.md ...]")
-    from .post import named_posts
-
-    paths = named_posts(paths)
     settings = PublishSettings.find(paths[0])
     if not isinstance(credentials, Credentials):
         from .publish.recipe import account_of

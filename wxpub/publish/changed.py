@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from ..config import PublishSettings, appid_of, shown
 from ..errors import UsageError, WxpubError
@@ -22,6 +22,7 @@ from .recipe import POST_ERRORS, account_of, publish_paths
 
 if TYPE_CHECKING:
     from ..config import Credentials, StandIn
+    from ..post import Paths
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class ChangedResult:
 
 
 def publish_changed(
-    paths: Sequence[str | Path],
+    paths: Paths,
     options: PublishOptions = PublishOptions(),
     *,
     api_base: str | None = None,
@@ -72,9 +73,9 @@ def publish_changed(
     `credentials` as publish_paths takes them: a stand-in's (the sandbox) keeps each post's account."""
     from ..check import iter_posts
 
-    if not paths:
-        raise UsageError("no post given", hint="wxpub publish --changed posts/")
     posts = list(iter_posts(paths))
+    if not posts:
+        raise UsageError("no post given", hint="wxpub publish --changed posts/")
 
     def send(path: Path, options: PublishOptions, progress: Progress | None = None) -> PublishResult:
         return publish_paths(

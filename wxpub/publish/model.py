@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from ..config import LEDGER_FILE, PublishSettings
-from ..errors import WxpubError
+from ..config import LEDGER_FILE, PublishSettings, publish_number_problem
+from ..errors import UsageError, WxpubError
 
 if TYPE_CHECKING:
     from ..convert import Converted
@@ -46,6 +46,14 @@ class PublishOptions:
     # ever does: how long a lost answer is looked for before the call counts as not done.
     settle: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The same bounds as [publish] in wxpub.toml: one rule, in config.PUBLISH_NUMBERS.
+        for key in ("concurrency", "poll_interval", "poll_max", "settle"):
+            value = getattr(self, key)
+            problem = None if value is None else publish_number_problem(key, value)
+            if problem is not None:
+                raise UsageError(f"PublishOptions: {problem}", hint=f"leave {key} out for the default")
 
     def settled(self, settings: PublishSettings | None = None) -> PublishOptions:
         """These options with every unset value taken from `settings` (or their defaults), once."""

@@ -49,11 +49,12 @@ if TYPE_CHECKING:
     from ..convert import Converted
     from ..images import Downloads, PreparedImage
     from ..ledger import Ledger
+    from ..post import Paths
     from ..wechat import WeChat
 
 
 def publish(
-    paths: Sequence[str | Path],
+    paths: Paths,
     *,
     client: WeChat | None,
     ledger: Ledger | None,
@@ -223,7 +224,7 @@ def _reupload_gone(
 
 
 def publish_paths(
-    paths: Sequence[str | Path],
+    paths: Paths,
     options: PublishOptions = PublishOptions(),
     *,
     api_base: str | None = None,
@@ -263,17 +264,17 @@ def publish_paths(
         return publish(paths, client=client, ledger=ledger, options=options, progress=progress)
 
 
-def account_of(paths: Sequence[str | Path], name: str | None) -> Account | None:
+def account_of(paths: Paths, name: str | None) -> Account | None:
     """The one account these posts go to: `name`, else each post's `account:`, else the project's default.
 
     One draft lives in one account, so posts of two accounts are refused together."""
     from ..config import project_accounts
     from ..convert import post_account
-    from ..post import read_post
+    from ..post import path_list, read_post
 
     found: dict[str, list[str]] = {}
     chosen: Account | None = None
-    for path in paths:
+    for path in path_list(paths):
         try:
             post = read_post(path)
         except WxpubError:  # the conversion reports it, at its line
@@ -305,14 +306,13 @@ def sent_article(path: str | Path, ledger: Ledger, missing: Callable[[PreparedIm
 
 
 # --- stage 1: convert, judge, prepare the images ----------------------------------------------------
-def _distinct(paths: Sequence[str | Path]) -> list[Path]:
+def _distinct(paths: Paths) -> list[Path]:
     from ..limits import ARTICLES_MAX
-
-    if not paths:
-        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
     from ..post import named_posts
 
     resolved = named_posts(paths)
+    if not resolved:
+        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
     seen: set[Path] = set()
     for path in resolved:
         if path.resolve() in seen:

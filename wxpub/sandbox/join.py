@@ -21,13 +21,14 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from .api import SANDBOX_APPID, SANDBOX_SECRET
 from .folder import StateHeld, holder_port
 from .server import Sandbox, proof
 
 if TYPE_CHECKING:
+    from ..post import Paths
     from ..publish import PublishOptions, PublishResult
 
 DEFAULT_SANDBOX_PORT = 8765
@@ -215,7 +216,7 @@ def _same_folder(one: Path, other: Path) -> bool:
 
 
 def publish_to_sandbox(
-    paths: Sequence[str | Path],
+    paths: Paths,
     options: PublishOptions | None = None,
     *,
     port: int | None = None,
