@@ -678,6 +678,21 @@ def test_a_published_post_rerun_says_it_was_published_and_shows_no_draft(project
     assert as_json["action"] == "unchanged" and as_json["posts"][0]["publish_status"] == "published before this run; nothing changed since"
 
 
+def test_a_refused_publish_with_json_prints_its_problems_as_json(project: Project) -> None:
+    """A script asking for JSON gets JSON on stdout whatever happens, and the exit code says how it went."""
+    first = project.post("a.md", "标" * 70, "正文。", three_images(project))
+    second = project.post("b.md", "第二篇", "正文。\n\n![缺](img/missing.png)\n", [])
+    result = CliRunner().invoke(main, ["publish", "--dry-run", "--json", str(first), str(second)])
+    assert result.exit_code == 1
+    refused = json.loads(result.stdout)
+    assert refused["error"] == "PublishRefused" and len(refused["problems"]) == 2
+    assert [p["path"].split("/")[-1] for p in refused["problems"]] == ["a.md", "b.md"]
+    assert "title" in refused["problems"][0]["message"] and "missing.png" in refused["problems"][1]["message"]
+    assert result.stderr.strip().splitlines()[-1] == "nothing was uploaded: 2 problems to fix first"  # people still get their lines
+    usage = CliRunner().invoke(main, ["publish", "--json", "--verify", "--submit", str(first)])
+    assert usage.exit_code == 2 and json.loads(usage.stdout)["error"] == "UsageError"
+
+
 def test_every_api_function_taking_paths_takes_one_path(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     from wxpub import check_paths, verify_paths
     from wxpub.publish.changed import publish_changed

@@ -514,3 +514,41 @@ def test_an_appid_wechat_refuses_is_named_where_it_was_read(
         out = CliRunner().invoke(main, ["publish", str(bare)])
         assert out.exit_code == 3 and "(check WXPUB_APPID: it starts with 'wx'" in out.stderr, out.output
 
+
+def test_changed_json_gives_each_post_as_publish_json_does(team: tuple[Path, Sandbox]) -> None:
+    import json
+
+    root, sandbox = team
+    first = CliRunner().invoke(main, ["publish", "--changed", "--json", str(root / "posts")])
+    assert first.exit_code == 0, first.output
+    changed = json.loads(first.stdout)
+    assert set(changed) == {"posts", "notes"}
+    a, b, c = changed["posts"]
+    single = CliRunner().invoke(main, ["publish", "--json", str(root / "posts/a.md")])
+    assert single.exit_code == 0, single.output
+    [post] = json.loads(single.stdout)["posts"]
+    assert set(a) == set(post) | {"why"}
+    assert (a["action"], a["account"], a["why"], a["uploaded"]) == ("added", "news", "not published before", 2)
+    assert (c["account"], c["title"], c["index"]) == ("shop", "店里上新", 0)
+    assert post["action"] == "unchanged" and post["account"] == "news" and post["media_id"] == a["media_id"]
+    again = json.loads(CliRunner().invoke(main, ["publish", "--changed", "--json", str(root / "posts")]).stdout)
+    assert [(p["action"], p["why"], p["media_id"]) for p in again["posts"]] == [("unchanged", "", p["media_id"]) for p in (a, b, c)]
+
+
+def test_accounts_json_says_where_each_secret_comes_from_never_the_secret(team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    root, _ = team
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("WXPUB_SECRET_SHOP")
+    out = CliRunner().invoke(main, ["accounts", "--json"])
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.stdout)
+    assert found["default"] == "news"
+    news, shop = found["accounts"]
+    assert news == {
+        "account": "news", "default": True, "appid": NEWS, "name": "每日新闻", "author": "新闻部", "theme": None, "header": None,
+        "footer": "blocks/news-footer.md", "secret_from": "WXPUB_SECRET_NEWS", "secret_variable": "WXPUB_SECRET_NEWS",
+    }
+    assert (shop["account"], shop["default"], shop["theme"], shop["secret_from"]) == ("shop", False, "warm", None)
+    assert all(secret not in out.output for secret in SECRETS.values())

@@ -331,19 +331,31 @@ class Account:
         """The environment variable holding this account's AppSecret: WXPUB_SECRET_<NAME>."""
         return "WXPUB_SECRET_" + "".join(c if c.isalnum() else "_" for c in self.key.upper())
 
-    def secret_source(self) -> str:
-        """Where the secret would come from, in words (the secret itself is never shown)."""
+    def secret_from(self) -> str | None:
+        """Where the secret would come from, in words (the secret itself is never shown); None when nowhere."""
         if os.environ.get(self.secret_variable, "").strip():
             return self.secret_variable
         if self.secret_file is not None:
             return f"secret_file {self.secret_file}"
-        return f"missing (set {self.secret_variable})"
+        return None
+
+    def secret_source(self) -> str:
+        """Where the secret would come from, or what to set, in words."""
+        return self.secret_from() or f"missing (set {self.secret_variable})"
 
     def appid_from(self) -> str:
         """Where the AppID was read, in words: `[accounts.NAME] appid in wxpub.toml`."""
         if self.source is not None and self.source.name == "pyproject.toml":
             return f"[tool.wxpub.accounts.{self.key}] appid in {shown(self.source)}"
         return f"[accounts.{self.key}] appid in {shown(self.source) if self.source is not None else CONFIG_FILE}"
+
+    def to_json(self, default: bool = False) -> dict[str, Any]:
+        """What `wxpub accounts --json` says of it: never the secret, only where it comes from (null: nowhere yet)."""
+        return {
+            "account": self.key, "default": default, "appid": self.appid, "name": self.name, "author": self.author,
+            "theme": self.theme, "header": self.header, "footer": self.footer,
+            "secret_from": self.secret_from(), "secret_variable": self.secret_variable,
+        }
 
 
 @dataclass(frozen=True)

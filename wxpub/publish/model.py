@@ -97,6 +97,7 @@ class PublishResult:
     preview_msg_id: str | None = None
     calls: int = 0
     plan: tuple[dict[str, Any], ...] = ()  # dry run: the calls that would be made
+    account: str | None = None  # the [accounts.NAME] key it went to, else the AppID (None: unknown, a dry run without one)
 
     @property
     def uploaded(self) -> int:
@@ -106,25 +107,28 @@ class PublishResult:
     def reused(self) -> int:
         return sum(p.reused for p in self.posts)
 
+    def post_json(self, post: PostResult) -> dict[str, Any]:
+        """One post as `publish --json` and `publish --changed --json` give it (README: "JSON for scripts")."""
+        return {
+            "path": post.path,
+            "title": post.title,
+            "account": self.account,
+            "media_id": self.media_id,
+            "index": post.index,
+            "action": post.action,
+            "uploaded": post.uploaded,
+            "reused": post.reused,
+            "content_chars": post.content_chars,
+            "publish_status": self.publish_words,
+            "warnings": list(post.warnings),
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "account": self.account,
             "media_id": self.media_id,
             "action": self.action,
-            "posts": [
-                {
-                    "path": p.path,
-                    "title": p.title,
-                    "index": p.index,
-                    "media_id": self.media_id,
-                    "action": p.action,
-                    "uploaded": p.uploaded,
-                    "reused": p.reused,
-                    "content_chars": p.content_chars,
-                    "publish_status": self.publish_words,
-                    "warnings": list(p.warnings),
-                }
-                for p in self.posts
-            ],
+            "posts": [self.post_json(p) for p in self.posts],
             "notes": list(self.notes),
             "publish_id": self.publish_id,
             "publish_status": self.publish_status,

@@ -247,7 +247,7 @@ def publish_paths(
     if options.dry_run:
         appid = appid_of(account, credentials)
         ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
-        return publish(paths, client=None, ledger=ledger, options=options, progress=progress)
+        return _named(publish(paths, client=None, ledger=ledger, options=options, progress=progress), account, appid)
     credentials = credentials_of(account, settings, credentials)
     client = WeChat(
         credentials.appid,
@@ -261,7 +261,12 @@ def publish_paths(
     )
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     with publish_lock(token_store or settings.token_store, credentials.appid):
-        return publish(paths, client=client, ledger=ledger, options=options, progress=progress)
+        return _named(publish(paths, client=client, ledger=ledger, options=options, progress=progress), account, credentials.appid)
+
+
+def _named(result: PublishResult, account: Account | None, appid: str) -> PublishResult:
+    """The result with the account it went to: the [accounts.NAME] key, else the AppID (None when unknown)."""
+    return replace(result, account=account.key if account is not None else appid or None)
 
 
 def account_of(paths: Paths, name: str | None) -> Account | None:
