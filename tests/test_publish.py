@@ -676,3 +676,56 @@ def test_a_published_post_rerun_says_it_was_published_and_shows_no_draft(project
     as_json = json.loads(CliRunner().invoke(main, ["publish", "--sandbox", "--json", str(post)]).stdout)
     assert as_json["published"] is True and as_json["publish_id"] == "2247483001" and as_json["article_id"] == article_id
     assert as_json["action"] == "unchanged" and as_json["posts"][0]["publish_status"] == "published before this run; nothing changed since"
+
+
+def test_a_refused_publish_with_json_prints_its_problems_as_json(project: Project) -> None:
+    """A script asking for JSON gets JSON on stdout whatever happens, and the exit code says how it went."""
+    first = project.post("a.md", "标" * 70, "正文。", three_images(project))
+    second = project.post("b.md", "第二篇", "正文。\n\n![缺](img/missing.png)\n", [])
+    result = CliRunner().invoke(main, ["publish", "--dry-run", "--json", str(first), str(second)])
+    assert result.exit_code == 1
+    refused = json.loads(result.stdout)
+    assert refused["error"] == "PublishRefused" and len(refused["problems"]) == 2
+    assert [p["path"].split("/")[-1] for p in refused["problems"]] == ["a.md", "b.md"]
+    assert "title" in refused["problems"][0]["message"] and "missing.png" in refused["problems"][1]["message"]
+    assert result.stderr.strip().splitlines()[-1] == "nothing was uploaded: 2 problems to fix first"  # people still get their lines
+    usage = CliRunner().invoke(main, ["publish", "--json", "--verify", "--submit", str(first)])
+    assert usage.exit_code == 2 and json.loads(usage.stdout)["error"] == "UsageError"
+
+
+def test_every_api_function_taking_paths_takes_one_path(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wxpub import check_paths, verify_paths
+    from wxpub.publish.changed import publish_changed
+
+    post = project.post("a.md", "一篇", "正文。", three_images(project))
+    result = publish_paths(str(post), PublishOptions(**NO_WAIT), api_base=sandbox.url, credentials=Credentials(APPID, SECRET), token_store="memory")
+    assert result.action == "added" and [p.path for p in result.posts] == [str(post)]
+    assert publish_paths(post, PublishOptions(dry_run=True), credentials=Credentials(APPID, SECRET)).action == "would-update"
+    assert verify_paths(str(post), api_base=sandbox.url, credentials=Credentials(APPID, SECRET), token_store="memory").exit_code == 0
+    changed = publish_changed(str(project.root), PublishOptions(**NO_WAIT), api_base=sandbox.url, credentials=Credentials(APPID, SECRET), token_store="memory")
+    assert [p.action for p in changed.posts] == ["unchanged"]
+    report = check_paths(str(project.root))
+    assert [r.path for r in report.results] == [str(post)] and not report.crashed, list(report.lines())
+    assert [r.path for r in check_paths(post).results] == [str(post)]
+    with pytest.raises(TypeError, match="paths must be a path or a list of paths, not int"):
+        check_paths(3)  # type: ignore[arg-type]
+    assert sandbox.count("draft/add") == 1
+
+
+def test_publish_options_are_held_to_the_bounds_of_the_project_file(project: Project) -> None:
+    """One rule for PublishOptions and [publish] in wxpub.toml: a UsageError naming the field and its range."""
+    for field, value, words in (
+        ("concurrency", -1, "concurrency must be a whole number from 1 to 64, not -1"),
+        ("concurrency", 2.5, "concurrency must be a whole number from 1 to 64, not 2.5"),
+        ("poll_max", -1, "poll_max must be a whole number from 0 to 100, not -1"),
+        ("poll_interval", float("nan"), "poll_interval must be a number of at least 0, not nan"),
+        ("settle", -2.0, "settle must be a number of at least 0, not -2.0"),
+    ):
+        with pytest.raises(UsageError) as refused:
+            PublishOptions(**{field: value})
+        assert refused.value.message == f"PublishOptions: {words}"
+    assert PublishOptions(concurrency=1, poll_max=0, poll_interval=0).poll_max == 0
+    post = project.post("a.md", "一篇", "正文。", three_images(project))
+    (project.root / "wxpub.toml").write_text("[publish]\npoll_max = -1\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["publish", "--dry-run", str(post)])
+    assert out.exit_code == 2 and "wxpub.toml: [publish] poll_max must be a whole number from 0 to 100, not -1" in out.stderr, out.output

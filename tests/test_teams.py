@@ -459,3 +459,96 @@ def test_with_a_redis_token_store_a_second_runner_waits_for_the_account(team: tu
     assert CliRunner().invoke(main, ["publish", str(root / "posts/c.md")]).exit_code == 0  # the shop account is free
     other.release()
     assert CliRunner().invoke(main, ["publish", str(root / "posts/a.md")]).exit_code == 0
+
+
+def test_the_sandbox_rehearses_each_account_under_its_own_appid(
+    team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With --sandbox, drafts, uploads, quotas and ledgers stay per account, as on WeChat; no account's own secret is read."""
+    from wxpub.sandbox import SANDBOX_APPID, owner_key, sandbox_state_dir
+
+    root, _ = team
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("WXPUB_SECRET_NEWS")
+    monkeypatch.delenv("WXPUB_SECRET_SHOP")
+    # The shop's second post has the news post's cover: a second account has none of the first one's uploads.
+    write(root / "posts/d.md", "---\ntitle: 店里又上新\ncover: img/a.png\naccount: shop\n---\n\n又有新货。\n")
+    with Sandbox(sandbox_state_dir(), key=owner_key()) as running:
+        monkeypatch.setenv("WXPUB_SANDBOX_PORT", str(running.port))
+        out = CliRunner().invoke(main, ["publish", "--changed", "posts/", "--sandbox"])
+        assert out.exit_code == 0, out.output
+        lines = out.stdout.splitlines()
+        assert [line.split(" (")[0] for line in lines] == ["added: posts/a.md", "added: posts/b.md", "added: posts/c.md", "added: posts/d.md"]
+        assert lines[3].endswith("; 1 uploaded, 0 reused)") and lines[3].startswith("added: posts/d.md (shop, draft ")
+        assert set(contents(running, NEWS)) == {"新闻一", "新闻二"} and set(contents(running, SHOP)) == {"店里上新", "店里又上新"}
+        assert running.drafts(SANDBOX_APPID) == {}
+        assert len(running.materials(NEWS)) == 2 and len(running.materials(SHOP)) == 2  # each account its own covers
+        doctor = CliRunner().invoke(main, ["doctor", "--sandbox"])
+        assert doctor.exit_code == 0, doctor.output
+        said = doctor.stdout.splitlines()
+        assert [line.split(":")[0] for line in said] == [f"ok  news ({NEWS})"] * 3 + [f"ok  shop ({SHOP})"] * 3
+        assert "draft/add 2/1000" in said[2] and "draft/add 2/1000" in said[5]  # two drafts each, not four shared
+        verified = CliRunner().invoke(main, ["verify", "--sandbox", "posts/d.md"])
+        assert verified.exit_code == 0, verified.output
+        again = CliRunner().invoke(main, ["publish", "--changed", "posts/", "--sandbox"])
+        assert again.stdout.splitlines() == ["unchanged: posts/a.md (news)", "unchanged: posts/b.md (news)",
+                                             "unchanged: posts/c.md (shop)", "unchanged: posts/d.md (shop)"], again.output
+    assert not (root / "wxpub-ledger.json").exists()  # the sandbox's ledger stays in its own folder
+
+
+def test_an_appid_wechat_refuses_is_named_where_it_was_read(
+    team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root, _ = team
+    monkeypatch.chdir(root)
+    with Sandbox(tmp_path / "other", accounts={SHOP: SECRETS[SHOP]}) as other:  # knows no news account
+        monkeypatch.setenv("WXPUB_API_BASE", other.url)
+        out = CliRunner().invoke(main, ["publish", "posts/a.md"])
+        assert out.exit_code == 3, out.output
+        assert "the AppID is not valid (errcode 40013) (check [accounts.news] appid in wxpub.toml: it starts with 'wx'" in out.stderr
+        picture(tmp_path / "bare" / "c.png", (90, 20, 20))
+        bare = write(tmp_path / "bare" / "p.md", "---\ntitle: 无账号\ncover: c.png\n---\n\n正文。\n")
+        monkeypatch.setenv("WXPUB_APPID", NEWS)
+        monkeypatch.setenv("WXPUB_SECRET", "whatever")
+        out = CliRunner().invoke(main, ["publish", str(bare)])
+        assert out.exit_code == 3 and "(check WXPUB_APPID: it starts with 'wx'" in out.stderr, out.output
+
+
+def test_changed_json_gives_each_post_as_publish_json_does(team: tuple[Path, Sandbox]) -> None:
+    import json
+
+    root, sandbox = team
+    first = CliRunner().invoke(main, ["publish", "--changed", "--json", str(root / "posts")])
+    assert first.exit_code == 0, first.output
+    changed = json.loads(first.stdout)
+    assert set(changed) == {"posts", "notes"}
+    a, b, c = changed["posts"]
+    single = CliRunner().invoke(main, ["publish", "--json", str(root / "posts/a.md")])
+    assert single.exit_code == 0, single.output
+    [post] = json.loads(single.stdout)["posts"]
+    assert set(a) == set(post) | {"why"}
+    assert (a["action"], a["account"], a["why"], a["uploaded"]) == ("added", "news", "not published before", 2)
+    assert (c["account"], c["title"], c["index"]) == ("shop", "店里上新", 0)
+    assert post["action"] == "unchanged" and post["account"] == "news" and post["media_id"] == a["media_id"]
+    again = json.loads(CliRunner().invoke(main, ["publish", "--changed", "--json", str(root / "posts")]).stdout)
+    assert [(p["action"], p["why"], p["media_id"]) for p in again["posts"]] == [("unchanged", "", p["media_id"]) for p in (a, b, c)]
+
+
+def test_accounts_json_says_where_each_secret_comes_from_never_the_secret(team: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    root, _ = team
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("WXPUB_SECRET_SHOP")
+    out = CliRunner().invoke(main, ["accounts", "--json"])
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.stdout)
+    assert found["default"] == "news"
+    news, shop = found["accounts"]
+    assert news == {
+        "account": "news", "default": True, "appid": NEWS, "name": "每日新闻", "author": "新闻部", "theme": None, "header": None,
+        "footer": "blocks/news-footer.md", "secret_from": "WXPUB_SECRET_NEWS", "secret_variable": "WXPUB_SECRET_NEWS",
+    }
+    assert (shop["account"], shop["default"], shop["theme"], shop["secret_from"]) == ("shop", False, "warm", None)
+    assert all(secret not in out.output for secret in SECRETS.values())

@@ -19,7 +19,9 @@ __all__ = [
     "Post",
     "PostError",
     "PublishOptions",
+    "PublishRefused",
     "PublishResult",
+    "UsageError",
     "VerifyReport",
     "WeChatError",
     "WxpubError",
@@ -47,6 +49,8 @@ _LAZY = {
     "WxpubError": "wxpub.errors",
     "prepare_images": "wxpub.images",
     "PublishOptions": "wxpub.publish",
+    "PublishRefused": "wxpub.publish",
+    "UsageError": "wxpub.errors",
     "PublishResult": "wxpub.publish",
     "publish_paths": "wxpub.publish",
     "check_paths": "wxpub.check",
@@ -69,9 +73,9 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from .convert import Converted, convert_file, convert_text
     from .check import check_paths
-    from .errors import ImageError, Notice, PostError, WeChatError, WxpubError
+    from .errors import ImageError, Notice, PostError, UsageError, WeChatError, WxpubError
     from .images import prepare_images
     from .post import Post, read_post
-    from .publish import PublishOptions, PublishResult, publish_paths
+    from .publish import PublishOptions, PublishRefused, PublishResult, publish_paths
     from .render import ImageRef, LinkRef
     from .verify import VerifyReport, verify_paths

@@ -16,7 +16,9 @@ import click
 from .errors import WxpubError
 
 
-def _fail(error: WxpubError) -> NoReturn:
+def _fail(error: WxpubError, as_json: bool = False) -> NoReturn:
+    if as_json:  # a script asked for JSON: it gets the error as JSON on stdout, and the exit code
+        click.echo(json.dumps(error.to_dict(), ensure_ascii=False, indent=2))
     problems = getattr(error, "problems", None)  # an error that gathers several (publish refusing to start)
     for problem in problems or (error,):
         click.echo(f"error: {problem.one_line()}", err=True)
@@ -25,8 +27,9 @@ def _fail(error: WxpubError) -> NoReturn:
     sys.exit(error.exit_code)
 
 
-def _run(call: Callable[[], Any]) -> Any:
-    """Run an API call; a WxpubError becomes its one line on stderr and its exit code, never a traceback.
+def _run(call: Callable[[], Any], as_json: bool = False) -> Any:
+    """Run an API call; a WxpubError becomes its one line on stderr and its exit code, never a traceback
+    (with `as_json`, also its `to_dict()` on stdout, so that a script asking for JSON always gets some).
 
     Anything else is a bug in wxpub: one line too (tokens and secrets redacted), and the traceback
     only when WXPUB_DEBUG is set.
@@ -34,7 +37,7 @@ def _run(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except WxpubError as error:
-        _fail(error)
+        _fail(error, as_json)
     except Exception as error:  # noqa: BLE001 - the last line of defence for people, not scripts
         import os
 
@@ -266,7 +269,7 @@ def publish_command(
         from .errors import UsageError
 
         # A published draft leaves the draft box, so there would be nothing left to read back.
-        _fail(UsageError("--verify reads the draft back, which leaves the draft box once --submit publishes it", hint="publish --verify first, then publish --submit"))
+        _fail(UsageError("--verify reads the draft back, which leaves the draft box once --submit publishes it", hint="publish --verify first, then publish --submit"), as_json)
     options = PublishOptions(submit=submit, preview_to=preview_to, dry_run=dry_run, account=account, fit=fit)
 
     def progress(message: str) -> None:
@@ -276,15 +279,15 @@ def publish_command(
     if use_sandbox:
         from .sandbox import join_sandbox
 
-        joined = _run(join_sandbox)
+        joined = _run(join_sandbox, as_json)
     target = joined.target() if joined is not None else {}
     try:
-        result = _run(lambda: publish_paths(posts, options, progress=progress, **target))
+        result = _run(lambda: publish_paths(posts, options, progress=progress, **target), as_json)
         report = None
         if verify and result.media_id and not dry_run:
             from .verify import verify_paths
 
-            report = _run(lambda: verify_paths(posts, media_id=result.media_id, **target))
+            report = _run(lambda: verify_paths(posts, media_id=result.media_id, **target), as_json)
         _publish_notes(result)
         draft = joined.draft(result.media_id) if joined is not None and result.media_id and not dry_run else None
         if draft is not None and result.published:  # a published draft has left the box: its page is gone
@@ -325,15 +328,17 @@ def _publish_changed(posts: tuple[Path, ...], options: Any, use_sandbox: bool, a
     if use_sandbox:
         from .sandbox import join_sandbox
 
-        joined = _run(join_sandbox)
+        joined = _run(join_sandbox, as_json)
     try:
         target = joined.target() if joined is not None else {}
-        result = _run(lambda: publish_changed(posts, options, progress=lambda message: click.echo(message, err=True), **target))
+        result = _run(lambda: publish_changed(posts, options, progress=lambda message: click.echo(message, err=True), **target), as_json)
     finally:
         if joined is not None:
             joined.stop()
+    for post in result.posts:
+        _publish_notes(post.result)
     if as_json:
-        click.echo(json.dumps([vars(post) for post in result.posts], ensure_ascii=False, indent=2))
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
         for line in result.lines():
             click.echo(line)
@@ -341,13 +346,19 @@ def _publish_changed(posts: tuple[Path, ...], options: Any, use_sandbox: bool, a
 
 
 @main.command("accounts")
-def accounts_command() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON on stdout (where each secret comes from, never the secret).")
+def accounts_command(as_json: bool) -> None:
     """List the accounts of this project ([accounts.NAME] in wxpub.toml); secrets are never shown."""
     from .config import project_accounts
 
-    found = _run(lambda: project_accounts(Path.cwd()))
+    found = _run(lambda: project_accounts(Path.cwd()), as_json)
+    if as_json:
+        listed = [account.to_json(default=account.key == found.default) for account in found.accounts.values()]
+        click.echo(json.dumps({"accounts": listed, "default": found.default}, ensure_ascii=False, indent=2))
     if not found.accounts:
         click.echo("no [accounts.NAME] in wxpub.toml: publishing uses WXPUB_APPID and WXPUB_SECRET", err=True)
+        return
+    if as_json:
         return
     for account in found.accounts.values():
         default = " (default)" if account.key == found.default else ""
@@ -506,9 +517,10 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
         _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
     click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
     click.echo(f"  drafts: {server.url}", err=True)
-    # These variables serve a project without [accounts]; an account has its own AppID and
-    # WXPUB_SECRET_<NAME>, which publish --sandbox replaces with the sandbox's own.
+    # The sandbox takes every account's own AppID with its one secret (publish --sandbox sends that,
+    # never WXPUB_SECRET_<NAME>); a project without [accounts] uses the sandbox's AppID.
     click.echo(f"  use it (a project without [accounts]): WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
+    click.echo(f"  (with [accounts]: WXPUB_API_BASE={server.url} and WXPUB_SECRET_<NAME>={SANDBOX_SECRET} for each account)", err=True)
     if state is None or server.port == DEFAULT_SANDBOX_PORT:  # where publish --sandbox looks for it
         click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
     try:

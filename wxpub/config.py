@@ -6,6 +6,7 @@ Imports nothing of ours but the errors, so the CLI and `wxpub check` can read it
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -157,6 +158,27 @@ def convert_defaults(start: str | Path) -> dict[str, Any]:
     return defaults
 
 
+# The numbers publishing takes, with their bounds: one rule for `PublishOptions` (the API) and for
+# `[publish]` in wxpub.toml. Whole numbers where a count is meant; every bound is inclusive.
+PUBLISH_NUMBERS: Mapping[str, tuple[bool, float, float]] = {  # key: (whole, lowest, highest)
+    "concurrency": (True, 1, 64),  # uploads at a time: a thread each
+    "poll_interval": (False, 0, math.inf),  # seconds before the first freepublish/get
+    "poll_max": (True, 0, 100),  # freepublish/get allows 100 calls a day
+    "settle": (False, 0, math.inf),  # seconds a lost answer is looked for
+}
+
+
+def publish_number_problem(key: str, value: Any) -> str | None:
+    """What is wrong with `value` for the publishing number `key`, in words naming it and its range; None when fine."""
+    whole, low, high = PUBLISH_NUMBERS[key]
+    fine = isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(value, bool) or not fine or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        bounds = f"from {low:g} to {high:g}" if math.isfinite(high) else f"of at least {low:g}"
+        return f"{key} must be {kind} {bounds}, not {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class PublishSettings:
     """`[publish]` in wxpub.toml (or [tool.wxpub.publish]); the environment wins where it has a say."""
@@ -199,20 +221,21 @@ class PublishSettings:
             found = Path(value).expanduser()
             return found if found.is_absolute() else root / found
 
-        def number(key: str, kind: type, default: Any, low: float) -> Any:
-            value = table.get(key, default)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"[publish] {key} must be a number of at least {low}", path=source)
-            return kind(value)
+        def number(key: str) -> Any:
+            value = table.get(key, getattr(cls, key))
+            problem = publish_number_problem(key, value)
+            if problem is not None:
+                raise ConfigError(f"[publish] {problem}", path=source, hint=f"write {key} = {getattr(cls, key)!r} (the default)")
+            return value
 
         return cls(
             ledger=path("ledger") or root / LEDGER_FILE,
             api_base=os.environ.get("WXPUB_API_BASE"),
             token_store=os.environ.get("WXPUB_TOKEN_STORE") or table.get("token_store"),
             secret_file=path("secret_file"),
-            concurrency=number("concurrency", int, cls.concurrency, 1),
-            poll_interval=number("poll_interval", float, cls.poll_interval, 0),
-            poll_max=number("poll_max", int, cls.poll_max, 0),
+            concurrency=number("concurrency"),
+            poll_interval=float(number("poll_interval")),
+            poll_max=number("poll_max"),
             source=source,
         )
 
@@ -224,6 +247,7 @@ class Credentials:
     appid: str
     secret: str = field(repr=False)
     secret_from: str = "WXPUB_SECRET"  # where the secret was read, in words: what an error tells to check
+    appid_from: str = "WXPUB_APPID"  # where the AppID was read, in words, likewise
 
     @classmethod
     def from_environment(cls, settings: PublishSettings) -> Credentials:
@@ -307,13 +331,31 @@ class Account:
         """The environment variable holding this account's AppSecret: WXPUB_SECRET_<NAME>."""
         return "WXPUB_SECRET_" + "".join(c if c.isalnum() else "_" for c in self.key.upper())
 
-    def secret_source(self) -> str:
-        """Where the secret would come from, in words (the secret itself is never shown)."""
+    def secret_from(self) -> str | None:
+        """Where the secret would come from, in words (the secret itself is never shown); None when nowhere."""
         if os.environ.get(self.secret_variable, "").strip():
             return self.secret_variable
         if self.secret_file is not None:
             return f"secret_file {self.secret_file}"
-        return f"missing (set {self.secret_variable})"
+        return None
+
+    def secret_source(self) -> str:
+        """Where the secret would come from, or what to set, in words."""
+        return self.secret_from() or f"missing (set {self.secret_variable})"
+
+    def appid_from(self) -> str:
+        """Where the AppID was read, in words: `[accounts.NAME] appid in wxpub.toml`."""
+        if self.source is not None and self.source.name == "pyproject.toml":
+            return f"[tool.wxpub.accounts.{self.key}] appid in {shown(self.source)}"
+        return f"[accounts.{self.key}] appid in {shown(self.source) if self.source is not None else CONFIG_FILE}"
+
+    def to_json(self, default: bool = False) -> dict[str, Any]:
+        """What `wxpub accounts --json` says of it: never the secret, only where it comes from (null: nowhere yet)."""
+        return {
+            "account": self.key, "default": default, "appid": self.appid, "name": self.name, "author": self.author,
+            "theme": self.theme, "header": self.header, "footer": self.footer,
+            "secret_from": self.secret_from(), "secret_variable": self.secret_variable,
+        }
 
 
 @dataclass(frozen=True)
@@ -379,9 +421,42 @@ def project_accounts(start: str | Path) -> Accounts:
     return Accounts(found, default or next(iter(found), None), source)
 
 
-def credentials_of(account: Account | None, settings: PublishSettings) -> Credentials:
-    """The credentials to publish with: the account's, or WXPUB_APPID's for a project without accounts."""
+@dataclass(frozen=True)
+class StandIn:
+    """A server standing in for WeChat (the sandbox): every account keeps its own AppID there, so that
+    drafts, uploads, quotas and ledgers stay per account as on WeChat, and each uses the stand-in's
+    one secret, never the account's own (which must not leave for a stand-in)."""
+
+    appid: str  # for a project without [accounts]
+    secret: str = field(repr=False)
+    name: str = "the sandbox"
+
+    def credentials(self, account: Account | None) -> Credentials:
+        if account is None:
+            return Credentials(self.appid, self.secret, f"{self.name}'s secret", f"{self.name}'s AppID")
+        return Credentials(account.appid, self.secret, f"{self.name}'s secret", account.appid_from())
+
+
+def credentials_of(account: Account | None, settings: PublishSettings, given: Credentials | StandIn | None = None) -> Credentials:
+    """The credentials to publish with: `given` ones, else the account's, else WXPUB_APPID's for a project
+    without accounts. A stand-in keeps the account's AppID and gives its own secret."""
+    if isinstance(given, Credentials):
+        return given
+    if isinstance(given, StandIn):
+        return given.credentials(account)
     return account_credentials(account) if account is not None else Credentials.from_environment(settings)
+
+
+def appid_of(account: Account | None, given: Credentials | StandIn | None = None) -> str:
+    """The AppID posts of `account` go to, read without their secret ("" when none is set): what a
+    dry run and `publish --changed` key the ledger on."""
+    if isinstance(given, Credentials):
+        return given.appid
+    if account is not None:
+        return account.appid
+    if isinstance(given, StandIn):
+        return given.appid
+    return os.environ.get("WXPUB_APPID", "").strip()
 
 
 def account_credentials(account: Account) -> Credentials:
@@ -393,4 +468,4 @@ def account_credentials(account: Account) -> Credentials:
             path=account.source,
             hint=f"export {account.secret_variable}=... (in CI: a repository secret), or set secret_file in [accounts.{account.key}]",
         )
-    return Credentials(account.appid, secret, account.secret_source())
+    return Credentials(account.appid, secret, account.secret_source(), account.appid_from())

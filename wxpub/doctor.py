@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Account, Credentials, PublishSettings, credentials_of, project_accounts
+from .config import Account, Credentials, PublishSettings, StandIn, credentials_of, project_accounts
 from .errors import WxpubError
 
 if TYPE_CHECKING:
@@ -50,11 +50,12 @@ def doctor(
     *,
     api_base: str | None = None,
     token_store: str | None = None,
-    credentials: Credentials | None = None,
+    credentials: Credentials | StandIn | None = None,
 ) -> DoctorReport:
     """Check the named account, or every account of the project (WXPUB_APPID's when it names none).
 
-    `credentials` stand in for every account's own (the sandbox's, for `doctor --sandbox`)."""
+    `credentials` stand in for every account's own: one account's for all, or a stand-in's secret
+    with each account's AppID (the sandbox's, for `doctor --sandbox`)."""
     accounts = project_accounts(start)
     settings = PublishSettings.find(start)
     chosen: list[Account | None] = [accounts.choose(account)] if account or not accounts.accounts else list(accounts.accounts.values())
@@ -65,21 +66,18 @@ def doctor(
 
 
 def _check(
-    account: Account | None, settings: PublishSettings, api_base: str | None, token_store: str, given: Credentials | None
+    account: Account | None, settings: PublishSettings, api_base: str | None, token_store: str, given: Credentials | StandIn | None
 ) -> list[Checked]:
     from .wechat import DEFAULT_API_BASE, WeChat, normalize_base
 
     base = normalize_base(api_base or DEFAULT_API_BASE)
     try:
-        if given is not None:
-            credentials = given
-        else:
-            credentials = credentials_of(account, settings)
+        credentials = credentials_of(account, settings, given)
     except WxpubError as error:
         name = account.key if account else "WXPUB_APPID"
         return [Checked(name, "token", False, _sentence(error))]
     name = f"{account.key} ({credentials.appid})" if account else credentials.appid
-    client = WeChat(credentials.appid, credentials.secret, api_base=base, storage=token_store, secret_from=credentials.secret_from)
+    client = WeChat(credentials.appid, credentials.secret, api_base=base, storage=token_store, secret_from=credentials.secret_from, appid_from=credentials.appid_from)
     try:
         client.ensure_token()
     except WxpubError as error:

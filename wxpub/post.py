@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeAlias
 
 from .errors import Notice, PostError, UsageError
 
@@ -34,6 +35,8 @@ KNOWN_KEYS = frozenset(
         "footer",
     }
 )
+# What every API function taking posts accepts: one path, or several (a list, a tuple, a generator).
+Paths: TypeAlias = str | Path | Iterable[str | Path]
 _FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _KEY_LINE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*[:：]")  # a full-width colon too: check fixes it
@@ -180,10 +183,23 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
-def named_posts(paths: Iterable[str | Path]) -> list[Path]:
+def path_list(paths: Paths) -> list[Path]:
+    """`paths` as a list of paths: one path (a str is one path, never its characters) or several."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    if isinstance(paths, bytes) or not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be a path or a list of paths, not {type(paths).__name__}")
+    listed = list(paths)
+    for path in listed:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"paths must be a path or a list of paths, not a list holding {type(path).__name__}")
+    return [Path(path) for path in listed]
+
+
+def named_posts(paths: Paths) -> list[Path]:
     """The posts named on a command line, as paths; the first that is not a file raises what
     read_post says of it (not there, a folder, unreadable), before any other work is done."""
-    named = [Path(path) for path in paths]
+    named = path_list(paths)
     for path in named:
         if not path.is_file():
             read_post(path)

@@ -27,9 +27,10 @@ from .errors import WxpubError
 from .profile import declarations
 
 if TYPE_CHECKING:
-    from .config import Credentials
+    from .config import Credentials, StandIn
     from .images import PreparedImage
     from .ledger import DraftRecord, Ledger
+    from .post import Paths
     from .wechat import WeChat
 
 # Elements whose content a browser does not show as text.
@@ -371,33 +372,32 @@ class VerifyReport:
 
 
 def verify_paths(
-    paths: Sequence[str | Path],
+    paths: Paths,
     *,
     media_id: str | None = None,
     api_base: str | None = None,
-    credentials: Credentials | None = None,
+    credentials: Credentials | StandIn | None = None,
     ledger_path: Path | None = None,
     token_store: str | None = None,
 ) -> VerifyReport:
     """Read back what each post became (its draft in the ledger, or `media_id`; once published, the
     published article) and compare it with what was sent."""
-    from .config import PublishSettings, credentials_of
+    from .config import Credentials, PublishSettings, credentials_of
     from .errors import UsageError
     from .ledger import Ledger
+    from .post import named_posts
     from .wechat import WeChat
 
+    paths = named_posts(paths)
     if not paths:
         raise UsageError("no post given", hint="wxpub verify POST.md [POST.md ...]")
-    from .post import named_posts
-
-    paths = named_posts(paths)
     settings = PublishSettings.find(paths[0])
-    if credentials is None:
+    if not isinstance(credentials, Credentials):
         from .publish.recipe import account_of
 
         account = account_of(paths, None)  # the posts' account ([accounts.NAME]), when the project has them
-        credentials = credentials_of(account, settings)
-    client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store, secret_from=credentials.secret_from)
+        credentials = credentials_of(account, settings, credentials)
+    client = WeChat(credentials.appid, credentials.secret, api_base=api_base or settings.api_base, storage=token_store or settings.token_store, secret_from=credentials.secret_from, appid_from=credentials.appid_from)
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     held: dict[str, tuple[list[dict[str, Any]], str | None]] = {}
     checks = []

@@ -220,7 +220,7 @@ def token_storage(spec: str | None, appid: str, *, redis_from_url: Callable[[str
 _WHITELIST = "设置与开发 → 基本配置 → IP白名单"
 _MEANINGS: dict[int, tuple[str, str | None]] = {
     -1: ("WeChat is busy (system error)", "try again in a minute"),
-    40001: ("the access token was refused or the credentials are wrong", "check WXPUB_APPID and {secret}"),
+    40001: ("the access token was refused or the credentials are wrong", "check {appid} and {secret}"),
     40002: ("an argument is invalid", None),
     40003: ("the recipient is not a follower of this account", "the WeChat ID must follow the account"),
     40004: ("the media type is invalid", None),
@@ -229,14 +229,14 @@ _MEANINGS: dict[int, tuple[str, str | None]] = {
     40007: ("the media_id is not valid for this account", "the draft or material no longer exists or belongs to another account"),
     40008: ("the message type is invalid", None),
     40009: ("the image is too large", "content images must be under 1 MB, covers at most 10 MB"),
-    40013: ("the AppID is not valid", "check WXPUB_APPID: it starts with 'wx' (设置与开发 → 基本配置)"),
+    40013: ("the AppID is not valid", "check {appid}: it starts with 'wx' (设置与开发 → 基本配置)"),
     40014: ("the access token is not valid", None),
     40097: ("the arguments are invalid", None),
     40114: ("the article index is invalid", "the draft has fewer articles than the ledger says"),
     40125: ("the AppSecret is wrong", "check {secret}; reset it under 设置与开发 → 基本配置 → 开发者密码 if unsure"),
     40243: ("the AppSecret is frozen", "unfreeze or reset it under 设置与开发 → 基本配置"),
     41001: ("the access token is missing", None),
-    41002: ("the AppID is missing", "set WXPUB_APPID"),
+    41002: ("the AppID is missing", "set {appid}"),
     41004: ("the AppSecret is missing", "set {secret}"),
     41005: ("the upload carried no file", None),
     41039: ("the source URL (content_source_url) is not valid", "use a full http(s) URL in source_url"),
@@ -277,15 +277,20 @@ _KEPT = "the uploads are kept, so the rerun after the fix uploads nothing again"
 
 
 def translate(
-    errcode: int, errmsg: str | None, endpoint: str, articles: Sequence[Mapping[str, Any]] = (), secret_from: str = "WXPUB_SECRET"
+    errcode: int,
+    errmsg: str | None,
+    endpoint: str,
+    articles: Sequence[Mapping[str, Any]] = (),
+    secret_from: str = "WXPUB_SECRET",
+    appid_from: str = "WXPUB_APPID",
 ) -> WeChatError:
     """The one translator: an errcode (and the call it answered) -> a WeChatError that says what to do.
 
-    `secret_from`: where the AppSecret was read (an account's own variable, a secret_file), named
-    by the hints that tell to check it."""
+    `secret_from` and `appid_from`: where the AppSecret and the AppID were read (an account's own
+    variable, a secret_file, an account's table in wxpub.toml), named by the hints that tell to check them."""
     errmsg = redact(str(errmsg or ""))
     meaning, hint = _MEANINGS.get(errcode, (f"WeChat refused the call: {errmsg.split(' hint:')[0] or 'no message'}", None))
-    hint = hint.replace("{secret}", secret_from) if hint else hint
+    hint = hint.replace("{secret}", secret_from).replace("{appid}", appid_from) if hint else hint
     if errcode == 40164:
         found = _IP.search(errmsg)
         ip = found.group(1) if found else "this machine's IP"
@@ -439,6 +444,7 @@ class WeChat:
         on_call: Callable[[str], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
         secret_from: str = "WXPUB_SECRET",
+        appid_from: str = "WXPUB_APPID",
     ) -> None:
         if not appid:
             raise ConfigError("no AppID", hint="set WXPUB_APPID (设置与开发 → 基本配置)")
@@ -447,6 +453,7 @@ class WeChat:
         remember_secret(secret)
         self.appid = appid
         self.secret_from = secret_from
+        self.appid_from = appid_from
         self.api_base = normalize_base(api_base or os.environ.get("WXPUB_API_BASE") or DEFAULT_API_BASE)
         if storage is None or isinstance(storage, str):
             storage = token_storage(storage if isinstance(storage, str) else os.environ.get("WXPUB_TOKEN_STORE"), appid)
@@ -535,7 +542,7 @@ class WeChat:
                 if failure.errcode == -1 and attempt < self.retry.tries:
                     self.retry.wait(attempt)
                     continue
-                raise translate(failure.errcode, failure.errmsg, endpoint, articles, self.secret_from)
+                raise translate(failure.errcode, failure.errmsg, endpoint, articles, self.secret_from, self.appid_from)
             if failure.status is not None and failure.status < 500:
                 raise failure.error(endpoint, maybe_done=False)  # a definite refusal by the server or relay
             if failure.sent and not idempotent:

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..codes import RULES, Rule, Severity
 from ..errors import PostError, UsageError, WxpubError
-from ..post import Post, parse_post
+from ..post import Paths, Post, parse_post, path_list
 from .content import content_problems, front_matter_problems
 from .frontmatter import Layout, formatting_problems
 from .problems import (
@@ -216,29 +216,30 @@ def selection_for(path: Path) -> Selection:
     return _selection_in(path.resolve().parent)
 
 
-def iter_posts(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """The posts among `paths`: each file named, and the Markdown files of each folder, walked in sorted order.
+def iter_posts(paths: Paths) -> Iterator[Path]:
+    """The posts among `paths` (one path, or several): each file named, and the Markdown files of
+    each folder, walked in sorted order.
 
     A folder's walk skips hidden folders and `node_modules`. The project's blocks are parts of
     posts, not posts: they are left out (see `markdown_files`). A folder holding no post is a
     UsageError."""
-    return (path for path, block in _walk(paths, posts=True) if not block)
+    return (path for path, block in _walk(path_list(paths), posts=True) if not block)
 
 
-def markdown_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
-    """Every file named among `paths` and every Markdown file in its folders, each with whether it
-    is one of the project's blocks (its `blocks/` folder, an account's header or footer).
+def markdown_files(paths: Paths) -> Iterator[tuple[Path, bool]]:
+    """Every file named among `paths` (one path, or several) and every Markdown file in its
+    folders, each with whether it is one of the project's blocks (its `blocks/` folder, an
+    account's header or footer).
 
     A folder holding no Markdown file is a UsageError: a mistyped folder in CI must not pass as
     a clean one."""
-    return _walk(paths, posts=False)
+    return _walk(path_list(paths), posts=False)
 
 
-def _walk(paths: Iterable[str | Path], *, posts: bool) -> Iterator[tuple[Path, bool]]:
+def _walk(paths: list[Path], *, posts: bool) -> Iterator[tuple[Path, bool]]:
     """markdown_files; with `posts`, a folder must hold a post, not only blocks."""
     seen: set[Path] = set()
-    for given in paths:
-        path = Path(given)
+    for path in paths:
         if path.is_dir():
             blocks = _blocks_of(path)
             found = sorted(
@@ -308,12 +309,13 @@ def _check_one(job: tuple[Path, Mode, Selection | None, bool]) -> FileResult:
 
 
 def check_paths(
-    paths: Iterable[str | Path],
+    paths: Paths,
     mode: Mode = Mode.CHECK,
     selection: Selection | None = None,
     jobs: int | None = None,
 ) -> Report:
-    """Check every Markdown post and block under `paths` and return the report; `selection` overrides the config's."""
+    """Check every Markdown post and block under `paths` (one path, or several) and return the report;
+    `selection` overrides the config's."""
     report = Report(mode)
     work = [(file, mode, selection, block) for file, block in markdown_files(paths)]
     workers = min(jobs or _usable_cores(), len(work))

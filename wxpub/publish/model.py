@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from ..config import LEDGER_FILE, PublishSettings
-from ..errors import WxpubError
+from ..config import LEDGER_FILE, PublishSettings, publish_number_problem
+from ..errors import UsageError, WxpubError
 
 if TYPE_CHECKING:
     from ..convert import Converted
@@ -46,6 +46,14 @@ class PublishOptions:
     # ever does: how long a lost answer is looked for before the call counts as not done.
     settle: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The same bounds as [publish] in wxpub.toml: one rule, in config.PUBLISH_NUMBERS.
+        for key in ("concurrency", "poll_interval", "poll_max", "settle"):
+            value = getattr(self, key)
+            problem = None if value is None else publish_number_problem(key, value)
+            if problem is not None:
+                raise UsageError(f"PublishOptions: {problem}", hint=f"leave {key} out for the default")
 
     def settled(self, settings: PublishSettings | None = None) -> PublishOptions:
         """These options with every unset value taken from `settings` (or their defaults), once."""
@@ -89,6 +97,7 @@ class PublishResult:
     preview_msg_id: str | None = None
     calls: int = 0
     plan: tuple[dict[str, Any], ...] = ()  # dry run: the calls that would be made
+    account: str | None = None  # the [accounts.NAME] key it went to, else the AppID (None: unknown, a dry run without one)
 
     @property
     def uploaded(self) -> int:
@@ -98,25 +107,28 @@ class PublishResult:
     def reused(self) -> int:
         return sum(p.reused for p in self.posts)
 
+    def post_json(self, post: PostResult) -> dict[str, Any]:
+        """One post as `publish --json` and `publish --changed --json` give it (README: "JSON for scripts")."""
+        return {
+            "path": post.path,
+            "title": post.title,
+            "account": self.account,
+            "media_id": self.media_id,
+            "index": post.index,
+            "action": post.action,
+            "uploaded": post.uploaded,
+            "reused": post.reused,
+            "content_chars": post.content_chars,
+            "publish_status": self.publish_words,
+            "warnings": list(post.warnings),
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "account": self.account,
             "media_id": self.media_id,
             "action": self.action,
-            "posts": [
-                {
-                    "path": p.path,
-                    "title": p.title,
-                    "index": p.index,
-                    "media_id": self.media_id,
-                    "action": p.action,
-                    "uploaded": p.uploaded,
-                    "reused": p.reused,
-                    "content_chars": p.content_chars,
-                    "publish_status": self.publish_words,
-                    "warnings": list(p.warnings),
-                }
-                for p in self.posts
-            ],
+            "posts": [self.post_json(p) for p in self.posts],
             "notes": list(self.notes),
             "publish_id": self.publish_id,
             "publish_status": self.publish_status,

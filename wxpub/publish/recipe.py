@@ -8,7 +8,6 @@ no changes (one draft/get to see that its draft still exists).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,15 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import validate
 from ..codes import Severity
-from ..config import Account, Credentials, PublishSettings, credentials_of, shown
+from ..config import (
+    Account,
+    Credentials,
+    PublishSettings,
+    StandIn,
+    appid_of,
+    credentials_of,
+    shown,
+)
 from ..errors import (
     ImageError,
     PostError,
@@ -42,11 +49,12 @@ if TYPE_CHECKING:
     from ..convert import Converted
     from ..images import Downloads, PreparedImage
     from ..ledger import Ledger
+    from ..post import Paths
     from ..wechat import WeChat
 
 
 def publish(
-    paths: Sequence[str | Path],
+    paths: Paths,
     *,
     client: WeChat | None,
     ledger: Ledger | None,
@@ -216,18 +224,19 @@ def _reupload_gone(
 
 
 def publish_paths(
-    paths: Sequence[str | Path],
+    paths: Paths,
     options: PublishOptions = PublishOptions(),
     *,
     api_base: str | None = None,
-    credentials: Credentials | None = None,
+    credentials: Credentials | StandIn | None = None,
     ledger_path: Path | None = None,
     token_store: str | None = None,
     progress: Progress | None = None,
 ) -> PublishResult:
     """`publish()` with settings, credentials, client and ledger found the usual way (what the CLI calls).
 
-    A dry run needs no credentials: with WXPUB_APPID set it also tells which images are already up."""
+    `credentials` are the account's own, or a stand-in's (the sandbox) for each account's AppID. A dry
+    run needs no credentials: with an AppID known it also tells which images are already up."""
     from ..ledger import Ledger
     from ..wechat import RetryPolicy, WeChat
 
@@ -236,11 +245,10 @@ def publish_paths(
     options = options.settled(settings)
     account = account_of(paths, options.account)
     if options.dry_run:
-        appid = credentials.appid if credentials else account.appid if account else os.environ.get("WXPUB_APPID", "").strip()
+        appid = appid_of(account, credentials)
         ledger = Ledger(ledger_path or settings.ledger, appid) if appid else None
-        return publish(paths, client=None, ledger=ledger, options=options, progress=progress)
-    if credentials is None:
-        credentials = credentials_of(account, settings)
+        return _named(publish(paths, client=None, ledger=ledger, options=options, progress=progress), account, appid)
+    credentials = credentials_of(account, settings, credentials)
     client = WeChat(
         credentials.appid,
         credentials.secret,
@@ -249,23 +257,29 @@ def publish_paths(
         retry=RetryPolicy(sleep=options.sleep, settle=options.settle),
         on_wait=progress,
         secret_from=credentials.secret_from,
+        appid_from=credentials.appid_from,
     )
     ledger = Ledger(ledger_path or settings.ledger, credentials.appid)
     with publish_lock(token_store or settings.token_store, credentials.appid):
-        return publish(paths, client=client, ledger=ledger, options=options, progress=progress)
+        return _named(publish(paths, client=client, ledger=ledger, options=options, progress=progress), account, credentials.appid)
 
 
-def account_of(paths: Sequence[str | Path], name: str | None) -> Account | None:
+def _named(result: PublishResult, account: Account | None, appid: str) -> PublishResult:
+    """The result with the account it went to: the [accounts.NAME] key, else the AppID (None when unknown)."""
+    return replace(result, account=account.key if account is not None else appid or None)
+
+
+def account_of(paths: Paths, name: str | None) -> Account | None:
     """The one account these posts go to: `name`, else each post's `account:`, else the project's default.
 
     One draft lives in one account, so posts of two accounts are refused together."""
     from ..config import project_accounts
     from ..convert import post_account
-    from ..post import read_post
+    from ..post import path_list, read_post
 
     found: dict[str, list[str]] = {}
     chosen: Account | None = None
-    for path in paths:
+    for path in path_list(paths):
         try:
             post = read_post(path)
         except WxpubError:  # the conversion reports it, at its line
@@ -297,14 +311,13 @@ def sent_article(path: str | Path, ledger: Ledger, missing: Callable[[PreparedIm
 
 
 # --- stage 1: convert, judge, prepare the images ----------------------------------------------------
-def _distinct(paths: Sequence[str | Path]) -> list[Path]:
+def _distinct(paths: Paths) -> list[Path]:
     from ..limits import ARTICLES_MAX
-
-    if not paths:
-        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
     from ..post import named_posts
 
     resolved = named_posts(paths)
+    if not resolved:
+        raise UsageError("no post given", hint="wxpub publish POST.md [POST.md ...]")
     seen: set[Path] = set()
     for path in resolved:
         if path.resolve() in seen:

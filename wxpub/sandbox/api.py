@@ -44,6 +44,9 @@ from .folder import hold
 
 SANDBOX_APPID = "wx0000000000sandbox"
 SANDBOX_SECRET = "sandbox-secret-not-a-real-one"
+# The AppIDs a sandbox made without `accounts` takes, each an account of its own with SANDBOX_SECRET:
+# a project's accounts rehearse there under their own AppIDs, apart as on WeChat.
+_APPID = re.compile(r"wx[0-9A-Za-z]{6,32}")
 TOKEN_LIFE = 7200
 TOKEN_OVERLAP = 300  # old and new tokens both work for 5 minutes after a renewal
 
@@ -119,6 +122,9 @@ class Api:
         self.port = port
         # only hashes of secrets and tokens are kept, in memory and on disk
         self._accounts = {appid: _digest(secret) for appid, secret in (accounts or {SANDBOX_APPID: SANDBOX_SECRET}).items()}
+        # Without `accounts`, every well-formed AppID is an account here, whose secret is SANDBOX_SECRET
+        # (`publish --sandbox` sends that, never an account's own); with them, only those exist.
+        self.open_accounts = accounts is None
         self.quotas = {**DEFAULT_QUOTAS, **(quotas or {})}
         self.publish_sequence = tuple(publish_sequence)
         self.ip_whitelist = ip_whitelist
@@ -240,9 +246,12 @@ class Api:
             raise ApiError(41002, "appid missing")
         if not secret:
             raise ApiError(41004, "appsecret missing")
-        if appid not in self._accounts:
+        known = self._accounts.get(str(appid))
+        if known is None and self.open_accounts and _APPID.fullmatch(str(appid)):
+            known = _digest(SANDBOX_SECRET)
+        if known is None:
             raise ApiError(40013, "invalid appid")
-        if self._accounts[appid] != _digest(str(secret)):
+        if known != _digest(str(secret)):
             raise ApiError(40125, "invalid appsecret, view more at http://t.cn/RAEkdVq")
         if self.ip_whitelist is not None and client_ip not in self.ip_whitelist:
             raise ApiError(40164, f"invalid ip {client_ip} ipv6 ::ffff:{client_ip}, not in whitelist")

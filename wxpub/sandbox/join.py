@@ -21,13 +21,14 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from .api import SANDBOX_APPID, SANDBOX_SECRET
 from .folder import StateHeld, holder_port
 from .server import Sandbox, proof
 
 if TYPE_CHECKING:
+    from ..post import Paths
     from ..publish import PublishOptions, PublishResult
 
 DEFAULT_SANDBOX_PORT = 8765
@@ -125,12 +126,14 @@ class Joined:
     server: Sandbox | None
 
     def target(self) -> dict[str, Any]:
-        """How publish_paths and verify_paths reach it: its base, its account, a ledger in its own folder."""
-        from ..config import Credentials
+        """How publish_paths, verify_paths and doctor reach it: its base, a ledger in its own folder, and
+        its secret for every account, each keeping its own AppID (drafts, uploads and quotas stay apart
+        as on WeChat; SANDBOX_APPID serves a project without accounts). No account's own secret is read."""
+        from ..config import StandIn
 
         return {
             "api_base": self.url,
-            "credentials": Credentials(SANDBOX_APPID, SANDBOX_SECRET),
+            "credentials": StandIn(SANDBOX_APPID, SANDBOX_SECRET),
             "ledger_path": self.state_dir / "wxpub-ledger.json",
             "token_store": "memory",
         }
@@ -213,7 +216,7 @@ def _same_folder(one: Path, other: Path) -> bool:
 
 
 def publish_to_sandbox(
-    paths: Sequence[str | Path],
+    paths: Paths,
     options: PublishOptions | None = None,
     *,
     port: int | None = None,

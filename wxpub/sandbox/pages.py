@@ -55,7 +55,7 @@ def _index_page(api: Api) -> str:
     for media_id, draft in sorted(api.state["drafts"].items(), key=lambda kv: kv[1]["update_time"], reverse=True):
         titles = " / ".join(e(a["title"]) for a in draft["articles"])
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(draft["update_time"]))
-        rows.append(f'<li><a href="/drafts/{e(media_id)}">{titles}</a> <small>{when} · {e(media_id)}</small></li>')
+        rows.append(f'<li><a href="/drafts/{e(media_id)}">{titles}</a> <small>{when} · {e(draft["appid"])} · {e(media_id)}</small></li>')
     pubs = [f'<li><a href="/s/{e(aid)}">{" / ".join(e(a["title"]) for a in p["articles"])}</a></li>' for aid, p in api.state["published"].items()]
     return _PAGE.format(
         title="wxpub sandbox",
