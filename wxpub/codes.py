@@ -61,7 +61,7 @@ RULES: Mapping[str, Rule] = {
         Rule("WX206", _E, "no cover: no 'cover' key and no image in the post"),
         Rule("WX207", _W, "the cover is narrower than 900 px and looks blurry in the feed"),
         Rule("WX208", _W, "an animated PNG or WebP, of which only the first frame is kept"),
-        Rule("WX301", _E, "the converted content is over 20,000 characters"),
+        Rule("WX301", _E, "the converted content is not under 20,000 characters"),
         Rule("WX302", _E, "the converted content is over 1 MB"),
         Rule("WX303", _W, "raw HTML that WeChat removes"),
         Rule("WX304", _N, "an external link that becomes a numbered reference"),

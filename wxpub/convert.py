@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import ConfigError, Notice, PostError, UsageError
-from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS
+from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS, content_left
 from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
 
@@ -64,8 +64,9 @@ class Converted:
 
     @property
     def budget_left(self) -> int:
-        """Characters left before WeChat's 20,000-character limit (negative when over)."""
-        return CONTENT_MAX_CHARS - self.content_length
+        """Characters the content may still grow by: WeChat takes fewer than 20,000, so 0 at 19,999
+        and -1 (one over) at 20,000 (limits.content_left)."""
+        return content_left(self.content_length)
 
 
 def convert_post(post: Post, *, fit: bool = False, **options: Any) -> Converted:

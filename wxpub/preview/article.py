@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import WxpubError
-from ..limits import CONTENT_MAX_CHARS
+from ..limits import CONTENT_MAX_CHARS, content_left
 
 # WeChat's share card shows a title of two lines and a digest of about three; the feed one line
 # under the cover. The page clamps lines with CSS; these bound the text first, as WeChat does.
@@ -98,6 +98,7 @@ class Article:
             "dark": self.dark,
             "length": self.length,
             "limit": CONTENT_MAX_CHARS,
+            "left": content_left(self.length),  # WeChat takes fewer than `limit`: 0 left at 19,999, -1 at 20,000
             "cover": None if self.cover is None else {
                 "url": f"/img/{self.cover.sha256}", "crop_235_1": self.cover.crop_235_1, "crop_1_1": self.cover.crop_1_1,
             },
