@@ -157,6 +157,31 @@ def test_check_reports_block_problems_at_the_line_that_names_them(team: tuple[Pa
     assert refused.exit_code != 0 and "nothing was uploaded" in refused.stderr
 
 
+
+def test_a_key_a_block_uses_is_known_and_date_has_no_default(team: tuple[Path, Sandbox]) -> None:
+    """WX310's advice (set the key in the front matter) leaves the post clean: a key its blocks use
+    is no unknown key. `{{ date }}` is the post's `date:`, which nothing makes up."""
+    root, _ = team
+    write(root / "blocks/ad.md", "本期赞助商是 {{ sponsor }}，发表于 {{ date }}。\n")
+    body = "\n正文。\n\n<!-- wxpub: include blocks/ad.md -->\n"
+    bare = write(root / "posts/d.md", "---\ntitle: 赞助\ncover: img/a.png\n---\n" + body)
+    out = CliRunner().invoke(main, ["check", str(bare)])
+    assert out.exit_code == 1
+    said = [line.split(" ", 2) for line in out.stdout.splitlines()]
+    assert [(where.split("/")[-1], code) for where, code, _ in said] == [("d.md:8:1:", "WX310"), ("d.md:8:1:", "WX310")]
+    assert "uses {{ date }}, but this post has no 'date:' in its front matter" in out.stdout
+    assert "uses {{ sponsor }}, but this post has no 'sponsor:' in its front matter" in out.stdout
+    assert "set the key in the post's front matter" in out.stdout
+    # Following the advice: the keys are set, and the check passes (a typo is still a typo).
+    write(bare, "---\ntitle: 赞助\ncover: img/a.png\nsponsor: 某某公司\ndate: 2024-05-01\nsponosr: x\n---\n" + body)
+    out = CliRunner().invoke(main, ["check", str(bare)])
+    assert [line.split(" ", 2)[:2] for line in out.stdout.splitlines()] == [[f"{bare}:6:1:", "WX103"]]
+    assert "unknown key 'sponosr'; did you mean 'sponsor'?" in out.stdout
+    converted = convert_file(bare)
+    assert "本期赞助商是 某某公司，发表于 2024-05-01。" in converted.html
+    assert [n.message for n in converted.warnings] == ["front matter: unknown key 'sponosr'; did you mean 'sponsor'?"]
+
+
 def test_blocks_count_in_the_budget_and_come_in_the_posts_theme(team: tuple[Path, Sandbox]) -> None:
     root, _ = team
     write(root / "posts/e.md", "---\ntitle: 无页脚\ncover: img/a.png\nfooter: none\naccount: shop\n---\n\n新货到了。\n")

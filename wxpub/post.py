@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -324,11 +324,21 @@ def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
     return {str(k): v for k, v in loaded.items()}
 
 
-def _check_keys(meta: Mapping[str, Any], key_lines: Mapping[str, int]) -> list[Notice]:
+def with_known_keys(post: Post, keys: Iterable[str]) -> Post:
+    """The post with `keys` known as well: a key that a block of the post uses as a variable
+    (`sponsor: 某某公司` for `{{ sponsor }}`) is what the block asks for, not a typo."""
+    also = frozenset(keys) - KNOWN_KEYS
+    if not also & set(post.meta):
+        return post
+    others = tuple(notice for notice in post.notices if notice.code != "unknown-key")
+    return replace(post, notices=tuple(_check_keys(post.meta, post.key_lines, KNOWN_KEYS | also)) + others)
+
+
+def _check_keys(meta: Mapping[str, Any], key_lines: Mapping[str, int], known: frozenset[str] = KNOWN_KEYS) -> list[Notice]:
     notices = []
     for key in meta:
-        if key not in KNOWN_KEYS:
-            close = sorted(k for k in KNOWN_KEYS if _similar(k, key))
+        if key not in known:
+            close = sorted(k for k in known if _similar(k, key))
             hint = f"; did you mean '{close[0]}'?" if close else ""
             notices.append(Notice("unknown-key", f"front matter: unknown key '{key}'{hint}", key_lines.get(key)))
     return notices

@@ -250,7 +250,8 @@ _NOTICE_CODES: dict[str, str | None] = {
 _NOTICE_HINTS = {
     "WX307": "write the image as ![alt](path) so wxpub uploads it",
     "WX309": "create the file (paths are relative to the project root), or write 'none' to go without",
-    "WX310": "use a front matter key of the post or account.name, account.author; or add the key to the front matter",
+    "WX310": "set the key in the post's front matter (a key a block uses is a known key), or take the variable out of the block; "
+    "account.name and account.author come from the account in wxpub.toml",
     "WX311": "remove one of the includes",
     # WeChat refuses empty content (44004); with a header or footer it would take those alone.
     "WX312": "write the article below the front matter",

@@ -50,5 +50,6 @@ def front_matter_problems(post: Post, name: str) -> list[Problem]:
     from .. import validate
     from ..convert import with_project_defaults
 
-    meta = with_project_defaults(post).meta
-    return [_problem(finding, name) for finding in validate.front_matter(post, meta, None)]
+    # With its blocks: a key they use is a known key.
+    post = with_project_defaults(post)
+    return [_problem(finding, name) for finding in validate.front_matter(post, post.meta, None)]
