@@ -53,6 +53,7 @@ RULES: Mapping[str, Rule] = {
         Rule("WX114", _E, "comments is not open, fans-only or closed"),
         Rule("WX115", _E, "cover_focus is not two numbers from 0 to 1"),
         Rule("WX116", _E, "cover is not a path or URL"),
+        Rule("WX117", _W, "a yes/no value written as text ('false' in quotes), read as what it says"),
         Rule("WX201", _E, "an image file is missing"),
         Rule("WX202", _E, "an image file cannot be read or is not an image"),
         Rule("WX203", _E, "an image format that cannot be published"),

@@ -34,6 +34,9 @@ KNOWN_KEYS = frozenset(
         "footer",
     }
 )
+# What a yes/no key (line_numbers) may say: a YAML or TOML boolean, or one of these words written
+# as text ("false" in quotes), which means what it says but is warned about: bool("false") is True.
+YES_NO_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 _FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _KEY_LINE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*[:：]")  # a full-width colon too: check fixes it
@@ -85,6 +88,16 @@ class Post:
     @property
     def name(self) -> str:
         return str(self.path) if self.path else "<text>"
+
+
+def yes_no(value: Any) -> tuple[bool, bool]:
+    """A yes/no value and whether it was written as text (`"false"`, `'no'`); anything that is
+    neither a boolean nor one of YES_NO_WORDS raises ValueError."""
+    if isinstance(value, bool):
+        return value, False
+    if isinstance(value, str) and value.strip().lower() in YES_NO_WORDS:
+        return YES_NO_WORDS[value.strip().lower()], True
+    raise ValueError(value)
 
 
 def front_matter_fences(lines: Iterable[str]) -> tuple[int, int | None] | None:

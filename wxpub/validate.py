@@ -246,6 +246,7 @@ _NOTICE_CODES: dict[str, str | None] = {
     "block-variable": "WX310",
     "block-loop": "WX311",
     "empty": "WX312",
+    "yes-no-text": "WX117",
 }
 _NOTICE_HINTS = {
     "WX307": "write the image as ![alt](path) so wxpub uploads it",
