@@ -62,6 +62,14 @@ class Converted:
         """UTF-8 bytes of the HTML as publish will send it (WeChat's other limit is 1 MB)."""
         return len(self.sent_html.encode("utf-8"))
 
+    @functools.cached_property
+    def digest(self) -> str:
+        """The digest publish sends and the preview shows (digest.py): the front matter's `digest`,
+        else an excerpt of the post's own text, not of its blocks."""
+        from .digest import digest
+
+        return digest(self)
+
     @property
     def budget_left(self) -> int:
         """Characters the content may still grow by: WeChat takes fewer than 20,000, so 0 at 19,999
