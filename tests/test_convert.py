@@ -118,7 +118,7 @@ def test_unknown_front_matter_key_is_a_warning_with_its_line() -> None:
 def test_content_length_and_budget() -> None:
     converted = wxpub.convert_text("正文")
     assert converted.content_length == len(converted.html)
-    assert converted.budget_left == 20_000 - len(converted.html)
+    assert converted.budget_left == 19_999 - len(converted.html)  # WeChat takes fewer than 20,000
 
 
 @pytest.mark.parametrize("theme", ["default", "ink", "geek", "warm"])
@@ -341,3 +341,72 @@ def test_list_rows_that_inherit_a_text_indent_stay_blocks() -> None:
 def test_greater_than_is_written_plain_in_text_and_escaped_in_attributes() -> None:
     html = wxpub.convert_text('![a>b](x.png "图>1")\n\n`x > y` 与 a->b\n').html
     assert 'alt="a&gt;b"' in html and ">图>1</figcaption>" in html and "x > y</code>" in html and "a->b" in html
+
+
+CODE = "```py\nx = 1\n```\n"
+
+
+def numbered(converted: wxpub.Converted) -> bool:
+    return "1\u00a0\u00a0</span>" in converted.html
+
+
+@pytest.mark.parametrize(
+    ("written", "on"),
+    [('"false"', False), ("'no'", False), ("'off'", False), ("'False'", False), ('"true"', True), ("'yes'", True), ("'on'", True)],
+)
+def test_a_yes_no_key_written_as_text_means_what_it_says_and_is_warned_about(written: str, on: bool) -> None:
+    """bool("false") is True: a quoted word is read as the word, with a warning at its value."""
+    from wxpub.validate import validate
+
+    converted = wxpub.convert_text(f"---\ntitle: t\nline_numbers: {written}\n---\n{CODE}")
+    assert numbered(converted) is on
+    [finding] = [f for f in validate(converted) if f.code == "WX117"]
+    assert (finding.line, finding.col, finding.severity.value) == (3, 15, "warning")
+    word = "true" if on else "false"
+    assert finding.message == f"line_numbers: '{written[1:-1]}' is text, read as {word}; write line_numbers: {word}, without quotes"
+
+
+def test_yes_no_keys_take_yaml_booleans_and_refuse_anything_else() -> None:
+    for written, on in (("false", False), ("no", False), ("off", False), ("true", True), ("yes", True), ("on", True)):
+        converted = wxpub.convert_text(f"---\ntitle: t\nline_numbers: {written}\n---\n{CODE}")
+        assert numbered(converted) is on and not [n for n in converted.warnings if n.code == "yes-no-text"]
+    for written in ("maybe", "1", "[true]"):
+        with pytest.raises(wxpub.PostError) as refused:
+            wxpub.convert_text(f"---\ntitle: t\nline_numbers: {written}\n---\n{CODE}")
+        assert refused.value.line == 3 and refused.value.message.startswith("line_numbers must be true or false")
+
+
+def test_an_unknown_code_style_is_an_error_at_its_line_listing_the_styles() -> None:
+    """Raised while highlighting, it made every code block plain text, without a word."""
+    with pytest.raises(wxpub.PostError) as refused:
+        wxpub.convert_text(f"---\ntitle: t\ncode_style: nope\n---\n{CODE}")
+    assert refused.value.line == 3 and refused.value.message == "code_style 'nope' is not a code style"
+    assert refused.value.hint is not None and refused.value.hint.startswith("use one of: wxpub-light, wxpub-dark, ")
+    assert "monokai" in refused.value.hint
+    with pytest.raises(wxpub.errors.UsageError):  # given by a script: a usage error, as a bad theme is
+        wxpub.convert_text(CODE, code_style="nope")
+    assert "<pre" in wxpub.convert_text(f"---\ntitle: t\ncode_style: monokai\n---\n{CODE}").html
+
+
+def test_convert_settings_in_wxpub_toml_are_read_the_same_way(tmp_path: Path) -> None:
+    from wxpub.check import check_file
+
+    def project(name: str, settings: str) -> tuple[Path, Path]:
+        (tmp_path / name).mkdir()
+        config, post = tmp_path / name / "wxpub.toml", tmp_path / name / "post.md"
+        config.write_text(f"[convert]\n{settings}\n", encoding="utf-8")
+        post.write_text(f"---\ntitle: t\n---\n{CODE}", encoding="utf-8")
+        return config, post
+
+    _, post = project("a", 'line_numbers = "off"')
+    converted = wxpub.convert_file(post)
+    assert not numbered(converted)
+    assert [n.message for n in converted.warnings if n.code == "yes-no-text"] == [
+        '[convert] in wxpub.toml: line_numbers = "off" is text, read as false; write line_numbers = false, without quotes'
+    ]
+    config, post = project("b", 'code_style = "nope"')
+    with pytest.raises(wxpub.errors.ConfigError) as refused:
+        wxpub.convert_file(post)
+    assert refused.value.path == str(config) and refused.value.message == "[convert] code_style 'nope' is not a code style"
+    [problem] = check_file(post).problems
+    assert problem.code == "WX306" and problem.message.startswith(f"{config}: [convert] code_style 'nope' is not a code style; use one of:")

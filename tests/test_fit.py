@@ -164,3 +164,39 @@ def test_cli_warns_without_fit_and_fits_with_it(tmp_path: Path) -> None:
     assert fitted.exit_code == 0
     assert "to fit WeChat's 20,000 characters, code blocks colour only keywords and comments" in fitted.stderr
     assert "over WeChat's" not in fitted.stderr
+
+
+
+def sized(chars: int) -> str:
+    """A post whose content is exactly `chars` characters as publish sends it."""
+    head = "---\ntitle: 长度\n---\n\n"
+    base = wxpub.convert_text(head + "a\n").content_length - 1
+    text = head + "a" * (chars - base) + "\n"
+    assert wxpub.convert_text(text).content_length == chars
+    return text
+
+
+def test_wechat_takes_fewer_than_20000_characters_and_every_figure_says_so(tmp_path: Path) -> None:
+    """WeChat's content must be "少于2万字符": 19,999 fits with nothing left, 20,000 is one over,
+    and convert, --json, check, publish, --fit and the preview all give that one figure."""
+    from wxpub import validate
+    from wxpub.preview.article import Article, Choices
+
+    for chars, left in ((19_999, 0), (20_000, -1)):
+        converted = wxpub.convert_text(sized(chars))
+        over = max(0, -left)
+        assert converted.budget_left == left
+        assert fit.fits(converted) is (over == 0)
+        assert fit_outlook(converted.post, plain=converted).over_by == over
+        refused = [f for f in validate.validate(converted) if f.code == "WX301"]
+        assert [f.message.split(", ")[1] for f in refused] == ([f"{over} over WeChat's limit (fewer than 20,000; inline styles count too)"] if over else [])
+        assert validate.has_errors(refused) is bool(over)  # publish refuses exactly what check calls an error
+        shown = Article(Path("p.md"), "t", "", "", "", "", "default", "", "", chars, None, (), Choices()).to_json()
+        assert (shown["length"], shown["limit"], shown["left"]) == (chars, 20_000, left)
+        post = tmp_path / f"p{chars}.md"
+        post.write_text(sized(chars), encoding="utf-8")
+        data = json.loads(CliRunner().invoke(main, ["convert", str(post), "--json"]).stdout)
+        assert (data["content_length"], data["budget_left"], data.get("over_by", 0)) == (chars, left, over)
+        written = CliRunner().invoke(main, ["convert", str(post), "-o", str(tmp_path / "p.html")])
+        room = "0 left of WeChat's 20,000" if not over else "1 over WeChat's limit (fewer than 20,000)"
+        assert f"({chars:,} characters, {room})" in written.stderr

@@ -20,6 +20,7 @@ from sandbox_fixtures import APPID, SECRET, sandbox  # noqa: F401  (fixture)
 from wxpub.cli import main
 from wxpub.errors import UsageError, WeChatError
 from wxpub.ledger import Ledger
+from wxpub.post import parse_post
 from wxpub.config import Credentials
 from wxpub.publish import (
     PublishOptions,
@@ -475,11 +476,16 @@ def test_rewrite_sources_changes_only_the_src_values() -> None:
 
 
 def test_excerpt_is_plain_and_within_the_digest_limit() -> None:
-    html = "<section><p>第一句话。<sup>[1]</sup>" + "很长" * 100 + "</p><section><p>参考链接</p></section></section>"
+    from wxpub.digest import own_html
+
+    html = own_html(parse_post("第一句话[^1]，见[文档](https://x.org)。" + "很长" * 100 + "\n\n[^1]: 注释\n"))
     text = excerpt(html)
-    assert text.startswith("第一句话") and "参考" not in text and "[1]" not in text
-    assert text.endswith(("…", "。")) and len(text.encode("utf-16-le")) // 2 <= 64
-    assert excerpt("<section><p>短。</p></section>") == "短。"
+    assert text.startswith("第一句话，见文档。很长") and "注释" not in text and "1" not in text and "参考" not in text
+    assert text.endswith(("…", "。")) and len(text) <= 54
+    assert excerpt(own_html(parse_post("短。"))) == "短。"
+    # Paragraphs first; a post of lists and headings alone gives their text, markers left out.
+    assert excerpt(own_html(parse_post("> [!TIP]\n> 提示\n\n- 列表\n\n正文。"))) == "正文。"
+    assert excerpt(own_html(parse_post("## 标题\n\n1. 第一步\n2. 第二步\n"))) == "标题 第一步 第二步"
 
 
 def test_images_with_cjk_names_and_spaces_are_uploaded_and_linked(sandbox: Sandbox, project: Project) -> None:

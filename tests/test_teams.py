@@ -157,6 +157,76 @@ def test_check_reports_block_problems_at_the_line_that_names_them(team: tuple[Pa
     assert refused.exit_code != 0 and "nothing was uploaded" in refused.stderr
 
 
+
+def test_a_key_a_block_uses_is_known_and_date_has_no_default(team: tuple[Path, Sandbox]) -> None:
+    """WX310's advice (set the key in the front matter) leaves the post clean: a key its blocks use
+    is no unknown key. `{{ date }}` is the post's `date:`, which nothing makes up."""
+    root, _ = team
+    write(root / "blocks/ad.md", "本期赞助商是 {{ sponsor }}，发表于 {{ date }}。\n")
+    body = "\n正文。\n\n<!-- wxpub: include blocks/ad.md -->\n"
+    bare = write(root / "posts/d.md", "---\ntitle: 赞助\ncover: img/a.png\n---\n" + body)
+    out = CliRunner().invoke(main, ["check", str(bare)])
+    assert out.exit_code == 1
+    said = [line.split(" ", 2) for line in out.stdout.splitlines()]
+    assert [(where.split("/")[-1], code) for where, code, _ in said] == [("d.md:8:1:", "WX310"), ("d.md:8:1:", "WX310")]
+    assert "uses {{ date }}, but this post has no 'date:' in its front matter" in out.stdout
+    assert "uses {{ sponsor }}, but this post has no 'sponsor:' in its front matter" in out.stdout
+    assert "set the key in the post's front matter" in out.stdout
+    # Following the advice: the keys are set, and the check passes (a typo is still a typo).
+    write(bare, "---\ntitle: 赞助\ncover: img/a.png\nsponsor: 某某公司\ndate: 2024-05-01\nsponosr: x\n---\n" + body)
+    out = CliRunner().invoke(main, ["check", str(bare)])
+    assert [line.split(" ", 2)[:2] for line in out.stdout.splitlines()] == [[f"{bare}:6:1:", "WX103"]]
+    assert "unknown key 'sponosr'; did you mean 'sponsor'?" in out.stdout
+    converted = convert_file(bare)
+    assert "本期赞助商是 某某公司，发表于 2024-05-01。" in converted.html
+    assert [n.message for n in converted.warnings] == ["front matter: unknown key 'sponosr'; did you mean 'sponsor'?"]
+
+
+
+def test_the_digest_is_made_of_the_posts_own_text(tmp_path: Path) -> None:
+    """Without `digest:`, publish (its payload and dry run) and the preview's share card send one
+    made of the post's own paragraphs: not the account's header or footer, nor an include, notes
+    or references; inline code is kept."""
+    import json
+
+    from wxpub.preview.article import build_article
+
+    root = tmp_path / "news"
+    write(root / "wxpub.toml", f"""
+[accounts.news]
+appid = "{NEWS}"
+name = "每日新闻"
+author = "新闻部"
+header = "blocks/note.md"
+footer = "blocks/footer.md"
+""")
+    write(root / "blocks/note.md", "> 编者按：本文作者 {{ author }}。\n")
+    write(root / "blocks/footer.md", "欢迎关注「{{ account.name }}」。\n")
+    write(root / "blocks/ad.md", "本期赞助商：某某公司。\n")
+    picture(root / "posts/cover.png", (200, 40, 40))
+    short = write(root / "posts/short.md", "---\ntitle: 要闻\ncover: cover.png\n---\n\n今天的新闻很多。\n")
+    code = write(
+        root / "posts/code.md",
+        "---\ntitle: 并发\ncover: cover.png\n---\n\n<!-- wxpub: include blocks/ad.md -->\n\n"
+        "我们用 `asyncio.gather()` 并发下载[^1]，见 [文档](https://docs.python.org)。\n\n```python\nawait x\n```\n\n[^1]: 一个注释。\n",
+    )
+    given = write(root / "posts/given.md", "---\ntitle: 自带\ncover: cover.png\ndigest: 写给读者的摘要\n---\n\n正文。\n")
+    expected = {short: "今天的新闻很多。", code: "我们用 asyncio.gather() 并发下载，见 文档。", given: "写给读者的摘要"}
+    for post, digest in expected.items():
+        out = CliRunner().invoke(main, ["publish", "--dry-run", "--json", str(post)])
+        assert out.exit_code == 0, out.output
+        [draft] = [call for call in json.loads(out.stdout)["plan"] if call["call"] == "draft/add"]
+        assert draft["body"]["articles"][0]["digest"] == digest
+        assert build_article(post).digest == digest  # the preview's share card
+        assert convert_file(post).digest == digest
+    assert "编者按" in convert_file(short).html  # the header is in the article, only not in its digest
+    # A post with no words of its own is sent without a digest; the card shows the one WeChat
+    # makes of the content then: its first 54 characters, header included.
+    pictures = write(root / "posts/pictures.md", "---\ntitle: 图集\n---\n\n![](cover.png)\n")
+    assert convert_file(pictures).digest == ""
+    assert build_article(pictures).digest == "编者按：本文作者 新闻部。 欢迎关注「每日新闻」。"
+
+
 def test_blocks_count_in_the_budget_and_come_in_the_posts_theme(team: tuple[Path, Sandbox]) -> None:
     root, _ = team
     write(root / "posts/e.md", "---\ntitle: 无页脚\ncover: img/a.png\nfooter: none\naccount: shop\n---\n\n新货到了。\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import Notice
+from .post import with_known_keys
 
 if TYPE_CHECKING:
     from .config import Account
@@ -68,6 +69,8 @@ def expand(post: Post, account: Account | None, root: Path) -> Post:
         where = f"front matter '{role}'" if named_in_post else f"[accounts.{account.key if account else '?'}] {role}"
         parts.append(body.block(path, line, chain=(), named_by=where))
     header, footer = parts
+    # The post's keys that its blocks use are known keys: the block asks for them.
+    post = with_known_keys(post, body.used)
     if not header.lines and not footer.lines and own.lines == tuple(post.body.split("\n")) and not notices:
         return post
     # A blank line between the parts, so a block never runs into a paragraph of the post; before
@@ -91,6 +94,7 @@ class _Expander:
 
     def __init__(self, root: Path, post: Post, variables: Mapping[str, str], notices: list[Notice]) -> None:
         self.root, self.post, self.variables, self.notices = root, post, variables, notices
+        self.used: set[str] = set()  # the variables filled in, for the keys they make known
         assert post.path is not None
         self.post_folder = post.path.resolve().parent
 
@@ -145,10 +149,13 @@ class _Expander:
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
             if name in self.variables:
+                self.used.add(name)
                 return self.variables[name]
+            # Most often a key this post does not set (`{{ date }}` without `date:`): say so.
+            missing = f"the account has no '{name.removeprefix('account.')}'" if name.startswith("account.") else f"this post has no '{name}:' in its front matter"
             self.notices.append(Notice(
                 "block-variable",
-                f"block '{self._shown(block)}': unknown variable {{{{ {name} }}}} (known here: {', '.join(sorted(self.variables)) or 'none'})",
+                f"block '{self._shown(block)}' uses {{{{ {name} }}}}, but {missing} (known here: {', '.join(sorted(self.variables)) or 'none'})",
                 at,
                 1,
             ))

@@ -112,7 +112,7 @@ def convert_command(
     if output:
         _run(lambda: _write(output, text + "\n"))
         left = converted.budget_left
-        budget = f"{left:,} left of WeChat's 20,000" if left > 0 else f"{1 - left:,} over WeChat's limit (fewer than 20,000)"
+        budget = f"{left:,} left of WeChat's 20,000" if left >= 0 else f"{-left:,} over WeChat's limit (fewer than 20,000)"
         click.echo(f"wrote {output} ({converted.content_length:,} characters, {budget})", err=True)
     else:
         click.echo(text)

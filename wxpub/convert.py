@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import ConfigError, Notice, PostError, UsageError
-from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS
+from .limits import CONTENT_MAX_CHARS, IMAGE_URL_CHARS, content_left
 from .post import Post, parse_post, read_post
 from .render import ImageRef, LinkRef, RenderOptions, render
 
@@ -62,10 +62,19 @@ class Converted:
         """UTF-8 bytes of the HTML as publish will send it (WeChat's other limit is 1 MB)."""
         return len(self.sent_html.encode("utf-8"))
 
+    @functools.cached_property
+    def digest(self) -> str:
+        """The digest publish sends and the preview shows (digest.py): the front matter's `digest`,
+        else an excerpt of the post's own text, not of its blocks."""
+        from .digest import digest
+
+        return digest(self)
+
     @property
     def budget_left(self) -> int:
-        """Characters left before WeChat's 20,000-character limit (negative when over)."""
-        return CONTENT_MAX_CHARS - self.content_length
+        """Characters the content may still grow by: WeChat takes fewer than 20,000, so 0 at 19,999
+        and -1 (one over) at 20,000 (limits.content_left)."""
+        return content_left(self.content_length)
 
 
 def convert_post(post: Post, *, fit: bool = False, **options: Any) -> Converted:
@@ -204,14 +213,16 @@ def plan(
     with _from_front_matter(post, "font_size", given=font_size is not None):
         themes.check_font_size(chosen_size)
     resolved = themes.resolve(chosen, color=chosen_color, font_size=chosen_size)
+    numbered, said = _yes_no(post, "line_numbers", line_numbers)
     options = RenderOptions(
         code_style=code_style or _str(meta.get("code_style")) or resolved.code_style,
-        line_numbers=bool(line_numbers if line_numbers is not None else meta.get("line_numbers", False)),
+        line_numbers=numbered,
         caption=caption or str(meta.get("caption", "title-alt")),
         font_size=resolved.font_size,
     )
-    _check_options(options, post)
-    return resolved, options
+    _check_options(options, post, code_style_given=code_style is not None)
+    # What reading the options noticed travels with the theme's notices into the Converted.
+    return (replace(resolved, notices=resolved.notices + said) if said else resolved), options
 
 
 def with_project_defaults(post: Post, account: str | None = None) -> Post:
@@ -275,8 +286,46 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _yes_no(post: Post, key: str, given: bool | None) -> tuple[bool, tuple[Notice, ...]]:
+    """A yes/no option: given, else the front matter's or [convert]'s (post.yes_no: a boolean, or
+    a word such as "false" in quotes, read as what it says and warned about), else no."""
+    from .post import yes_no
+
+    if given is not None:
+        return bool(given), ()
+    if key not in post.meta:
+        return False, ()
+    value = post.meta[key]
+    with _from_front_matter(post, key, given=False):
+        try:
+            flag, as_text = yes_no(value)
+        except ValueError:
+            raise UsageError(f"{key} must be true or false, not {value!r}", hint="write true or false, without quotes") from None
+    if not as_text:
+        return flag, ()
+    word = str(flag).lower()
+    line = post.line_of(key)
+    if line is not None:
+        at_value = re.match(rf"\s*['\"]?{re.escape(key)}['\"]?\s*:\s*", post.source_line(line))
+        said = f"{key}: {value!r} is text, read as {word}; write {key}: {word}, without quotes"
+        return flag, (Notice("yes-no-text", said, line, at_value.end() + 1 if at_value else 1),)
+    source = _config_source(post, key)
+    where = f"[convert] in {source.name}" if source is not None else "the project's settings"
+    return flag, (Notice("yes-no-text", f'{where}: {key} = "{value}" is text, read as {word}; write {key} = {word}, without quotes'),)
+
+
+def _config_source(post: Post, key: str) -> Path | None:
+    """The project file whose [convert] gives the post `key` (the front matter does not)."""
+    from .config import convert_defaults, find_settings
+
+    if post.path is None or post.line_of(key) is not None or key not in convert_defaults(post.path):
+        return None
+    return find_settings(post.path)[1]
+
+
 class _from_front_matter:
-    """Turn a UsageError about a value that came from the front matter into a PostError at its line."""
+    """Turn a UsageError about a value that came from the front matter into a PostError at its line,
+    and one about a value of [convert] in wxpub.toml into a ConfigError naming that file."""
 
     def __init__(self, post: Post, key: str, *, given: bool) -> None:
         self.post, self.key, self.given = post, key, given
@@ -286,6 +335,9 @@ class _from_front_matter:
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: Any) -> None:
         if isinstance(error, UsageError) and not self.given and self.key in self.post.meta:
+            source = _config_source(self.post, self.key)
+            if source is not None:
+                raise ConfigError(f"[convert] {error.message}", path=source, hint=error.hint) from None
             raise PostError(error.message, path=self.post.path, line=self.post.line_of(self.key), hint=error.hint) from None
 
 
@@ -304,9 +356,12 @@ def _inside_project(path: Path, post: Post) -> None:
         )
 
 
-def _check_options(options: RenderOptions, post: Post) -> None:
+def _check_options(options: RenderOptions, post: Post, *, code_style_given: bool) -> None:
+    from .mdext.codeblocks import check_style
     from .mdext.figures import CAPTION_MODES
 
+    with _from_front_matter(post, "code_style", given=code_style_given):
+        check_style(options.code_style)
     if options.caption not in CAPTION_MODES:
         raise PostError(
             f"caption '{options.caption}' is not one of {', '.join(CAPTION_MODES)}",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import Notice
-from .limits import CONTENT_MAX_CHARS
+from .limits import CONTENT_MAX_CHARS, content_over
 
 if TYPE_CHECKING:
     from .convert import Converted
@@ -57,7 +57,7 @@ class Outlook:
     @property
     def over_by(self) -> int:
         """Characters to lose before WeChat takes the post (0 when it fits)."""
-        return max(0, self.length - self.limit + 1)
+        return content_over(self.length)
 
 
 def publish_length(converted: Converted) -> int:
@@ -67,7 +67,7 @@ def publish_length(converted: Converted) -> int:
 
 def fits(converted: Converted) -> bool:
     """Whether WeChat takes the post's content (it must be shorter than CONTENT_MAX_CHARS)."""
-    return publish_length(converted) < CONTENT_MAX_CHARS
+    return content_over(publish_length(converted)) == 0
 
 
 def _code_colours(colours: str) -> Callable[[ResolvedTheme, RenderOptions], tuple[ResolvedTheme, RenderOptions]]:
@@ -150,6 +150,6 @@ def fit_notices(taken: Sequence[int], converted: Converted) -> tuple[Notice, ...
     STEPS), and whether the post fits now."""
     notices = [Notice("fit", f"to fit WeChat's {CONTENT_MAX_CHARS:,} characters, {STEPS[index].gives_up}") for index in taken]
     if not fits(converted):
-        over = publish_length(converted) - CONTENT_MAX_CHARS + 1
+        over = content_over(publish_length(converted))
         notices.append(Notice("fit", f"still {over:,} characters over WeChat's {CONTENT_MAX_CHARS:,} with every cheaper rendering: shorten the post or split it"))
     return tuple(notices)

@@ -18,7 +18,9 @@ TITLE_MAX = 64  # characters; 45003 above
 TITLE_DOCUMENTED = 32  # characters; WeChat may refuse more (45003)
 AUTHOR_MAX = 16  # characters, documented; WeChat may refuse more (45110)
 DIGEST_MAX = 128  # characters, documented; WeChat may refuse more (45004)
-CONTENT_MAX_CHARS = 20_000  # must be less than this; 45002
+# The content "必须少于2万字符" (draft_add): fewer than 20,000 characters, so 19,999 is the most
+# WeChat takes and 20,000 is one too many. content_left() is the one place that says so.
+CONTENT_MAX_CHARS = 20_000  # WeChat's figure; the content must be shorter than this (45002)
 CONTENT_MAX_BYTES = 1_000_000  # must be less than this; 45002
 SOURCE_URL_MAX_BYTES = 1024  # 45005
 ARTICLES_MAX = 8  # per draft; 45008
@@ -27,6 +29,18 @@ MATERIAL_IMAGE_MAX_BYTES = 10 * 1024 * 1024  # 40009
 # Before upload, the HTML holds the Markdown's image paths; each becomes a WeChat image URL
 # ("http://mmbiz.qpic.cn/mmbiz_png/<id>/0?wx_fmt=png"), about this long.
 IMAGE_URL_CHARS = 140
+
+
+def content_left(chars: int) -> int:
+    """Characters the content may still grow by before WeChat refuses it (45002): 0 at 19,999, -1
+    at 20,000. Negative: that many over. Every figure about the limit (budget, over by, fits,
+    check's WX301, publish's refusal, the preview's bar, the sandbox) comes from here."""
+    return CONTENT_MAX_CHARS - 1 - chars
+
+
+def content_over(chars: int) -> int:
+    """Characters to lose before WeChat takes the content (0 when it does)."""
+    return max(0, -content_left(chars))
 
 
 def url_size(url: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeAlias
 
@@ -37,6 +37,9 @@ KNOWN_KEYS = frozenset(
 )
 # What every API function taking posts accepts: one path, or several (a list, a tuple, a generator).
 Paths: TypeAlias = str | Path | Iterable[str | Path]
+# What a yes/no key (line_numbers) may say: a YAML or TOML boolean, or one of these words written
+# as text ("false" in quotes), which means what it says but is warned about: bool("false") is True.
+YES_NO_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 _FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _KEY_LINE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*[:：]")  # a full-width colon too: check fixes it
@@ -88,6 +91,16 @@ class Post:
     @property
     def name(self) -> str:
         return str(self.path) if self.path else "<text>"
+
+
+def yes_no(value: Any) -> tuple[bool, bool]:
+    """A yes/no value and whether it was written as text (`"false"`, `'no'`); anything that is
+    neither a boolean nor one of YES_NO_WORDS raises ValueError."""
+    if isinstance(value, bool):
+        return value, False
+    if isinstance(value, str) and value.strip().lower() in YES_NO_WORDS:
+        return YES_NO_WORDS[value.strip().lower()], True
+    raise ValueError(value)
 
 
 def front_matter_fences(lines: Iterable[str]) -> tuple[int, int | None] | None:
@@ -340,11 +353,21 @@ def _load_yaml(yaml_text: str, path: Path | None) -> dict[str, Any]:
     return {str(k): v for k, v in loaded.items()}
 
 
-def _check_keys(meta: Mapping[str, Any], key_lines: Mapping[str, int]) -> list[Notice]:
+def with_known_keys(post: Post, keys: Iterable[str]) -> Post:
+    """The post with `keys` known as well: a key that a block of the post uses as a variable
+    (`sponsor: 某某公司` for `{{ sponsor }}`) is what the block asks for, not a typo."""
+    also = frozenset(keys) - KNOWN_KEYS
+    if not also & set(post.meta):
+        return post
+    others = tuple(notice for notice in post.notices if notice.code != "unknown-key")
+    return replace(post, notices=tuple(_check_keys(post.meta, post.key_lines, KNOWN_KEYS | also)) + others)
+
+
+def _check_keys(meta: Mapping[str, Any], key_lines: Mapping[str, int], known: frozenset[str] = KNOWN_KEYS) -> list[Notice]:
     notices = []
     for key in meta:
-        if key not in KNOWN_KEYS:
-            close = sorted(k for k in KNOWN_KEYS if _similar(k, key))
+        if key not in known:
+            close = sorted(k for k in known if _similar(k, key))
             hint = f"; did you mean '{close[0]}'?" if close else ""
             notices.append(Notice("unknown-key", f"front matter: unknown key '{key}'{hint}", key_lines.get(key)))
     return notices

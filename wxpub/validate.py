@@ -26,6 +26,7 @@ from .limits import (
     SOURCE_URL_MAX_BYTES,
     TITLE_DOCUMENTED,
     TITLE_MAX,
+    content_over,
     lengths,
     url_size,
 )
@@ -245,11 +246,13 @@ _NOTICE_CODES: dict[str, str | None] = {
     "block-variable": "WX310",
     "block-loop": "WX311",
     "empty": "WX312",
+    "yes-no-text": "WX117",
 }
 _NOTICE_HINTS = {
     "WX307": "write the image as ![alt](path) so wxpub uploads it",
     "WX309": "create the file (paths are relative to the project root), or write 'none' to go without",
-    "WX310": "use a front matter key of the post or account.name, account.author; or add the key to the front matter",
+    "WX310": "set the key in the post's front matter (a key a block uses is a known key), or take the variable out of the block; "
+    "account.name and account.author come from the account in wxpub.toml",
     "WX311": "remove one of the includes",
     # WeChat refuses empty content (44004); with a header or footer it would take those alone.
     "WX312": "write the article below the front matter",
@@ -295,7 +298,7 @@ def fit_advice(converted: Converted) -> str | None:
 
     Converts the post again with the same choices, adding fit.STEPS one by one, only when it is over.
     """
-    if converted.content_length < CONTENT_MAX_CHARS:
+    if not content_over(converted.content_length):
         return None
     if converted.fit:
         return "--fit is not enough even with every cheaper rendering: shorten the post or split it"
@@ -316,10 +319,11 @@ def size(chars: int, size_bytes: int, *, exact: bool = False, fit: str | None = 
     """
     hint = fit or "split the post, use a lighter theme, or convert with --fit; wxpub truncates nothing"
     with_urls = "with the uploaded image URLs" if exact else "with WeChat's image URLs"
-    if chars >= CONTENT_MAX_CHARS:
+    over = content_over(chars)
+    if over:
         yield Finding(
             "WX301",
-            f"the content is {chars:,} characters of HTML {with_urls}, {chars - CONTENT_MAX_CHARS + 1:,} over WeChat's limit "
+            f"the content is {chars:,} characters of HTML {with_urls}, {over:,} over WeChat's limit "
             f"(fewer than {CONTENT_MAX_CHARS:,}; inline styles count too)",
             1, 1, hint,
         )

@@ -34,7 +34,9 @@ def content_problems(post: Post | None, layout: Layout, path: Path | None, name:
     try:
         converted = convert_post(with_project_defaults(post), **(convert_options or {}))
     except WxpubError as error:
-        return [Problem(name, error.line or 1, 1, "WX306", error.message + (f"; {error.hint}" if error.hint else ""))]
+        # A value from wxpub.toml is said with the file it is in; the post's own, at its line.
+        elsewhere = f"{error.path}: " if error.path is not None and path is not None and Path(error.path) != path else ""
+        return [Problem(name, 1 if elsewhere else error.line or 1, 1, "WX306", elsewhere + error.message + (f"; {error.hint}" if error.hint else ""))]
     findings: list[Finding] = validate.validate(converted)
     if not whole:  # the front matter, the cover among it, is judged once it can be read
         findings = [f for f in findings if not (f.code.startswith("WX1") or f.code == "WX206")]
@@ -50,5 +52,6 @@ def front_matter_problems(post: Post, name: str) -> list[Problem]:
     from .. import validate
     from ..convert import with_project_defaults
 
-    meta = with_project_defaults(post).meta
-    return [_problem(finding, name) for finding in validate.front_matter(post, meta, None)]
+    # With its blocks: a key they use is a known key.
+    post = with_project_defaults(post)
+    return [_problem(finding, name) for finding in validate.front_matter(post, post.meta, None)]

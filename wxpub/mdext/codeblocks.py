@@ -21,6 +21,7 @@ from pygments.style import Style
 from pygments.token import Comment, Keyword, Name, Operator, String, Token, _TokenType
 
 from ..cachefiles import DiskCache, digest, file_stamp  # types and keys only: the caller gives the cache
+from ..errors import UsageError
 
 NBSP = "\u00a0"
 
@@ -69,6 +70,22 @@ def _style_class(name: str) -> type[Style]:
         return get_style_by_name(name)
     except ClassNotFound:
         raise ValueError(f"unknown code style '{name}'") from None
+
+
+def code_styles() -> list[str]:
+    """Every code style a post may name: wxpub's own, then the Pygments styles installed."""
+    from pygments.styles import get_all_styles
+
+    return [*CODE_STYLES, *sorted(set(get_all_styles()) - set(CODE_STYLES))]
+
+
+def check_style(name: str) -> None:
+    """An unknown style is a UsageError listing the known ones. (Raised while highlighting, the
+    error would make the fence extension give up on every code block, leaving them as text.)"""
+    try:
+        _style_class(name)
+    except ValueError:
+        raise UsageError(f"code_style '{name}' is not a code style", hint=f"use one of: {', '.join(code_styles())}") from None
 
 
 def short_color(value: str) -> str:

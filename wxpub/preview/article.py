@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import WxpubError
-from ..limits import CONTENT_MAX_CHARS
+from ..limits import CONTENT_MAX_CHARS, content_left
 
 # WeChat's share card shows a title of two lines and a digest of about three; the feed one line
 # under the cover. The page clamps lines with CSS; these bound the text first, as WeChat does.
 SHARE_TITLE_CHARS = 64
-SHARE_DIGEST_CHARS = 54  # WeChat's own digest, when the post gives none, is the first 54 characters
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,7 @@ class Article:
             "dark": self.dark,
             "length": self.length,
             "limit": CONTENT_MAX_CHARS,
+            "left": content_left(self.length),  # WeChat takes fewer than `limit`: 0 left at 19,999, -1 at 20,000
             "cover": None if self.cover is None else {
                 "url": f"/img/{self.cover.sha256}", "crop_235_1": self.cover.crop_235_1, "crop_1_1": self.cover.crop_1_1,
             },
@@ -112,7 +112,8 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
     from .. import images as images_module
     from ..convert import convert_file
     from ..darkmode import recolour
-    from ..publish import excerpt, rewrite_sources
+    from ..digest import shown_digest
+    from ..publish import rewrite_sources
 
     converted = convert_file(path, **choices.convert_options())
     prepared = images_module.prepare_images(converted.images, path, meta=converted.meta)
@@ -134,7 +135,7 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
         author=str(meta.get("author") or ""),
         account=account,
         date=_wechat_date(time.localtime()),
-        digest=str(meta.get("digest") or "") or excerpt(converted.html)[:SHARE_DIGEST_CHARS],
+        digest=shown_digest(converted),  # what publish sends, else what WeChat makes of an empty one
         theme=converted.theme,
         light=light,
         dark=recolour(light),

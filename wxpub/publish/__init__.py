@@ -9,7 +9,8 @@ whether a post may be published is validate.py, which `wxpub check` asks too.
 from __future__ import annotations
 
 from ..convert import image_sources, rewrite_sources
-from .article import Article, excerpt
+from ..digest import excerpt
+from .article import Article
 from .model import PostResult, PreparedPost, PublishOptions, PublishRefused, PublishResult
 from .recipe import publish, publish_paths
 

@@ -1,12 +1,10 @@
-"""The draft article of a post: its fields, its content with the uploaded image URLs, its digest."""
+"""The draft article of a post: its fields, its content with the uploaded image URLs, its digest (digest.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..convert import rewrite_sources
@@ -61,7 +59,7 @@ def build_article(post: PreparedPost, url_of: Callable[[PreparedImage], str], th
     return Article(
         title=post.converted.title.strip(),
         author=_text(meta.get("author")),
-        digest=_text(meta.get("digest")) or excerpt(post.converted.html),
+        digest=post.converted.digest,
         content=rewrite_sources(post.converted.html, {image.source: url_of(image) for image in post.images.images}),
         content_source_url=_text(meta.get("source_url")),
         thumb_media_id=thumb_media_id,
@@ -90,57 +88,6 @@ def uploaded_article(post: PreparedPost, uploaded: Mapping[tuple[str, str], Any]
     cover = post.images.cover
     assert cover is not None
     return build_article(post, lambda image: uploaded[(image.sha256, image.route)].url, uploaded[(cover.sha256, cover.route)].media_id)
-
-
-class _Text(HTMLParser):
-    """The text of paragraphs, for an excerpt."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.depth = 0
-        self.sections = 0
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "section":
-            self.sections += 1  # the outer one wraps the article; inner ones are asides and references
-        elif tag == "p" and self.sections <= 1:
-            self.depth += 1
-        elif tag in ("sup", "figcaption", "code", "pre") and self.depth:
-            self.depth += 100  # footnote marks and code do not belong in a digest
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "section":
-            self.sections -= 1
-        elif tag == "p" and self.depth:
-            self.depth -= 1
-            self.parts.append(" ")
-        elif tag in ("sup", "figcaption", "code", "pre") and self.depth >= 100:
-            self.depth -= 100
-
-    def handle_data(self, data: str) -> None:
-        if 0 < self.depth < 100:
-            self.parts.append(data)
-
-
-# WeChat itself shows the first 54 characters of the text when there is no digest; well within
-# its documented 128.
-EXCERPT_CHARS = 54
-
-
-def excerpt(fragment: str) -> str:
-    """A digest from the post's first paragraphs: plain text, whole characters, within WeChat's limit."""
-    parser = _Text()
-    parser.feed(fragment)
-    parser.close()
-    text = re.sub(r"\s+", " ", "".join(parser.parts)).strip()
-    if len(text) <= EXCERPT_CHARS:
-        return text
-    cut = text[: EXCERPT_CHARS - 1]  # room for the ellipsis
-    sentence = max(cut.rfind(mark) for mark in "。！？.!?")
-    if sentence >= len(cut) // 2:
-        return cut[: sentence + 1]
-    return cut.rstrip(" ,，、;；:：") + "…"
 
 
 def _text(value: Any) -> str:

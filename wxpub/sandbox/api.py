@@ -31,12 +31,12 @@ from ..limits import (
     ARTICLES_MAX,
     AUTHOR_MAX,
     CONTENT_MAX_BYTES,
-    CONTENT_MAX_CHARS,
     DIGEST_MAX,
     MATERIAL_IMAGE_MAX_BYTES,
     SOURCE_URL_MAX_BYTES,
     TITLE_MAX,
     UPLOADIMG_MAX_BYTES,
+    content_over,
     wechat_length,
 )
 from .editor import keep
@@ -569,7 +569,7 @@ class Api:
             raise ApiError(45004, "description size out of limit")
         if not content:
             raise ApiError(44004, "empty content")
-        if len(content) >= CONTENT_MAX_CHARS or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
+        if content_over(len(content)) or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
             raise ApiError(45002, "content size out of limit")
         if len(source.encode("utf-8")) > SOURCE_URL_MAX_BYTES:
             raise ApiError(45005, "url size out of limit")
