@@ -85,12 +85,7 @@ def test_data_no_dark_and_background_images_are_left_alone() -> None:
 def test_every_built_in_theme_s_pale_boxes_turn_dark_grey_in_dark_mode(theme: str) -> None:
     # A pale tinted box that WeChat scales to brightness 190 is a light patch on the dark page; the
     # themes use pure greys or tints bright enough to count as white, which WeChat turns dark grey.
-    for case in sorted(GOLDEN.glob("*.md")):
-        if case.stem == "raw_html":
-            continue  # its colours are the writer's own
-        text = case.read_text(encoding="utf-8")
-        body = text.split("---\n", 2)[2] if text.startswith("---\n") else text  # the theme's colours, not the case's
-        html = convert_text(body, theme=theme).html
+    for case, html in _golden_in(theme):
         light = lxml.html.fragment_fromstring(html, create_parent="div")
         dark = lxml.html.fragment_fromstring(recolour(html), create_parent="div")
         for before, after in zip(light.iter(), dark.iter()):
@@ -101,6 +96,19 @@ def test_every_built_in_theme_s_pale_boxes_turn_dark_grey_in_dark_mode(theme: st
             assert grey is not None
             seen = (case.name, before.tag, _background(before), _background(after))
             assert brightness(grey.rgb) < 60 and max(grey.rgb) - min(grey.rgb) < 8, seen
+
+
+def _golden_in(theme: str) -> list[tuple[Path, str]]:
+    """Each golden case but raw_html (its colours are the writer's own) converted in `theme`, without
+    its front matter, so that the colours are the theme's, not the case's."""
+    converted = []
+    for case in sorted(GOLDEN.glob("*.md")):
+        if case.stem == "raw_html":
+            continue
+        text = case.read_text(encoding="utf-8")
+        body = text.split("---\n", 2)[2] if text.startswith("---\n") else text
+        converted.append((case, convert_text(body, theme=theme).html))
+    return converted
 
 
 def _background(element: object) -> str:
@@ -121,12 +129,7 @@ def test_light_grey_text_is_reported_in_light_mode() -> None:
 
 @pytest.mark.parametrize("theme", [t.name for t in list_themes()])
 def test_every_built_in_theme_reads_at_4_5_to_1_in_both_modes(theme: str) -> None:
-    for case in sorted(GOLDEN.glob("*.md")):
-        if case.stem == "raw_html":
-            continue  # its colours are the writer's own
-        text = case.read_text(encoding="utf-8")
-        body = text.split("---\n", 2)[2] if text.startswith("---\n") else text  # the theme's colours, not the case's
-        html = convert_text(body, theme=theme).html
+    for case, html in _golden_in(theme):
         assert [p.message() for p in contrast_problems(html)] == [], case.name
 
 
