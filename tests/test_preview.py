@@ -283,3 +283,56 @@ def test_the_account_name_comes_from_the_posts_account(tmp_path: Path) -> None:
     (tmp_path / "post.md").write_text("---\ntitle: 标题\ncover: cover.png\n---\n\n正文。\n", encoding="utf-8")
     server = PreviewServer(Target.of(tmp_path / "post.md"), port=0)
     assert server.article({})["account"] == "小满的技术笔记"
+
+
+def open_page(browser: object, url: str, width: int = 1300) -> object:
+    opened = browser.new_page(viewport={"width": width, "height": 700})  # type: ignore[attr-defined]
+    opened.goto(url)
+    opened.wait_for_function("window.wxpubRenders > 0 || document.body.classList.contains('broken')")
+    return opened
+
+
+# Where each column is on the whole page (not the window), and how far the page scrolls.
+COLUMNS = """() => ({
+  columns: [...document.querySelectorAll('.phone, aside, table.index')].map(el => {
+    const box = el.getBoundingClientRect();
+    return [el.className || el.tagName, box.left + scrollX, box.right + scrollX, box.top + scrollY];
+  }),
+  scrollWidth: document.documentElement.scrollWidth,
+  width: document.documentElement.clientWidth,
+})"""
+
+
+@pytest.mark.parametrize("width", [320, 375, 700, 1280])
+def test_every_column_is_within_reach_in_a_narrow_window(browser: object, server: PreviewServer, width: int) -> None:
+    opened = open_page(browser, server.url, width)
+    try:
+        laid = opened.evaluate(COLUMNS)  # type: ignore[attr-defined]
+    finally:
+        opened.close()  # type: ignore[attr-defined]
+    assert len(laid["columns"]) == 3
+    for name, left, right, _ in laid["columns"]:
+        assert left >= 0, f"{name} starts {left} px left of the page, where no scrolling reaches it"
+        assert right <= max(laid["scrollWidth"], laid["width"]), f"{name} ends past the page"
+    (_, light_left, _, light_top), (_, dark_left, _, dark_top), _ = laid["columns"]
+    if width >= 1280:
+        assert light_top == dark_top and dark_left > light_left  # side by side when there is room
+        assert laid["scrollWidth"] == laid["width"]
+    else:
+        assert dark_top > light_top  # stacked: light first
+    if width >= 407:  # a 375 px phone and its margins fit: nothing to scroll sideways
+        assert laid["scrollWidth"] == laid["width"]
+
+
+@pytest.mark.parametrize("width", [320, 700])
+def test_the_index_is_within_reach_in_a_narrow_window(browser: object, project: Path, width: int) -> None:
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    opened = open_page(browser, running.url, width)
+    try:
+        laid = opened.evaluate(COLUMNS)  # type: ignore[attr-defined]
+    finally:
+        opened.close()  # type: ignore[attr-defined]
+        running.stop()
+    [(_, left, right, _)] = laid["columns"]
+    assert left >= 0 and right <= max(laid["scrollWidth"], laid["width"])
