@@ -336,3 +336,19 @@ def test_the_index_is_within_reach_in_a_narrow_window(browser: object, project: 
         running.stop()
     [(_, left, right, _)] = laid["columns"]
     assert left >= 0 and right <= max(laid["scrollWidth"], laid["width"])
+
+
+def test_a_post_with_an_error_shows_no_budget_bar(browser: object, server: PreviewServer, project: Path) -> None:
+    write_post(project, "---\ntitle: [不闭合\n---\n\n正文\n")
+    opened = open_page(browser, server.url)
+    try:
+        assert opened.inner_text("#budget-text") == "not measured: the post has an error (above)"  # type: ignore[attr-defined]
+        assert opened.eval_on_selector("#budget-bar div", "d => d.getBoundingClientRect().width") == 0  # type: ignore[attr-defined]
+        write_post(project)
+        opened.wait_for_function("document.querySelector('#budget-text').textContent.includes('of 20,000 characters')", timeout=2000)  # type: ignore[attr-defined]
+        assert opened.eval_on_selector("#budget-bar div", "d => d.getBoundingClientRect().width") > 0  # type: ignore[attr-defined]
+        write_post(project, "---\ntitle: [不闭合\n---\n\n正文\n")  # broken again: the old figure goes
+        opened.wait_for_function("document.querySelector('#budget-text').textContent.startsWith('not measured')", timeout=2000)  # type: ignore[attr-defined]
+        assert opened.eval_on_selector("#budget-bar div", "d => d.getBoundingClientRect().width") == 0  # type: ignore[attr-defined]
+    finally:
+        opened.close()  # type: ignore[attr-defined]
