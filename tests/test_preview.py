@@ -128,6 +128,17 @@ def test_a_folder_gets_an_index(project: Path) -> None:
         running.stop()
 
 
+def test_the_article_says_its_primary_colour(server: PreviewServer, project: Path) -> None:
+    assert get_json(server.url + "api/article")["color"] == "#077"  # the default theme's own
+    assert get_json(server.url + "api/article?theme=geek")["color"] == "#026"
+    assert get_json(server.url + "api/article?theme=geek&color=%23c33")["color"] == "#c33"
+    version = server.changes.version
+    write_post(project, POST.replace("cover: cover.jpg", "cover: cover.jpg\ncolor: '#a05000'"))
+    assert server.changes.wait(version, timeout=2) > version
+    time.sleep(0.1)  # the rest of the save's events
+    assert get_json(server.url + "api/article")["color"] == "#a05000"  # the post's own
+
+
 def test_the_cli_refuses_a_missing_post_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["preview", str(tmp_path / "nope.md"), "--no-open", "--port", "0"])
     assert result.exit_code == 2
@@ -336,6 +347,18 @@ def test_the_index_is_within_reach_in_a_narrow_window(browser: object, project: 
         running.stop()
     [(_, left, right, _)] = laid["columns"]
     assert left >= 0 and right <= max(laid["scrollWidth"], laid["width"])
+
+
+def test_the_colour_picker_shows_the_colour_in_use_and_resets_to_it(page: object) -> None:
+    picker = "document.querySelector('#color').value"
+    assert page.evaluate(picker) == "#007777"  # type: ignore[attr-defined]  # the default theme's #077
+    page.select_option("#theme", "geek")  # type: ignore[attr-defined]
+    page.wait_for_function(f"{picker} === '#002266'")  # type: ignore[attr-defined]  # geek's #026
+    page.evaluate("(() => { const c = document.querySelector('#color'); c.value = '#cc3333'; c.dispatchEvent(new Event('input')); })()")  # type: ignore[attr-defined]
+    page.wait_for_function("document.querySelector('#permanent-front').textContent.includes('#cc3333')")  # type: ignore[attr-defined]
+    page.click("#color-reset")  # type: ignore[attr-defined]
+    page.wait_for_function(f"{picker} === '#002266' && document.querySelector('#permanent-card').textContent.indexOf('#cc3333') < 0")  # type: ignore[attr-defined]
+    assert "#cc3333" not in page.inner_html("#light-article")  # type: ignore[attr-defined]
 
 
 def test_a_post_with_an_error_shows_no_budget_bar(browser: object, server: PreviewServer, project: Path) -> None:

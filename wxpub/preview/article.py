@@ -77,6 +77,7 @@ class Article:
     date: str
     digest: str
     theme: str
+    color: str  # the theme's primary colour as used: the one chosen, the post's, or the theme's own
     light: str  # the fragment as publish sends it, images pointing at the preview server
     dark: str  # the same, recoloured as WeChat does in dark mode
     length: int  # characters WeChat counts (with the image URLs WeChat will give)
@@ -94,6 +95,7 @@ class Article:
             "date": self.date,
             "digest": self.digest,
             "theme": self.theme,
+            "color": self.color,
             "light": self.light,
             "dark": self.dark,
             "length": self.length,
@@ -110,7 +112,7 @@ class Article:
 def build_article(path: Path, choices: Choices = Choices(), account: str = "") -> Article:
     """Convert the post and prepare its images exactly as `wxpub publish` would; raises WxpubError."""
     from .. import images as images_module
-    from ..convert import convert_file
+    from ..convert import convert_file, plan
     from ..darkmode import recolour
     from ..publish import excerpt, rewrite_sources
 
@@ -136,6 +138,7 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
         date=_wechat_date(time.localtime()),
         digest=str(meta.get("digest") or "") or excerpt(converted.html)[:SHARE_DIGEST_CHARS],
         theme=converted.theme,
+        color=plan(converted.post, **converted.options)[0].primary,  # the plan it was converted with
         light=light,
         dark=recolour(light),
         length=length,
