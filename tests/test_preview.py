@@ -65,6 +65,17 @@ def get_json(url: str) -> dict:
         return json.loads(answer.read())
 
 
+def bad_request(url: str) -> str:
+    """The one-line error of a request the server refuses as bad (400)."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 400
+    body = refused.value.read().decode("utf-8")
+    error = json.loads(body)["error"] if refused.value.headers.get_content_type() == "application/json" else body
+    assert "Traceback" not in body and "\n" not in error.strip()
+    return error
+
+
 # --- the server alone -----------------------------------------------------------------------------
 
 
@@ -104,7 +115,7 @@ def test_problems_follow_the_colour_and_size_picked_in_the_page(server: PreviewS
     pale = get_json(server.url + "api/problems?color=%23ffd0d0")  # what the page would send
     assert [p["code"] for p in pale["problems"] if p["code"] == "WX308"] == ["WX308"]
     assert "#ffd0d0" in next(p["message"] for p in pale["problems"] if p["code"] == "WX308")
-    assert get_json(server.url + "api/problems?font_size=big")["error"] == "font_size must be a number, not 'big'"
+    assert bad_request(server.url + "api/problems?font_size=big") == "font_size 'big' is not a number (give a size in px between 10 and 28)"
 
 
 def test_problems_come_from_check_with_a_place_to_find_them(server: PreviewServer, project: Path) -> None:
@@ -123,9 +134,31 @@ def test_a_folder_gets_an_index(project: Path) -> None:
         assert [(p["path"], p["title"], p["problems"]) for p in index["posts"]] == [("post.md", "预览测试", 0), ("second.md", "第二篇", 0)]
         assert all(0 < p["length"] < p["limit"] == 20_000 for p in index["posts"])
         assert get_json(running.url + "api/article?post=second.md")["title"] == "第二篇"
-        assert "not a post" in get_json(running.url + "api/article?post=../wxpub.toml")["error"]
+        assert "not a post" in bad_request(running.url + "api/article?post=../wxpub.toml")
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("asked", [
+    "font_size=abc", "font_size=nan", "font_size=99", "color=zzz", "color=%23c33%0a", "theme=nope", "theme=../wxpub.toml", "theme=/etc/x.css",
+    "post=post.md%00", "post=../wxpub.toml", "post=nope.md",
+])
+def test_a_bad_query_is_refused_in_one_line_by_both_endpoints(project: Path, asked: str) -> None:
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    try:
+        query = asked if asked.startswith("post=") else f"post=post.md&{asked}"
+        for endpoint in ("api/article", "api/problems"):
+            error = bad_request(f"{running.url}{endpoint}?{query}")
+            assert "internal error" not in error and "\x00" not in error
+        assert get_json(running.url + "api/article?post=post.md&font_size=17&color=%23c33&theme=geek")["error"] is None
+    finally:
+        running.stop()
+
+
+def test_the_change_stream_ignores_its_query(server: PreviewServer) -> None:
+    with urllib.request.urlopen(server.url + "events?since=abc", timeout=10) as stream:  # it once took since= as a number
+        assert stream.readline() == b"retry: 500\n"
 
 
 def test_the_article_says_its_primary_colour(server: PreviewServer, project: Path) -> None:
@@ -293,7 +326,7 @@ def test_the_account_name_comes_from_the_posts_account(tmp_path: Path) -> None:
     Image.new("RGB", (940, 400), (40, 120, 200)).save(tmp_path / "cover.png")
     (tmp_path / "post.md").write_text("---\ntitle: 标题\ncover: cover.png\n---\n\n正文。\n", encoding="utf-8")
     server = PreviewServer(Target.of(tmp_path / "post.md"), port=0)
-    assert server.article({})["account"] == "小满的技术笔记"
+    assert server.article(server.asked({}))["account"] == "小满的技术笔记"
 
 
 def open_page(browser: object, url: str, width: int = 1300) -> object:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import WxpubError
+from ..errors import UsageError, WxpubError
 from ..limits import CONTENT_MAX_CHARS
 
 # WeChat's share card shows a title of two lines and a digest of about three; the feed one line
@@ -39,8 +39,24 @@ class Choices:
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Choices:
-        size = query.get("font_size") or None
-        return cls(query.get("theme") or None, query.get("color") or None, float(size) if size else None)
+        """The choices a page's query makes; UsageError (one line) for a value its controls never send."""
+        from ..themes import check_color, check_font_size, list_themes
+
+        for key in ("theme", "color", "font_size"):
+            if not (query.get(key) or "").isprintable():
+                raise UsageError(f"{key} {query[key]!r} is not a value the page sends")
+        theme, color, size = (query.get(key) or None for key in ("theme", "color", "font_size"))
+        known = [t.name for t in list_themes()]
+        if theme is not None and theme not in known:
+            # Only the built-in themes are offered: a path here would read any CSS file on the machine.
+            raise UsageError(f"theme '{theme}' is not a built-in theme", hint=f"built-in themes: {', '.join(known)}")
+        check_color(color)
+        try:
+            font_size = float(size) if size is not None else None
+        except ValueError:
+            raise UsageError(f"font_size '{size}' is not a number", hint="give a size in px between 10 and 28") from None
+        check_font_size(font_size)
+        return cls(theme, color, font_size)
 
     def permanent(self) -> dict[str, list[str]]:
         """The front matter and wxpub.toml lines that would make these choices stick."""
