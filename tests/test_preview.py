@@ -161,6 +161,22 @@ def test_the_change_stream_ignores_its_query(server: PreviewServer) -> None:
         assert stream.readline() == b"retry: 500\n"
 
 
+def test_the_index_lists_only_the_posts_inside_the_folder(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "secret.md").write_text("---\ntitle: 不该出现\n---\n\n秘密。\n", encoding="utf-8")
+    (project / "secret.md").symlink_to(elsewhere / "secret.md")  # a link out of the project
+    (project / "same.md").symlink_to(project / "post.md")  # a link to a post of the folder is one of its posts
+    (project / "drafts").symlink_to(elsewhere, target_is_directory=True)
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    try:
+        assert [p["path"] for p in get_json(running.url + "api/index")["posts"]] == ["post.md", "same.md"]
+        assert "not a post" in bad_request(running.url + "api/article?post=secret.md")
+        assert "not a post" in bad_request(running.url + "api/article?post=drafts/secret.md")
+    finally:
+        running.stop()
+
+
 def test_the_article_says_its_primary_colour(server: PreviewServer, project: Path) -> None:
     assert get_json(server.url + "api/article")["color"] == "#077"  # the default theme's own
     assert get_json(server.url + "api/article?theme=geek")["color"] == "#026"

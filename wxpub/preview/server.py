@@ -64,20 +64,28 @@ class Target:
         if not relative:
             raise UsageError("no post given", hint="open a post from the index")
         named = unquote(relative)
-        try:
-            candidate = (self.path / named).resolve()
-            found = candidate.is_relative_to(self.path) and candidate.suffix.lower() in MARKDOWN_SUFFIXES and candidate.is_file()
-        except (OSError, ValueError):  # a name with a NUL byte, a loop of links
-            found = False
-        if not found:
+        found = self._inside(self.path / named)
+        if found is None:
             raise UsageError(f"{named if named.isprintable() else repr(named)}: not a post of {self.path}", hint="open a post from the index")
-        return candidate
+        return found
 
     def posts(self) -> list[Path]:
-        return sorted(
+        """The folder's posts, by the same rule as post(): a link to a file elsewhere is none of them."""
+        found = (
             p for p in self.path.rglob("*")
-            if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file() and not set(p.relative_to(self.path).parts) & set(IGNORED_DIRS)
+            if p.suffix.lower() in MARKDOWN_SUFFIXES and not set(p.relative_to(self.path).parts) & set(IGNORED_DIRS)
         )
+        return sorted(p for p in found if self._inside(p) is not None)
+
+    def _inside(self, candidate: Path) -> Path | None:
+        """The post file `candidate` is (links followed), if it is a Markdown file inside the folder:
+        the one rule for what the preview may read as a post."""
+        try:
+            real = candidate.resolve()
+            inside = real.is_relative_to(self.path) and real.suffix.lower() in MARKDOWN_SUFFIXES and real.is_file()
+        except (OSError, ValueError):  # a name with a NUL byte, a loop of links
+            return None
+        return real if inside else None
 
 
 @dataclass(frozen=True)
