@@ -177,6 +177,21 @@ def test_the_index_lists_only_the_posts_inside_the_folder(project: Path, tmp_pat
         running.stop()
 
 
+def test_the_index_shows_the_error_of_a_post_the_page_cannot_show(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "photo.jpg").write_bytes(photo((900, 500)))
+    write_post(project, POST + f"\n![外面的图]({elsewhere / 'photo.jpg'})\n", "outside.md")
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    try:
+        article = get_json(running.url + "api/article?post=outside.md")
+        assert "is outside the project folder" in article["error"]
+        entry = next(p for p in get_json(running.url + "api/index")["posts"] if p["path"] == "outside.md")
+        assert (entry["error"], entry["length"]) == (article["error"], None)
+    finally:
+        running.stop()
+
+
 def test_the_article_says_its_primary_colour(server: PreviewServer, project: Path) -> None:
     assert get_json(server.url + "api/article")["color"] == "#077"  # the default theme's own
     assert get_json(server.url + "api/article?theme=geek")["color"] == "#026"

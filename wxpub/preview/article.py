@@ -13,10 +13,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import UsageError, WxpubError
 from ..limits import CONTENT_MAX_CHARS
+
+if TYPE_CHECKING:
+    from ..convert import Converted
+    from ..images import Downloads, PreparedImages
 
 # WeChat's share card shows a title of two lines and a digest of about three; the feed one line
 # under the cover. The page clamps lines with CSS; these bound the text first, as WeChat does.
@@ -125,15 +129,23 @@ class Article:
         }
 
 
+def prepare(path: Path, choices: Choices = Choices(), downloads: Downloads | None = None) -> tuple[Converted, PreparedImages]:
+    """The post converted and its images prepared as `wxpub publish` would: what the page shows, or
+    the WxpubError that keeps the page from showing it (the index says the same)."""
+    from ..convert import convert_file
+    from ..images import prepare_images
+
+    converted = convert_file(path, **choices.convert_options())
+    return converted, prepare_images(converted.images, path, meta=converted.meta, downloads=downloads)
+
+
 def build_article(path: Path, choices: Choices = Choices(), account: str = "") -> Article:
     """Convert the post and prepare its images exactly as `wxpub publish` would; raises WxpubError."""
-    from .. import images as images_module
-    from ..convert import convert_file, plan
+    from ..convert import plan
     from ..darkmode import recolour
     from ..publish import excerpt, rewrite_sources
 
-    converted = convert_file(path, **choices.convert_options())
-    prepared = images_module.prepare_images(converted.images, path, meta=converted.meta)
+    converted, prepared = prepare(path, choices)
     served: dict[str, tuple[bytes, str]] = {}
     urls: dict[str, str] = {}
     for image in prepared.images:
@@ -249,14 +261,13 @@ class IndexEntry:
         }
 
 
-def index_entry(path: Path) -> IndexEntry:
-    """Title, budget, problem count and last change of one post; an unreadable post shows its error."""
-    from ..convert import convert_file
-
+def index_entry(path: Path, downloads: Downloads | None = None) -> IndexEntry:
+    """Title, budget, problem count and last change of one post; a post the page cannot show shows
+    the page's error. `downloads`: shared by the posts of one index, so each URL is fetched once."""
     changed = path.stat().st_mtime
     problems = len(find_problems(path))
     try:
-        converted = convert_file(path)
+        converted, _ = prepare(path, downloads=downloads)
     except WxpubError as error:
         return IndexEntry(path, path.stem, None, problems, error.one_line(), changed)
     return IndexEntry(path, converted.title or path.stem, converted.content_length, problems, None, changed)

@@ -266,9 +266,11 @@ class PreviewServer:
         return {"error": None, "path": str(asked.post), "problems": [p.to_json() for p in found]}
 
     def index(self) -> dict[str, Any]:
+        from ..images import Downloads
         from .article import index_entry
 
         entries = []
+        downloads = Downloads()
         for path in self.target.posts():
             stat = path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size)
@@ -277,7 +279,7 @@ class PreviewServer:
                 entries.append(cached[1])
                 continue
             try:
-                entry = index_entry(path).to_json(self.target.path)
+                entry = index_entry(path, downloads).to_json(self.target.path)
             except WxpubError as error:
                 entry = {"path": path.relative_to(self.target.path).as_posix(), "title": path.stem, "error": error.one_line(), "problems": 0}
             self._entries[path] = (stamp, entry)
