@@ -161,6 +161,23 @@ def test_the_change_stream_ignores_its_query(server: PreviewServer) -> None:
         assert stream.readline() == b"retry: 500\n"
 
 
+def test_a_connection_reset_by_the_page_is_no_traceback_in_the_terminal(server: PreviewServer, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+    import struct
+
+    host, port = server.url.removeprefix("http://").rstrip("/").split(":")
+    for partial in (b"", b"GET /api/article HTTP/1.1\r\nHost: 127.0.0.1\r\n"):
+        connection = socket.create_connection((host, int(port)), timeout=5)
+        connection.sendall(partial)
+        time.sleep(0.1)
+        # Closed with a reset, as a browser drops a kept-alive connection when its tab closes.
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+    time.sleep(0.3)
+    assert get_json(server.url + "api/article")["error"] is None  # still serving
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_the_index_lists_only_the_posts_inside_the_folder(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     (elsewhere / "secret.md").write_text("---\ntitle: 不该出现\n---\n\n秘密。\n", encoding="utf-8")

@@ -153,8 +153,7 @@ class PreviewServer:
         class Handler(_Handler):
             preview = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer(("127.0.0.1", self.port), Handler)
 
     def start(self) -> str:
         """Bind if needed, serve and watch in background threads; the address."""
@@ -309,6 +308,18 @@ def _account_name(path: Path, configured: str) -> str:
 
 def page_html() -> str:
     return files("wxpub.preview").joinpath("page.html").read_text(encoding="utf-8")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """http.server's threads, with what escapes a request said in one line (the default prints a traceback)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            return  # a browser dropped a kept-alive connection (a tab closed): nothing went wrong
+        print(f"wxpub preview: {_internal(error) if isinstance(error, Exception) else error}", file=sys.stderr)
 
 
 class _Handler(BaseHTTPRequestHandler):
