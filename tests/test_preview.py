@@ -65,6 +65,17 @@ def get_json(url: str) -> dict:
         return json.loads(answer.read())
 
 
+def bad_request(url: str) -> str:
+    """The one-line error of a request the server refuses as bad (400)."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 400
+    body = refused.value.read().decode("utf-8")
+    error = json.loads(body)["error"] if refused.value.headers.get_content_type() == "application/json" else body
+    assert "Traceback" not in body and "\n" not in error.strip()
+    return error
+
+
 # --- the server alone -----------------------------------------------------------------------------
 
 
@@ -104,7 +115,7 @@ def test_problems_follow_the_colour_and_size_picked_in_the_page(server: PreviewS
     pale = get_json(server.url + "api/problems?color=%23ffd0d0")  # what the page would send
     assert [p["code"] for p in pale["problems"] if p["code"] == "WX308"] == ["WX308"]
     assert "#ffd0d0" in next(p["message"] for p in pale["problems"] if p["code"] == "WX308")
-    assert get_json(server.url + "api/problems?font_size=big")["error"] == "font_size must be a number, not 'big'"
+    assert bad_request(server.url + "api/problems?font_size=big") == "font_size 'big' is not a number (give a size in px between 10 and 28)"
 
 
 def test_problems_come_from_check_with_a_place_to_find_them(server: PreviewServer, project: Path) -> None:
@@ -123,9 +134,90 @@ def test_a_folder_gets_an_index(project: Path) -> None:
         assert [(p["path"], p["title"], p["problems"]) for p in index["posts"]] == [("post.md", "预览测试", 0), ("second.md", "第二篇", 0)]
         assert all(0 < p["length"] < p["limit"] == 20_000 for p in index["posts"])
         assert get_json(running.url + "api/article?post=second.md")["title"] == "第二篇"
-        assert "not a post" in get_json(running.url + "api/article?post=../wxpub.toml")["error"]
+        assert "not a post" in bad_request(running.url + "api/article?post=../wxpub.toml")
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("asked", [
+    "font_size=abc", "font_size=nan", "font_size=99", "color=zzz", "color=%23c33%0a", "theme=nope", "theme=../wxpub.toml", "theme=/etc/x.css",
+    "post=post.md%00", "post=../wxpub.toml", "post=nope.md",
+])
+def test_a_bad_query_is_refused_in_one_line_by_both_endpoints(project: Path, asked: str) -> None:
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    try:
+        query = asked if asked.startswith("post=") else f"post=post.md&{asked}"
+        for endpoint in ("api/article", "api/problems"):
+            error = bad_request(f"{running.url}{endpoint}?{query}")
+            assert "internal error" not in error and "\x00" not in error
+        assert get_json(running.url + "api/article?post=post.md&font_size=17&color=%23c33&theme=geek")["error"] is None
+    finally:
+        running.stop()
+
+
+def test_the_change_stream_ignores_its_query(server: PreviewServer) -> None:
+    with urllib.request.urlopen(server.url + "events?since=abc", timeout=10) as stream:  # it once took since= as a number
+        assert stream.readline() == b"retry: 500\n"
+
+
+def test_a_connection_reset_by_the_page_is_no_traceback_in_the_terminal(server: PreviewServer, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+    import struct
+
+    host, port = server.url.removeprefix("http://").rstrip("/").split(":")
+    for partial in (b"", b"GET /api/article HTTP/1.1\r\nHost: 127.0.0.1\r\n"):
+        connection = socket.create_connection((host, int(port)), timeout=5)
+        connection.sendall(partial)
+        time.sleep(0.1)
+        # Closed with a reset, as a browser drops a kept-alive connection when its tab closes.
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+    time.sleep(0.3)
+    assert get_json(server.url + "api/article")["error"] is None  # still serving
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_index_lists_only_the_posts_inside_the_folder(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "secret.md").write_text("---\ntitle: 不该出现\n---\n\n秘密。\n", encoding="utf-8")
+    (project / "secret.md").symlink_to(elsewhere / "secret.md")  # a link out of the project
+    (project / "same.md").symlink_to(project / "post.md")  # a link to a post of the folder is one of its posts
+    (project / "drafts").symlink_to(elsewhere, target_is_directory=True)
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    try:
+        assert [p["path"] for p in get_json(running.url + "api/index")["posts"]] == ["post.md", "same.md"]
+        assert "not a post" in bad_request(running.url + "api/article?post=secret.md")
+        assert "not a post" in bad_request(running.url + "api/article?post=drafts/secret.md")
+    finally:
+        running.stop()
+
+
+def test_the_index_shows_the_error_of_a_post_the_page_cannot_show(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "photo.jpg").write_bytes(photo((900, 500)))
+    write_post(project, POST + f"\n![外面的图]({elsewhere / 'photo.jpg'})\n", "outside.md")
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    try:
+        article = get_json(running.url + "api/article?post=outside.md")
+        assert "is outside the project folder" in article["error"]
+        entry = next(p for p in get_json(running.url + "api/index")["posts"] if p["path"] == "outside.md")
+        assert (entry["error"], entry["length"]) == (article["error"], None)
+    finally:
+        running.stop()
+
+
+def test_the_article_says_its_primary_colour(server: PreviewServer, project: Path) -> None:
+    assert get_json(server.url + "api/article")["color"] == "#077"  # the default theme's own
+    assert get_json(server.url + "api/article?theme=geek")["color"] == "#026"
+    assert get_json(server.url + "api/article?theme=geek&color=%23c33")["color"] == "#c33"
+    version = server.changes.version
+    write_post(project, POST.replace("cover: cover.jpg", "cover: cover.jpg\ncolor: '#a05000'"))
+    assert server.changes.wait(version, timeout=2) > version
+    time.sleep(0.1)  # the rest of the save's events
+    assert get_json(server.url + "api/article")["color"] == "#a05000"  # the post's own
 
 
 def test_the_cli_refuses_a_missing_post_in_one_line(tmp_path: Path) -> None:
@@ -282,4 +374,85 @@ def test_the_account_name_comes_from_the_posts_account(tmp_path: Path) -> None:
     Image.new("RGB", (940, 400), (40, 120, 200)).save(tmp_path / "cover.png")
     (tmp_path / "post.md").write_text("---\ntitle: 标题\ncover: cover.png\n---\n\n正文。\n", encoding="utf-8")
     server = PreviewServer(Target.of(tmp_path / "post.md"), port=0)
-    assert server.article({})["account"] == "小满的技术笔记"
+    assert server.article(server.asked({}))["account"] == "小满的技术笔记"
+
+
+def open_page(browser: object, url: str, width: int = 1300) -> object:
+    opened = browser.new_page(viewport={"width": width, "height": 700})  # type: ignore[attr-defined]
+    opened.goto(url)
+    opened.wait_for_function("window.wxpubRenders > 0 || document.body.classList.contains('broken')")
+    return opened
+
+
+# Where each column is on the whole page (not the window), and how far the page scrolls.
+COLUMNS = """() => ({
+  columns: [...document.querySelectorAll('.phone, aside, table.index')].map(el => {
+    const box = el.getBoundingClientRect();
+    return [el.className || el.tagName, box.left + scrollX, box.right + scrollX, box.top + scrollY];
+  }),
+  scrollWidth: document.documentElement.scrollWidth,
+  width: document.documentElement.clientWidth,
+})"""
+
+
+@pytest.mark.parametrize("width", [320, 375, 700, 1280])
+def test_every_column_is_within_reach_in_a_narrow_window(browser: object, server: PreviewServer, width: int) -> None:
+    opened = open_page(browser, server.url, width)
+    try:
+        laid = opened.evaluate(COLUMNS)  # type: ignore[attr-defined]
+    finally:
+        opened.close()  # type: ignore[attr-defined]
+    assert len(laid["columns"]) == 3
+    for name, left, right, _ in laid["columns"]:
+        assert left >= 0, f"{name} starts {left} px left of the page, where no scrolling reaches it"
+        assert right <= max(laid["scrollWidth"], laid["width"]), f"{name} ends past the page"
+    (_, light_left, _, light_top), (_, dark_left, _, dark_top), _ = laid["columns"]
+    if width >= 1280:
+        assert light_top == dark_top and dark_left > light_left  # side by side when there is room
+        assert laid["scrollWidth"] == laid["width"]
+    else:
+        assert dark_top > light_top  # stacked: light first
+    if width >= 407:  # a 375 px phone and its margins fit: nothing to scroll sideways
+        assert laid["scrollWidth"] == laid["width"]
+
+
+@pytest.mark.parametrize("width", [320, 700])
+def test_the_index_is_within_reach_in_a_narrow_window(browser: object, project: Path, width: int) -> None:
+    running = PreviewServer(Target.of(project), port=0)
+    running.start()
+    opened = open_page(browser, running.url, width)
+    try:
+        laid = opened.evaluate(COLUMNS)  # type: ignore[attr-defined]
+    finally:
+        opened.close()  # type: ignore[attr-defined]
+        running.stop()
+    [(_, left, right, _)] = laid["columns"]
+    assert left >= 0 and right <= max(laid["scrollWidth"], laid["width"])
+
+
+def test_the_colour_picker_shows_the_colour_in_use_and_resets_to_it(page: object) -> None:
+    picker = "document.querySelector('#color').value"
+    assert page.evaluate(picker) == "#007777"  # type: ignore[attr-defined]  # the default theme's #077
+    page.select_option("#theme", "geek")  # type: ignore[attr-defined]
+    page.wait_for_function(f"{picker} === '#002266'")  # type: ignore[attr-defined]  # geek's #026
+    page.evaluate("(() => { const c = document.querySelector('#color'); c.value = '#cc3333'; c.dispatchEvent(new Event('input')); })()")  # type: ignore[attr-defined]
+    page.wait_for_function("document.querySelector('#permanent-front').textContent.includes('#cc3333')")  # type: ignore[attr-defined]
+    page.click("#color-reset")  # type: ignore[attr-defined]
+    page.wait_for_function(f"{picker} === '#002266' && document.querySelector('#permanent-card').textContent.indexOf('#cc3333') < 0")  # type: ignore[attr-defined]
+    assert "#cc3333" not in page.inner_html("#light-article")  # type: ignore[attr-defined]
+
+
+def test_a_post_with_an_error_shows_no_budget_bar(browser: object, server: PreviewServer, project: Path) -> None:
+    write_post(project, "---\ntitle: [不闭合\n---\n\n正文\n")
+    opened = open_page(browser, server.url)
+    try:
+        assert opened.inner_text("#budget-text") == "not measured: the post has an error (above)"  # type: ignore[attr-defined]
+        assert opened.eval_on_selector("#budget-bar div", "d => d.getBoundingClientRect().width") == 0  # type: ignore[attr-defined]
+        write_post(project)
+        opened.wait_for_function("document.querySelector('#budget-text').textContent.includes('of 20,000 characters')", timeout=2000)  # type: ignore[attr-defined]
+        assert opened.eval_on_selector("#budget-bar div", "d => d.getBoundingClientRect().width") > 0  # type: ignore[attr-defined]
+        write_post(project, "---\ntitle: [不闭合\n---\n\n正文\n")  # broken again: the old figure goes
+        opened.wait_for_function("document.querySelector('#budget-text').textContent.startsWith('not measured')", timeout=2000)  # type: ignore[attr-defined]
+        assert opened.eval_on_selector("#budget-bar div", "d => d.getBoundingClientRect().width") == 0  # type: ignore[attr-defined]
+    finally:
+        opened.close()  # type: ignore[attr-defined]

@@ -51,6 +51,7 @@ class ResolvedTheme:
     # A built-in theme in its own colours: its contrast in light and dark mode is held to WCAG by
     # the test suite on every golden case, so it need not be measured again for each post.
     stock_colours: bool = False
+    primary: str = ""  # --primary as resolved: the colour chosen for the post, else the theme's own
 
 
 def _styles_dir() -> Path:
@@ -131,6 +132,7 @@ def _resolve(theme: Theme, color: str | None, font_size: float | None) -> Resolv
         font_size=float(size.removesuffix("px")) if size.endswith("px") else 16.0,
         notices=tuple(notices),
         stock_colours=is_builtin(theme) and color is None,
+        primary=_substitute(variables.get("--primary", ""), variables).strip(),
     )
 
 

@@ -13,10 +13,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ..errors import WxpubError
+from ..errors import UsageError, WxpubError
 from ..limits import CONTENT_MAX_CHARS, content_left
+
+if TYPE_CHECKING:
+    from ..convert import Converted
+    from ..images import Downloads, PreparedImages
 
 # WeChat's share card shows a title of two lines and a digest of about three; the feed one line
 # under the cover. The page clamps lines with CSS; these bound the text first, as WeChat does.
@@ -38,8 +42,24 @@ class Choices:
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Choices:
-        size = query.get("font_size") or None
-        return cls(query.get("theme") or None, query.get("color") or None, float(size) if size else None)
+        """The choices a page's query makes; UsageError (one line) for a value its controls never send."""
+        from ..themes import check_color, check_font_size, list_themes
+
+        for key in ("theme", "color", "font_size"):
+            if not (query.get(key) or "").isprintable():
+                raise UsageError(f"{key} {query[key]!r} is not a value the page sends")
+        theme, color, size = (query.get(key) or None for key in ("theme", "color", "font_size"))
+        known = [t.name for t in list_themes()]
+        if theme is not None and theme not in known:
+            # Only the built-in themes are offered: a path here would read any CSS file on the machine.
+            raise UsageError(f"theme '{theme}' is not a built-in theme", hint=f"built-in themes: {', '.join(known)}")
+        check_color(color)
+        try:
+            font_size = float(size) if size is not None else None
+        except ValueError:
+            raise UsageError(f"font_size '{size}' is not a number", hint="give a size in px between 10 and 28") from None
+        check_font_size(font_size)
+        return cls(theme, color, font_size)
 
     def permanent(self) -> dict[str, list[str]]:
         """The front matter and wxpub.toml lines that would make these choices stick."""
@@ -76,6 +96,7 @@ class Article:
     date: str
     digest: str
     theme: str
+    color: str  # the theme's primary colour as used: the one chosen, the post's, or the theme's own
     light: str  # the fragment as publish sends it, images pointing at the preview server
     dark: str  # the same, recoloured as WeChat does in dark mode
     length: int  # characters WeChat counts (with the image URLs WeChat will give)
@@ -93,6 +114,7 @@ class Article:
             "date": self.date,
             "digest": self.digest,
             "theme": self.theme,
+            "color": self.color,
             "light": self.light,
             "dark": self.dark,
             "length": self.length,
@@ -107,16 +129,24 @@ class Article:
         }
 
 
+def prepare(path: Path, choices: Choices = Choices(), downloads: Downloads | None = None) -> tuple[Converted, PreparedImages]:
+    """The post converted and its images prepared as `wxpub publish` would: what the page shows, or
+    the WxpubError that keeps the page from showing it (the index says the same)."""
+    from ..convert import convert_file
+    from ..images import prepare_images
+
+    converted = convert_file(path, **choices.convert_options())
+    return converted, prepare_images(converted.images, path, meta=converted.meta, downloads=downloads)
+
+
 def build_article(path: Path, choices: Choices = Choices(), account: str = "") -> Article:
     """Convert the post and prepare its images exactly as `wxpub publish` would; raises WxpubError."""
-    from .. import images as images_module
-    from ..convert import convert_file
+    from ..convert import plan
     from ..darkmode import recolour
     from ..digest import shown_digest
     from ..publish import rewrite_sources
 
-    converted = convert_file(path, **choices.convert_options())
-    prepared = images_module.prepare_images(converted.images, path, meta=converted.meta)
+    converted, prepared = prepare(path, choices)
     served: dict[str, tuple[bytes, str]] = {}
     urls: dict[str, str] = {}
     for image in prepared.images:
@@ -137,6 +167,7 @@ def build_article(path: Path, choices: Choices = Choices(), account: str = "") -
         date=_wechat_date(time.localtime()),
         digest=shown_digest(converted),  # what publish sends, else what WeChat makes of an empty one
         theme=converted.theme,
+        color=plan(converted.post, **converted.options)[0].primary,  # the plan it was converted with
         light=light,
         dark=recolour(light),
         length=length,
@@ -231,14 +262,13 @@ class IndexEntry:
         }
 
 
-def index_entry(path: Path) -> IndexEntry:
-    """Title, budget, problem count and last change of one post; an unreadable post shows its error."""
-    from ..convert import convert_file
-
+def index_entry(path: Path, downloads: Downloads | None = None) -> IndexEntry:
+    """Title, budget, problem count and last change of one post; a post the page cannot show shows
+    the page's error. `downloads`: shared by the posts of one index, so each URL is fetched once."""
     changed = path.stat().st_mtime
     problems = len(find_problems(path))
     try:
-        converted = convert_file(path)
+        converted, _ = prepare(path, downloads=downloads)
     except WxpubError as error:
         return IndexEntry(path, path.stem, None, problems, error.one_line(), changed)
     return IndexEntry(path, converted.title or path.stem, converted.content_length, problems, None, changed)

@@ -8,22 +8,26 @@ the server keeps running.
 
 Routes: `/` (the post, or a folder's index), `/post/<relative path>` (one post of the folder),
 `/api/article`, `/api/problems`, `/api/index` (JSON), `/img/<sha256>` (prepared image bytes),
-`/events` (the change stream).
+`/events` (the change stream). A query the page would never send (a font size that is no number, a
+post outside the folder) is answered 400 with its one-line error.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
-import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import UsageError, WxpubError
+
+if TYPE_CHECKING:
+    from .article import Choices
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
 WATCHED_SUFFIXES = MARKDOWN_SUFFIXES + (".css", ".toml", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp", ".tif", ".tiff", ".heic", ".avif")
@@ -59,16 +63,37 @@ class Target:
             return self.path
         if not relative:
             raise UsageError("no post given", hint="open a post from the index")
-        candidate = (self.path / unquote(relative)).resolve()
-        if not candidate.is_relative_to(self.path) or candidate.suffix.lower() not in MARKDOWN_SUFFIXES or not candidate.is_file():
-            raise UsageError(f"{relative}: not a post of {self.path}")
-        return candidate
+        named = unquote(relative)
+        found = self._inside(self.path / named)
+        if found is None:
+            raise UsageError(f"{named if named.isprintable() else repr(named)}: not a post of {self.path}", hint="open a post from the index")
+        return found
 
     def posts(self) -> list[Path]:
-        return sorted(
+        """The folder's posts, by the same rule as post(): a link to a file elsewhere is none of them."""
+        found = (
             p for p in self.path.rglob("*")
-            if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file() and not set(p.relative_to(self.path).parts) & set(IGNORED_DIRS)
+            if p.suffix.lower() in MARKDOWN_SUFFIXES and not set(p.relative_to(self.path).parts) & set(IGNORED_DIRS)
         )
+        return sorted(p for p in found if self._inside(p) is not None)
+
+    def _inside(self, candidate: Path) -> Path | None:
+        """The post file `candidate` is (links followed), if it is a Markdown file inside the folder:
+        the one rule for what the preview may read as a post."""
+        try:
+            real = candidate.resolve()
+            inside = real.is_relative_to(self.path) and real.suffix.lower() in MARKDOWN_SUFFIXES and real.is_file()
+        except (OSError, ValueError):  # a name with a NUL byte, a loop of links
+            return None
+        return real if inside else None
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a page asked for: a post and the choices of its controls, from the query, checked."""
+
+    post: Path
+    choices: Choices
 
 
 class Changes:
@@ -106,9 +131,9 @@ class PreviewServer:
         self.on_change = on_change
         self._images: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
-        # Articles built at a change version, by (post, choices) as pages asked for them: the watcher
-        # builds them again as soon as a file changes, so the page's request finds them ready.
-        self._built: dict[tuple[str, ...], tuple[int, dict[str, Any]]] = {}
+        # Articles built at a change version, by what pages asked for: the watcher builds them
+        # again as soon as a file changes, so the page's request finds them ready.
+        self._built: dict[Asked, tuple[int, dict[str, Any]]] = {}
         self._building = threading.Lock()
         self._entries: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}  # the index, by file stamp
         self.watch_error: str | None = None  # why live reload stopped, if it did
@@ -128,8 +153,7 @@ class PreviewServer:
         class Handler(_Handler):
             preview = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer(("127.0.0.1", self.port), Handler)
 
     def start(self) -> str:
         """Bind if needed, serve and watch in background threads; the address."""
@@ -184,41 +208,46 @@ class PreviewServer:
             self._entries.clear()  # a theme, an image or the config may change any post's problems
         # Build what the open pages show before telling them, so their requests find it ready.
         upcoming = self.changes.version + 1
-        for key in list(self._built)[-4:]:
-            self.article(dict(zip(_QUERY_KEYS, key)), upcoming)
+        for asked in list(self._built)[-4:]:
+            self.article(asked, upcoming)
         self.changes.bump()
         if self.on_change is not None:
             self.on_change(sorted({path for _, path in changed}))
 
     # --- what the handler asks for ---------------------------------------------------------------
 
-    def article(self, query: dict[str, str], version: int | None = None) -> dict[str, Any]:
-        """The article JSON for a page's query, built once per change (`version`: the current one)."""
-        key = tuple(query.get(name, "") for name in _QUERY_KEYS)
+    def asked(self, query: dict[str, str]) -> Asked:
+        """The post and choices a page's query names (for the article and its problems alike);
+        UsageError, in one line, for a value the page would never send."""
+        from .article import Choices
+
+        return Asked(self.target.post(query.get("post")), Choices.from_query(query))
+
+    def article(self, asked: Asked, version: int | None = None) -> dict[str, Any]:
+        """The article JSON for what a page asked, built once per change (`version`: the current one)."""
         with self._building:
             version = self.changes.version if version is None else version
-            found = self._built.get(key)
+            found = self._built.get(asked)
             if found is not None and found[0] == version:
                 return found[1]
-            built = self._build(query, version)
-            self._built.pop(key, None)
-            self._built[key] = (version, built)
+            built = self._build(asked, version)
+            self._built.pop(asked, None)
+            self._built[asked] = (version, built)
             while len(self._built) > 16:
                 self._built.pop(next(iter(self._built)))
             return built
 
-    def _build(self, query: dict[str, str], version: int) -> dict[str, Any]:
+    def _build(self, asked: Asked, version: int) -> dict[str, Any]:
         from ..config import preview_options
-        from .article import Choices, build_article
+        from .article import build_article
 
+        path = asked.post
         try:
-            path = self.target.post(query.get("post"))
-            choices = Choices.from_query(query)
-            article = build_article(path, choices, _account_name(path, preview_options(path).account_name))
+            article = build_article(path, asked.choices, _account_name(path, preview_options(path).account_name))
         except WxpubError as error:
             return {"version": version, "error": error.one_line()}
         except Exception as error:  # noqa: BLE001 - the page shows it; the server keeps serving
-            return {"version": version, "error": f"internal error: {type(error).__name__}: {error}", "trace": traceback.format_exc(limit=3)}
+            return {"version": version, "error": _internal(error)}
         with self._lock:
             self._images.update(article.images)
         found = article.to_json()
@@ -226,22 +255,21 @@ class PreviewServer:
             found["warnings"].insert(0, f"live reload is off ({self.watch_error}); reload the page after saving")
         return {"version": version, "error": None, **found}
 
-    def problems(self, query: dict[str, str]) -> dict[str, Any]:
-        from .article import Choices, find_problems
+    def problems(self, asked: Asked) -> dict[str, Any]:
+        from .article import find_problems
 
         try:
-            path = self.target.post(query.get("post"))
-            found = find_problems(path, Choices.from_query(query))
+            found = find_problems(asked.post, asked.choices)
         except WxpubError as error:
             return {"error": error.one_line(), "problems": []}
-        except ValueError:
-            return {"error": f"font_size must be a number, not {query.get('font_size')!r}", "problems": []}
-        return {"error": None, "path": str(path), "problems": [p.to_json() for p in found]}
+        return {"error": None, "path": str(asked.post), "problems": [p.to_json() for p in found]}
 
     def index(self) -> dict[str, Any]:
+        from ..images import Downloads
         from .article import index_entry
 
         entries = []
+        downloads = Downloads()
         for path in self.target.posts():
             stat = path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size)
@@ -250,7 +278,7 @@ class PreviewServer:
                 entries.append(cached[1])
                 continue
             try:
-                entry = index_entry(path).to_json(self.target.path)
+                entry = index_entry(path, downloads).to_json(self.target.path)
             except WxpubError as error:
                 entry = {"path": path.relative_to(self.target.path).as_posix(), "title": path.stem, "error": error.one_line(), "problems": 0}
             self._entries[path] = (stamp, entry)
@@ -262,7 +290,9 @@ class PreviewServer:
             return self._images.get(sha)
 
 
-_QUERY_KEYS = ("post", "theme", "color", "font_size")
+def _internal(error: Exception) -> str:
+    """A bug in wxpub, in one line as the command line says it (the page and terminal get no traceback)."""
+    return f"internal error, {type(error).__name__}: {error} (please report it)"
 
 
 def _account_name(path: Path, configured: str) -> str:
@@ -280,6 +310,18 @@ def page_html() -> str:
     return files("wxpub.preview").joinpath("page.html").read_text(encoding="utf-8")
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    """http.server's threads, with what escapes a request said in one line (the default prints a traceback)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            return  # a browser dropped a kept-alive connection (a tab closed): nothing went wrong
+        print(f"wxpub preview: {_internal(error) if isinstance(error, Exception) else error}", file=sys.stderr)
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Serves the page, its JSON, the prepared images and the change stream."""
 
@@ -290,6 +332,15 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the terminal is the writer's; requests are not news
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        try:
+            self._answer()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the page went away
+        except Exception as error:  # noqa: BLE001 - a bug: one line for the page and the terminal, never a traceback
+            print(f"wxpub preview: {_internal(error)}", file=sys.stderr)
+            self._json({"error": _internal(error)}, 500)
+
+    def _answer(self) -> None:
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
         if host not in ("127.0.0.1", "localhost"):
             # Another name resolving here (DNS rebinding) must not let a web page read the posts.
@@ -307,10 +358,13 @@ class _Handler(BaseHTTPRequestHandler):
             # "</" cannot end the script element early: JSON escapes it as "<\/".
             page = page_html().replace("__WXPUB_BOOT__", json.dumps(boot).replace("</", "<\\/"))
             self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
-        elif route == "/api/article":
-            self._json(self.preview.article(query))
-        elif route == "/api/problems":
-            self._json(self.preview.problems(query))
+        elif route in ("/api/article", "/api/problems"):
+            try:
+                asked = self.preview.asked(query)
+            except WxpubError as error:
+                self._json({"error": error.one_line()}, 400)
+                return
+            self._json(self.preview.article(asked) if route == "/api/article" else self.preview.problems(asked))
         elif route == "/api/index":
             self._json(self.preview.index())
         elif route.startswith("/img/"):
@@ -320,12 +374,12 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, found[0], found[1], cache=True)
         elif route == "/events":
-            self._events(int(query.get("since", "-1")))
+            self._events()
         else:
             self._send(404, b"not found", "text/plain")
 
-    def _json(self, value: Any) -> None:
-        self._send(200, json.dumps(value, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+    def _json(self, value: Any, status: int = 200) -> None:
+        self._send(status, json.dumps(value, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
 
     def _send(self, status: int, body: bytes, mime: str, cache: bool = False) -> None:
         self.send_response(status)
@@ -336,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _events(self, seen: int) -> None:
+    def _events(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
