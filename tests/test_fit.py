@@ -191,7 +191,7 @@ def test_wechat_takes_fewer_than_20000_characters_and_every_figure_says_so(tmp_p
         refused = [f for f in validate.validate(converted) if f.code == "WX301"]
         assert [f.message.split(", ")[1] for f in refused] == ([f"{over} over WeChat's limit (fewer than 20,000; inline styles count too)"] if over else [])
         assert validate.has_errors(refused) is bool(over)  # publish refuses exactly what check calls an error
-        shown = Article(Path("p.md"), "t", "", "", "", "", "default", "", "", chars, None, (), Choices()).to_json()
+        shown = Article(Path("p.md"), "t", "", "", "", "", "default", "#000", "", "", chars, None, (), Choices()).to_json()
         assert (shown["length"], shown["limit"], shown["left"]) == (chars, 20_000, left)
         post = tmp_path / f"p{chars}.md"
         post.write_text(sized(chars), encoding="utf-8")
