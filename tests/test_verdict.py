@@ -82,7 +82,7 @@ def test_a_post_with_no_text_is_an_error_for_check_and_publish(project: Path, bo
 
 @pytest.mark.parametrize(
     "body",
-    ["\n![图](cover.png)\n", "\n# 另一个标题\n", "\n<!-- wxpub: include blocks/ad.md -->\n", "\n- - -\n正文。\n"],
+    ["\n![图](cover.png)\n", "\n# 另一个标题\n", "\n<!-- wxpub: include blocks/ad.md -->\n", "\n- - -\n正文。\n", "\n*_*_*_\n"],
 )
 def test_a_picture_a_heading_or_an_include_is_text_enough(project: Path, body: str) -> None:
     (project / "blocks").mkdir()

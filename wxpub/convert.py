@@ -163,7 +163,8 @@ def _convert(post: Post, resolved: ResolvedTheme, render_options: RenderOptions)
 
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_NOT_TEXT = re.compile(r"^[ \t]*(?:(?:[-*_][ \t]*){3,})?$")  # a blank line, or a rule
+# A blank line, or a rule: three or more of one of - * _ (`*_*_*_` is text, as Markdown reads it).
+_NOT_TEXT = re.compile(r"^[ \t]*(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})?$")
 _ATX_H1 = re.compile(r"^[ \t]{0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*(?:\{[^{}]*\})?[ \t]*$")
 
 
