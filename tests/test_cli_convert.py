@@ -138,6 +138,15 @@ def test_a_post_that_is_not_there_is_a_usage_error_in_every_command(tmp_path: Pa
         assert result.stderr.startswith(f"error: {missing}: no such file"), (command, result.stderr)
 
 
+def test_every_json_command_that_fails_prints_its_error_as_json(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.md"
+    for command in ("convert", "check", "images", "verify"):
+        result = run(command, "--json", str(missing))
+        assert result.exit_code == 2, (command, result.output)
+        data = json.loads(result.stdout)
+        assert (data["error"], data["path"]) == ("UsageError", str(missing)) and data["message"].startswith("no such file"), command
+
+
 def test_a_font_size_of_zero_is_refused_not_ignored() -> None:
     result = run("convert", str(GOLDEN / "emphasis.md"), "--font-size", "0")
     assert result.exit_code == 2 and "font size 0.0 is not a size from 10 to 28 px" in result.stderr

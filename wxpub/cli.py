@@ -85,11 +85,11 @@ def convert_command(
     from .fit import fits
 
     options: dict[str, Any] = dict(theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
-    converted = _run(lambda: convert_file(post, fit=fit, **options))
+    converted = _run(lambda: convert_file(post, fit=fit, **options), as_json)
     for notice in converted.warnings:
         click.echo(f"warning: {notice.one_line(post)}", err=True)
     plain = None if fit else converted  # without --fit, what was converted is what the outlook starts from
-    outlook = None if fits(converted) else _run(lambda: fit_outlook(converted.post, plain=plain, **options))
+    outlook = None if fits(converted) else _run(lambda: fit_outlook(converted.post, plain=plain, **options), as_json)
     if outlook is not None and not fit:
         advice = (
             f"--fit would make it fit ({'; '.join(outlook.gives_up)})"
@@ -176,7 +176,7 @@ def images_command(post: Path, out: Path | None, max_width: int, background: str
     from .config import shown
     from .convert import convert_file
 
-    converted = _run(lambda: convert_file(post))
+    converted = _run(lambda: convert_file(post), as_json)
     options = images.ImageOptions(max_width=max_width, background=background)
 
     def progress(done: int, total: int, src: str) -> None:
@@ -189,9 +189,10 @@ def images_command(post: Path, out: Path | None, max_width: int, background: str
         lambda: images.prepare_images(
             converted.images, post, meta=converted.meta, key_lines=converted.post.key_lines, options=options,
             cache_dir=None if no_cache else "default", progress=progress,
-        )
+        ),
+        as_json,
     )
-    written = _run(lambda: images.write_prepared(result, out)) if out else []
+    written = _run(lambda: images.write_prepared(result, out), as_json) if out else []
     rows = [*result.images, *([result.cover] if result.cover else [])]
     if as_json:
         click.echo(json.dumps([_image_json(image) for image in rows], ensure_ascii=False, indent=2))
@@ -430,9 +431,9 @@ def verify_command(posts: tuple[Path, ...], use_sandbox: bool, as_json: bool) ->
     if use_sandbox:
         from .sandbox import join_sandbox
 
-        joined = _run(join_sandbox)
+        joined = _run(join_sandbox, as_json)
     try:
-        report = _run(lambda: verify_paths(posts, **(joined.target() if joined is not None else {})))
+        report = _run(lambda: verify_paths(posts, **(joined.target() if joined is not None else {})), as_json)
     finally:
         if joined is not None:
             joined.stop()
@@ -602,9 +603,9 @@ def check_command(
         return
     if not paths:
         raise click.UsageError("give at least one post or folder")
-    mode = _run(lambda: Mode.from_flags(fix=fix, diff=diff))
-    selection = _run(lambda: Selection.from_options(select, ignore))
-    report = _run(lambda: check_paths(paths, mode=mode, selection=selection, jobs=jobs))
+    mode = _run(lambda: Mode.from_flags(fix=fix, diff=diff), as_json)
+    selection = _run(lambda: Selection.from_options(select, ignore), as_json)
+    report = _run(lambda: check_paths(paths, mode=mode, selection=selection, jobs=jobs), as_json)
     if as_json:
         click.echo(json.dumps([problem.to_dict() for problem in report.problems], ensure_ascii=False, indent=2))
     else:
