@@ -410,6 +410,22 @@ def test_publish_to_sandbox_starts_one_and_says_where_to_look(project: Project, 
         served.wait()
 
 
+def test_the_sandbox_command_listens_where_publish_looks(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "WXPUB_CACHE_DIR": str(tmp_path / "cache"), "WXPUB_SANDBOX_PORT": str(port)}
+    served = subprocess.Popen([sys.executable, "-m", "wxpub", "sandbox"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert served.stderr is not None
+        assert served.stderr.readline().startswith(f"wxpub sandbox on http://127.0.0.1:{port}/ ")
+    finally:
+        served.terminate()
+        served.wait()
+
+
 def test_publish_into_a_running_sandbox_links_the_draft_at_once(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WXPUB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("WXPUB_SANDBOX_PORT", "0")

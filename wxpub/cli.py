@@ -492,7 +492,10 @@ def _publish_summary(result: Any) -> None:
 
 
 @main.command("sandbox")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, envvar="WXPUB_SANDBOX_PORT",
+    help="Port on 127.0.0.1 (0: any free one); WXPUB_SANDBOX_PORT, where publish --sandbox looks, sets it too.",
+)
 @click.option("--state", type=click.Path(path_type=Path, file_okay=False), help="Folder for its state (default: in the user cache).")
 @click.option("--strict", is_flag=True, help="An element holding one declaration outside the WeChat profile loses its whole style.")
 def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
@@ -507,7 +510,7 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
     "seconds": 31} (acts, then answers late); DELETE /sandbox/faults clears them.
     """
     from .errors import UsageError
-    from .sandbox import DEFAULT_SANDBOX_PORT, SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_state_dir
+    from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_port, sandbox_state_dir
 
     # Refused (one line) when another sandbox runs over the same state folder.
     server = _run(lambda: Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict))
@@ -522,7 +525,7 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
     # never WXPUB_SECRET_<NAME>); a project without [accounts] uses the sandbox's AppID.
     click.echo(f"  use it (a project without [accounts]): WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
     click.echo(f"  (with [accounts]: WXPUB_API_BASE={server.url} and WXPUB_SECRET_<NAME>={SANDBOX_SECRET} for each account)", err=True)
-    if state is None or server.port == DEFAULT_SANDBOX_PORT:  # where publish --sandbox looks for it
+    if state is None or server.port == sandbox_port():  # where publish --sandbox looks for it
         click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
     try:
         server.serve_forever()

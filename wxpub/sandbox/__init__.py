@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .api import SANDBOX_APPID, SANDBOX_SECRET, ApiError
 from .folder import StateHeld
-from .join import DEFAULT_SANDBOX_PORT, DraftAddress, Joined, join_sandbox, owner_key, publish_to_sandbox, running_sandbox, sandbox_state_dir
+from .join import DEFAULT_SANDBOX_PORT, DraftAddress, Joined, join_sandbox, owner_key, publish_to_sandbox, running_sandbox, sandbox_port, sandbox_state_dir
 from .server import Call, Fault, Sandbox
 
 __all__ = [
@@ -38,5 +38,6 @@ __all__ = [
     "owner_key",
     "publish_to_sandbox",
     "running_sandbox",
+    "sandbox_port",
     "sandbox_state_dir",
 ]

@@ -163,6 +163,12 @@ class DraftAddress:
         return {"draft_url": self.url, "drafts_url": self.drafts, "serve": self.serve}
 
 
+def sandbox_port() -> int:
+    """The port where `publish --sandbox` looks for this user's sandbox, and `wxpub sandbox` listens:
+    WXPUB_SANDBOX_PORT, else 8765."""
+    return int(os.environ.get("WXPUB_SANDBOX_PORT") or DEFAULT_SANDBOX_PORT)
+
+
 def join_sandbox(port: int | None = None, *, strict: bool = False) -> Joined:
     """This user's sandbox on 127.0.0.1:port (WXPUB_SANDBOX_PORT, default 8765), or the one running
     over the user's sandbox folder on any port; one is started when neither runs.
@@ -170,7 +176,7 @@ def join_sandbox(port: int | None = None, *, strict: bool = False) -> Joined:
     When the port is taken by anything else, a sandbox is started on a free port instead. A folder
     held by a sandbox that does not prove it is this user's is refused (StateHeld), never shared."""
     if port is None:
-        port = int(os.environ.get("WXPUB_SANDBOX_PORT") or DEFAULT_SANDBOX_PORT)
+        port = sandbox_port()
     found = running_sandbox(port) if port else None
     if found is not None:
         return Joined(found[0], found[1], None)
