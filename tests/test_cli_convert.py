@@ -107,6 +107,8 @@ def test_an_unexpected_failure_is_one_line_without_traceback(monkeypatch) -> Non
     result = run("convert", str(GOLDEN / "emphasis.md"))
     assert result.exit_code == 70
     assert result.stderr.strip() == "error: internal error, RuntimeError: something broke (please report it; WXPUB_DEBUG=1 shows the traceback)"
+    as_json = run("convert", "--json", str(GOLDEN / "emphasis.md"))  # a script still gets JSON
+    assert as_json.exit_code == 70 and json.loads(as_json.stdout) == {"error": "InternalError", "message": "RuntimeError: something broke"}
 
 
 def test_an_unclosed_quote_in_front_matter_points_at_the_line_it_opens(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ def _run(call: Callable[[], Any], as_json: bool = False) -> Any:
         message = f"{type(error).__name__}: {error}"
         if "wxpub.wechat" in sys.modules:
             message = sys.modules["wxpub.wechat"].redact(message)
+        if as_json:
+            click.echo(json.dumps({"error": "InternalError", "message": message}, ensure_ascii=False, indent=2))
         click.echo(f"error: internal error, {message} (please report it; WXPUB_DEBUG=1 shows the traceback)", err=True)
         sys.exit(70)
 
