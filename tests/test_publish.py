@@ -421,9 +421,11 @@ def test_the_sandbox_command_listens_where_publish_looks(tmp_path: Path) -> None
     try:
         assert served.stderr is not None
         assert served.stderr.readline().startswith(f"wxpub sandbox on http://127.0.0.1:{port}/ ")
+        assert (tmp_path / "cache" / "sandbox" / "sandbox.json").exists()  # where it listens, for publish to find
     finally:
         served.terminate()
         served.wait()
+    assert served.returncode == 0 and not (tmp_path / "cache" / "sandbox" / "sandbox.json").exists()  # a kill stops it as Ctrl-C does
 
 
 def test_publish_into_a_running_sandbox_links_the_draft_at_once(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -514,25 +514,31 @@ def sandbox_command(port: int, state: Path | None, strict: bool) -> None:
     from .errors import UsageError
     from .sandbox import SANDBOX_APPID, SANDBOX_SECRET, Sandbox, owner_key, sandbox_port, sandbox_state_dir
 
+    import signal
+
+    # Stopped by kill (a service manager, a test) as by Ctrl-C: the state folder is given back and
+    # the address it announced there is removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     # Refused (one line) when another sandbox runs over the same state folder.
     server = _run(lambda: Sandbox(state or sandbox_state_dir(), port=port, key=owner_key(), strict=strict))
     try:
-        server.bind()
-    except OSError as exc:
-        server.stop()
-        _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
-    click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
-    click.echo(f"  drafts: {server.url}", err=True)
-    # The sandbox takes every account's own AppID with its one secret (publish --sandbox sends that,
-    # never WXPUB_SECRET_<NAME>); a project without [accounts] uses the sandbox's AppID.
-    click.echo(f"  use it (a project without [accounts]): WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
-    click.echo(f"  (with [accounts]: WXPUB_API_BASE={server.url} and WXPUB_SECRET_<NAME>={SANDBOX_SECRET} for each account)", err=True)
-    if state is None or server.port == sandbox_port():  # where publish --sandbox looks for it
-        click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
-    try:
+        try:
+            server.bind()
+        except OSError as exc:
+            _fail(UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port, or 0 for any free one"))
+        click.echo(f"wxpub sandbox on {server.url} (state: {server.state_dir}){' strict' if strict else ''}", err=True)
+        click.echo(f"  drafts: {server.url}", err=True)
+        # The sandbox takes every account's own AppID with its one secret (publish --sandbox sends that,
+        # never WXPUB_SECRET_<NAME>); a project without [accounts] uses the sandbox's AppID.
+        click.echo(f"  use it (a project without [accounts]): WXPUB_API_BASE={server.url} WXPUB_APPID={SANDBOX_APPID} WXPUB_SECRET={SANDBOX_SECRET}", err=True)
+        click.echo(f"  (with [accounts]: WXPUB_API_BASE={server.url} and WXPUB_SECRET_<NAME>={SANDBOX_SECRET} for each account)", err=True)
+        if state is None or server.port == sandbox_port():  # where publish --sandbox looks for it
+            click.echo("  or simply: wxpub publish --sandbox POST.md", err=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        server.stop()
 
 
 # --- preview ------------------------------------------------------------------------------------
