@@ -42,6 +42,8 @@ class Converted:
     # that the verdict on its size can say what `--fit` would do with the same choices.
     options: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     fit: bool = field(default=False, compare=False)
+    # What `--fit` gave up for it (fit.STEPS' gives_up, of the steps that changed it), in order.
+    gave_up: tuple[str, ...] = field(default=(), compare=False)
 
     @functools.cached_property
     def sent_html(self) -> str:
@@ -86,7 +88,8 @@ def convert_post(post: Post, *, fit: bool = False, **options: Any) -> Converted:
     from . import fit as fitting
 
     converted, taken = _fitted(post, fit, **options)
-    converted = replace(converted, options=dict(options), fit=fit)
+    gave_up = tuple(fitting.STEPS[index].gives_up for index in taken)
+    converted = replace(converted, options=dict(options), fit=fit, gave_up=gave_up)
     if not taken and (not fit or fitting.fits(converted)):
         return converted
     return replace(converted, warnings=converted.warnings + fitting.fit_notices(taken, converted))
@@ -109,7 +112,7 @@ def fit_outlook(post: Post, *, plain: Converted | None = None, **options: Any) -
 def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: Any) -> tuple[Converted, tuple[int, ...]]:
     """The post converted, with as many fit steps as it needs when `fit`, and which of those steps
     took something away (a step for code blocks gives up nothing in a post without code, and is
-    not reported; a post that every step cannot bring under the limit is said to give up all);
+    not reported, in a post that fits with them as in one that does not);
     `plain` is the post already converted without fit steps, if it was."""
     from . import fit as fitting
 
@@ -121,7 +124,7 @@ def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: An
     every = len(fitting.STEPS)
     everything = _convert(post, *fitting.fitted_plan(resolved, render_options, every))
     if not fitting.fits(everything):
-        return everything, tuple(range(every))
+        return everything, fitting.steps_that_change(post, resolved, render_options)
     taken: list[int] = []
     for steps in range(1, every + 1):
         with_steps = everything if steps == every else _convert(post, *fitting.fitted_plan(resolved, render_options, steps))

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import Notice
 from .limits import CONTENT_MAX_CHARS, content_over
 
 if TYPE_CHECKING:
     from .convert import Converted
+    from .post import Post
     from .render import RenderOptions
     from .themes import ResolvedTheme
 
@@ -148,8 +149,72 @@ def fitted_plan(theme: ResolvedTheme, options: RenderOptions, steps: int) -> tup
 def fit_notices(taken: Sequence[int], converted: Converted) -> tuple[Notice, ...]:
     """What `--fit` gave up, one notice per step that took something away (`taken`, indexes into
     STEPS), and whether the post fits now."""
-    notices = [Notice("fit", f"to fit WeChat's {CONTENT_MAX_CHARS:,} characters, {STEPS[index].gives_up}") for index in taken]
-    if not fits(converted):
-        over = content_over(publish_length(converted))
-        notices.append(Notice("fit", f"still {over:,} characters over WeChat's {CONTENT_MAX_CHARS:,} with every cheaper rendering: shorten the post or split it"))
-    return tuple(notices)
+    if fits(converted):
+        return tuple(Notice("fit", f"to fit WeChat's {CONTENT_MAX_CHARS:,} characters, {STEPS[index].gives_up}") for index in taken)
+    # The steps did not make it fit: they are named as what was tried, not as what fitting cost.
+    over = content_over(publish_length(converted))
+    still = f"still {over:,} characters over WeChat's {CONTENT_MAX_CHARS:,}"
+    if taken:
+        message = f"even with every cheaper rendering ({'; '.join(STEPS[index].gives_up for index in taken)}), {still}"
+    else:
+        message = f"{still}, and no cheaper rendering changes this post"
+    return (Notice("fit", f"{message}: shorten the post or split it"),)
+
+
+def steps_that_change(post: Post, theme: ResolvedTheme, options: RenderOptions) -> tuple[int, ...]:
+    """Which of STEPS, applied in order from the plan (`theme`, `options`), change the post: for a
+    post that every step cannot bring under the limit, so that only those are named.
+
+    Without converting once per step: a step of render options changes the post when it renders
+    differently with it, a step of theme rules when a rule it changes matches an element of the
+    post as rendered. A post without code blocks or formulas renders the same whatever their
+    options, so it is rendered once (a long post of prose costs one render, not four)."""
+    from lxml.cssselect import CSSSelector, SelectorError
+
+    from .inline import _parse
+    from .profile import declarations
+    from .render import render
+
+    renders: dict[RenderOptions, tuple[str, Any]] = {}
+
+    def rendered(opts: RenderOptions) -> tuple[str, Any]:
+        if opts not in renders:
+            html = render(post, opts).html
+            renders[opts] = html, _parse(html)
+        return renders[opts]
+
+    plain = options
+    first = rendered(plain)[1]
+    has_code, has_math = first.find(".//pre") is not None, first.find(".//svg") is not None
+
+    def same(opts: RenderOptions) -> RenderOptions:
+        """The options that render this post as `opts` do and are rendered already, if any."""
+        return replace(
+            opts,
+            code_colours=opts.code_colours if has_code else plain.code_colours,
+            math_as_text=opts.math_as_text if has_math else plain.math_as_text,
+        )
+
+    def matches(selector: str, root: Any) -> bool:
+        try:
+            return bool(CSSSelector(selector)(root))
+        except (SelectorError, ValueError):  # a selector lxml cannot read: say it applies
+            return True
+
+    taken = []
+    for index, step in enumerate(STEPS):
+        after_theme, after_options = step.apply(theme, options)
+        if same(after_options) != same(options):
+            if rendered(same(after_options))[0] != rendered(same(options))[0]:
+                taken.append(index)
+        elif after_theme.css != theme.css:
+            root = rendered(same(options))[1]
+            changed = [
+                selectors
+                for (selectors, before), (_, after) in zip(_RULE.findall(theme.css), _RULE.findall(after_theme.css))
+                if declarations(before) != declarations(after)
+            ]
+            if any(matches(s.strip(), root) for selectors in changed for s in selectors.split(",")):
+                taken.append(index)
+        theme, options = after_theme, after_options
+    return tuple(taken)
