@@ -224,3 +224,20 @@ def test_wechat_takes_fewer_than_20000_characters_and_every_figure_says_so(tmp_p
         room = "0 left of WeChat's 20,000" if not over else "1 over WeChat's limit (fewer than 20,000)"
         assert f"({chars:,} characters, {room})" in written.stderr
 
+
+def test_cli_json_with_fit_gives_the_figures_of_what_it_printed(tmp_path: Path) -> None:
+    post = tmp_path / "long.md"
+    post.write_text(code_heavy(60), encoding="utf-8")
+    runner = CliRunner()
+    fitted = runner.invoke(main, ["convert", str(post), "--fit", "--json"])
+    assert fitted.exit_code == 0
+    data = json.loads(fitted.stdout)
+    assert data["budget_left"] < 0 and data["over_by"] == -data["budget_left"]
+    assert data["fit"] == {"fits": False, "gives_up": ["code blocks colour only keywords and comments", "code blocks are in one colour"]}
+    post.write_text(code_heavy(8), encoding="utf-8")
+    fits_now = json.loads(runner.invoke(main, ["convert", str(post), "--fit", "--json"]).stdout)
+    assert fits_now["budget_left"] >= 0 and fits_now["over_by"] == 0
+    assert fits_now["fit"] == {"fits": True, "gives_up": ["code blocks colour only keywords and comments"]}
+    post.write_text("短文。\n", encoding="utf-8")
+    short = json.loads(runner.invoke(main, ["convert", str(post), "--fit", "--json"]).stdout)
+    assert "over_by" not in short and "fit" not in short

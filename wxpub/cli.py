@@ -85,13 +85,15 @@ def convert_command(
     """Convert POST (Markdown with front matter) to HTML that survives the WeChat editor."""
     from .convert import convert_file, fit_outlook
     from .fit import fits
+    from .limits import content_over
 
     options: dict[str, Any] = dict(theme=theme, color=color, font_size=font_size, line_numbers=line_numbers)
     converted = _run(lambda: convert_file(post, fit=fit, **options), as_json)
     for notice in converted.warnings:
         click.echo(f"warning: {notice.one_line(post)}", err=True)
-    plain = None if fit else converted  # without --fit, what was converted is what the outlook starts from
-    outlook = None if fits(converted) else _run(lambda: fit_outlook(converted.post, plain=plain, **options), as_json)
+    # Without --fit, how far over the post is and what --fit would do; with it, what was printed
+    # is the figure, and what was given up for it (the fit notices say the same).
+    outlook = None if fit or fits(converted) else _run(lambda: fit_outlook(converted.post, plain=converted, **options), as_json)
     if outlook is not None and not fit:
         advice = (
             f"--fit would make it fit ({'; '.join(outlook.gives_up)})"
@@ -104,6 +106,9 @@ def convert_command(
         if outlook is not None:
             data["over_by"] = outlook.over_by
             data["fit"] = {"fits": outlook.fits_with_fit, "gives_up": list(outlook.gives_up)}
+        elif fit and (converted.gave_up or not fits(converted)):  # it was over: --fit tried
+            data["over_by"] = content_over(converted.content_length)
+            data["fit"] = {"fits": fits(converted), "gives_up": list(converted.gave_up)}
         text = json.dumps(data, ensure_ascii=False, indent=2)
     elif page:
         from .preview.phone import phone_page
