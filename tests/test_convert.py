@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import wxpub
-from contract import assert_contract, assert_golden
+from contract import assert_contract, assert_golden, assert_profile
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.md"))
@@ -163,6 +163,84 @@ def test_user_theme_variables_resolved_and_uninlinable_rules_dropped(tmp_path: P
     assert_contract(converted.html)
     dropped = " ".join(n.message for n in converted.warnings if n.code == "theme-rule")
     assert "h2::before" in dropped and "a:hover" in dropped and "@media (max-width: 600px)" in dropped
+
+
+def _theme_warnings(tmp_path: Path, css: str) -> tuple[str, list[str]]:
+    theme = tmp_path / "bad.css"
+    theme.write_text(css, encoding="utf-8")
+    converted = wxpub.convert_text("## 标题\n\n段落", theme=str(theme))
+    assert_profile(converted.html)
+    prefix = f"theme {theme}:"
+    return converted.html, [n.message.removeprefix(prefix) for n in converted.warnings if n.message.startswith(prefix)]
+
+
+def test_an_unclosed_theme_rule_is_applied_as_browsers_do_and_named(tmp_path: Path) -> None:
+    html, said = _theme_warnings(tmp_path, "h2 { color: blue }\np { color: red ")
+    assert '<p style="color:red">' in html
+    assert said == ["2: the rule 'p' is not closed; wxpub closes it at the end of the file: add the missing '}'"]
+
+
+def test_a_stray_brace_in_a_theme_leaves_the_rules_after_it_and_is_named(tmp_path: Path) -> None:
+    html, said = _theme_warnings(tmp_path, "/* { */\n}}} p {color:red}\nh2 { color: blue }")
+    assert '<p style="color:red">' in html and '<h2 style="color:blue">' in html
+    assert said == ["2: a '}' closes no rule; wxpub ignores it: remove it"] * 3
+
+
+def test_theme_values_browsers_ignore_are_named_and_dropped(tmp_path: Path) -> None:
+    html, said = _theme_warnings(
+        tmp_path, "h2 { color: #zzz; margin: 0 }\np {\n  font-size: 16;\n  color: \"red\";\n  padding: 0 1em;\n  line-height: 1.8;\n}\n"
+    )
+    assert '<h2 style="margin:0">' in html
+    assert "font-size:16;" not in html and '"red"' not in html and "padding:0 1em" in html and "line-height:1.8" in html
+    assert said == [
+        "1: 'color: #zzz' in 'h2' has '#zzz', which is no colour; browsers ignore the declaration: write a hex colour like #0f7b6c",
+        "3: 'font-size: 16' in 'p' has the number 16 without a unit, which browsers ignore: write 16px (or em)",
+        "4: 'color: \"red\"' in 'p' has a quoted colour, which browsers ignore: write it without quotes",
+    ]
+
+
+def test_an_undefined_custom_property_is_named_and_its_declaration_dropped(tmp_path: Path) -> None:
+    html, said = _theme_warnings(tmp_path, ":root { --a: #123456; }\np { color: var(--nope); margin: var(--gap, 0) }\nh2 { color: var(--a) }")
+    assert "initial" not in html and '<p style="margin:0">' in html and '<h2 style="color:#123456">' in html
+    assert said == [
+        (
+            "2: 'color: var(--nope)' in 'p' uses --nope, which the theme does not define; the declaration is dropped: "
+            "define it (in :root) or give var() a fallback"
+        )
+    ]
+
+
+def test_a_custom_property_that_gives_a_value_browsers_ignore_is_named(tmp_path: Path) -> None:
+    html, said = _theme_warnings(tmp_path, ":root { --size: 16; }\np { font-size: var(--size); margin: 0 }")
+    assert '<p style="margin:0">' in html
+    assert said == ["2: 'font-size: var(--size)' in 'p' has the number 16 without a unit, which browsers ignore: write 16px (or em)"]
+
+
+def test_a_var_cycle_is_named_as_a_cycle(tmp_path: Path) -> None:
+    html, said = _theme_warnings(tmp_path, ":root {\n  --a: var(--b);\n  --b: var(--a);\n}\np { color: var(--a) }")
+    assert "<p>" in html
+    assert said == [
+        "2: custom property '--a' refers to itself through var(); it has no value: give it a plain one",
+        "3: custom property '--b' refers to itself through var(); it has no value: give it a plain one",
+        "5: 'color: var(--a)' in 'p' has no value, for its custom property refers to itself; the declaration is dropped",
+    ]
+
+
+def test_an_unreadable_declaration_in_a_theme_is_named(tmp_path: Path) -> None:
+    html, said = _theme_warnings(tmp_path, "p { color red; margin: 0 }")
+    assert '<p style="margin:0">' in html
+    assert said == ["1: in 'p', something is no 'property: value' declaration; browsers skip it: look for a missing ':' or ';'"]
+
+
+def test_theme_mistakes_are_findings_of_check(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wxpub.cli import main
+
+    (tmp_path / "bad.css").write_text("p { font-size: 16 }", encoding="utf-8")
+    (tmp_path / "a.md").write_text("---\ntitle: T\ntheme: bad.css\n---\n\n段落\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["check", str(tmp_path / "a.md")])
+    assert "WX305 theme " in out.output and "bad.css:1: 'font-size: 16' in 'p' has the number 16 without a unit" in out.output
 
 
 def test_inherited_styles_are_set_once_on_the_root() -> None:

@@ -250,7 +250,7 @@ _BLACK = re.compile(
 )
 # Substitute for pure black, visually the same.
 NEAR_BLACK = "#010101"
-_COLOR_PROPERTIES = frozenset({"color", "background", "background-color", "text-shadow", "box-shadow"}) | {
+COLOR_PROPERTIES = frozenset({"color", "background", "background-color", "text-shadow", "box-shadow"}) | {
     p for p in PROPERTIES if p.startswith("border") and not p.endswith(("radius", "collapse", "spacing", "width", "style"))
 }
 # Properties whose values are lengths that WeChat ignores on SVG when given in %.
@@ -292,7 +292,7 @@ def declaration_violation(tag: str, prop: str, value: str) -> str | None:
         return _REASONS_LEFT_OUT.get(prop, "not in the WeChat profile")
     if "url(" in lowered and prop not in ("background", "background-image"):
         return "url() only in a background image"
-    if prop in _COLOR_PROPERTIES and _BLACK.search(value):
+    if prop in COLOR_PROPERTIES and _BLACK.search(value):
         return f"the WeChat editor swallows pure black: use {NEAR_BLACK}"
     if tag in _SVG_TAGS and prop in _SVG_SIZES and "%" in value:
         return "WeChat ignores % sizes on SVG: give px or em"
@@ -316,7 +316,7 @@ def clean_style(tag: str, style: str) -> tuple[str, list[str]]:
     """
     kept, removed = [], []
     for prop, value in declarations(style):
-        if prop in _COLOR_PROPERTIES and _BLACK.search(value):
+        if prop in COLOR_PROPERTIES and _BLACK.search(value):
             value = _BLACK.sub(NEAR_BLACK, value)
         reason = declaration_violation(tag, prop, value)
         if reason:

@@ -2,7 +2,9 @@
 
 Only what premailer can write into `style=""` reaches the article: custom properties are resolved
 here (`--primary` and `--font-size` can be overridden per post), and rules WeChat cannot keep
-(`@media`, `:hover`, `::before`, …) are dropped with a notice that names them.
+(`@media`, `:hover`, `::before`, …) are dropped with a notice that names them. So are the CSS
+mistakes browsers pass over in silence (a brace too many or too few, `#zzz`, `16` without a unit, a
+quoted colour, an undefined or circular var()), each at its line in the theme file.
 """
 
 from __future__ import annotations
@@ -121,8 +123,12 @@ def _resolve(theme: Theme, color: str | None, font_size: float | None) -> Resolv
     if font_size:
         variables["--font-size"] = f"{font_size:g}px"
     css = _CUSTOM_PROPERTY.sub("", css)
-    css = _substitute(css, variables)
+    # An undefined or circular var() stays as written, so that its declaration is dropped as a
+    # browser would ignore it; _mistakes says why, at its line.
+    css = _substitute(css, variables, undefined=None)
+    mistakes = _mistakes(theme, variables)
     css, notices = _inlinable(css, theme.name)
+    notices = mistakes + notices
     size = _substitute(variables.get("--font-size", "16px"), variables)
     return ResolvedTheme(
         name=theme.name,
@@ -136,9 +142,13 @@ def _resolve(theme: Theme, color: str | None, font_size: float | None) -> Resolv
     )
 
 
-def _substitute(text: str, variables: dict[str, str]) -> str:
+def _substitute(text: str, variables: dict[str, str], undefined: str | None = "initial") -> str:
+    def value(match: re.Match[str]) -> str:
+        found = variables.get(match.group(1)) or (match.group(2) or "").strip() or undefined
+        return match.group(0) if found is None else found
+
     for _ in range(10):  # variables may refer to variables; ten levels is more than any theme needs
-        new = _VAR.sub(lambda m: variables.get(m.group(1)) or (m.group(2) or "").strip() or "initial", text)
+        new = _VAR.sub(value, text)
         if new == text:
             break
         text = new
@@ -175,12 +185,16 @@ _LAST_TAG = re.compile(r"(?:^|[\s>+~])([a-zA-Z][\w-]*)[^\s>+~]*$")
 
 def _in_profile(selector: str, body: str, theme_name: str, notices: list[Notice]) -> str:
     """The declarations of `body` that the WeChat profile allows on what `selector` selects."""
+    import tinycss2
+
     from . import profile
 
     match = _LAST_TAG.search(selector.strip())
     tag = match.group(1).lower() if match else ""
     kept = []
     for prop, value in profile.declarations(body):
+        if "var(" in value.lower() or _value_problem(prop, tinycss2.parse_component_value_list(value), profile):
+            continue  # an undefined or circular var(), or a value browsers ignore: _mistakes has named it
         # premailer strips !important when it inlines (WeChat's dark mode would be defeated by it).
         plain = re.sub(r"\s*!\s*important\s*$", "", value, flags=re.IGNORECASE)
         cleaned, removed = profile.clean_style(tag, f"{prop}:{plain}")
@@ -203,6 +217,8 @@ def _blocks(css: str) -> list[str]:
     for index, char in enumerate(css):
         if char == "{":
             depth += 1
+        elif char == "}" and depth == 0:  # a stray brace (named by _mistakes): the rules after it stay
+            start = index + 1
         elif char == "}":
             depth -= 1
             if depth == 0:
@@ -211,4 +227,139 @@ def _blocks(css: str) -> list[str]:
         elif char == ";" and depth == 0:  # @import …; and similar one-line at-rules
             blocks.append(css[start : index + 1].strip())
             start = index + 1
+    if depth > 0 and css[start:].strip():  # closed at the end of the file, as browsers do (_mistakes names it)
+        blocks.append(css[start:].strip() + "}" * depth)
     return [b for b in blocks if b]
+
+
+# Mistakes in a theme's CSS that browsers and premailer pass over in silence. Found on the file as
+# written, so that each is named at its line: braces, colours, lengths and var().
+_TOKENS = re.compile(r"/\*.*?(?:\*/|$)|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|[{}]", re.DOTALL)
+_HEX_DIGITS = re.compile(r"^(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+# Properties whose values are lengths (or keywords, or %): a bare number other than 0 is no length.
+_LENGTHS = frozenset(
+    "font-size letter-spacing word-spacing text-indent width height min-width max-width min-height max-height "
+    "margin margin-top margin-right margin-bottom margin-left padding padding-top padding-right padding-bottom "
+    "padding-left border-radius border-top-left-radius border-top-right-radius border-bottom-left-radius "
+    "border-bottom-right-radius border-width border-top-width border-right-width border-bottom-width "
+    "border-left-width border border-top border-right border-bottom border-left border-spacing".split()
+)
+
+
+def _mistakes(theme: Theme, defined: dict[str, str]) -> list[Notice]:
+    """Each mistake in `theme`'s CSS, at its line in the theme file, with what to do about it."""
+    import tinycss2
+
+    from . import profile
+
+    where = theme.name if is_builtin(theme) or theme.path is None else str(theme.path)
+    css = theme.css
+    notices: list[Notice] = []
+
+    def say(code: str, line: int, message: str) -> None:
+        notices.append(Notice(code, f"theme {where}:{line}: {message}"))
+
+    def line_at(index: int) -> int:
+        return css.count("\n", 0, index) + 1
+
+    opened: list[int] = []
+    last_end = 0
+    for token in _TOKENS.finditer(css):
+        if token.group(0) == "{":
+            opened.append(token.start())
+        elif token.group(0) == "}":
+            if opened:
+                opened.pop()
+                last_end = token.end()
+            else:
+                say("theme-rule", line_at(token.start()), "a '}' closes no rule; wxpub ignores it: remove it")
+                last_end = token.end()
+    if opened:
+        head = _COMMENT.sub("", css[last_end : opened[0]]).strip().rsplit(";", 1)[-1].strip()
+        say("theme-rule", line_at(opened[0]), f"the rule '{head}' is not closed; wxpub closes it at the end of the file: add the missing '}}'")
+
+    variables: dict[str, tuple[int, set[str]]] = {}  # custom property -> (line, the properties it refers to)
+    uses: list[tuple[int, str, str, list[str]]] = []  # (line, declaration, selector, the names it gives no fallback for)
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+        if rule.type != "qualified-rule":
+            continue
+        selector = tinycss2.serialize(rule.prelude).strip()
+        for node in tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True):
+            if node.type == "error":
+                message = f"in '{selector}', something is no 'property: value' declaration; browsers skip it: look for a missing ':' or ';'"
+                say("theme-css", node.source_line, message)
+                continue
+            if node.type != "declaration":
+                continue
+            value = tinycss2.serialize(node.value).strip()
+            shown = f"{node.name}: {value}"
+            names = _var_names(node.value)
+            if node.name.startswith("--"):
+                variables[node.name] = (node.source_line, {name for name, _ in names})
+                continue
+            if names:
+                uses.append((node.source_line, shown, selector, [name for name, fallback in names if not fallback]))
+                # What a browser would see once the custom properties are put in.
+                tokens = tinycss2.parse_component_value_list(_substitute(value, defined, undefined=None))
+            else:
+                tokens = node.value
+            problem = _value_problem(node.lower_name, tokens, profile)
+            if problem:
+                say("theme-css", node.source_line, f"'{shown}' in '{selector}' {problem}")
+    circular = _circular(variables)
+    for name in (name for name in variables if name in circular):  # in the file's order
+        say("theme-css", variables[name][0], f"custom property '{name}' refers to itself through var(); it has no value: give it a plain one")
+    known = set(defined) | set(variables)
+    for line, shown, selector, without_fallback in uses:
+        missing = [name for name in without_fallback if name not in known]
+        if missing:
+            say("theme-css", line, f"'{shown}' in '{selector}' uses {', '.join(missing)}, which the theme does not define; the declaration is dropped: define it (in :root) or give var() a fallback")
+        elif any(name in circular for name in without_fallback):
+            say("theme-css", line, f"'{shown}' in '{selector}' has no value, for its custom property refers to itself; the declaration is dropped")
+    return notices
+
+
+def _var_names(tokens: list[Any]) -> list[tuple[str, bool]]:
+    """The custom properties the var()s in `tokens` name, each with whether it has a fallback."""
+    found = []
+    for token in tokens:
+        if token.type == "function" and token.lower_name == "var":
+            arguments = [t for t in token.arguments if t.type not in ("whitespace", "comment")]
+            if arguments and arguments[0].type == "ident":
+                found.append((arguments[0].value, any(t.type == "literal" and t.value == "," for t in arguments)))
+        if token.type in ("function", "() block", "[] block", "{} block"):
+            found += _var_names(token.arguments if token.type == "function" else token.content)
+    return found
+
+
+def _circular(variables: dict[str, tuple[int, set[str]]]) -> set[str]:
+    """The custom properties whose values lead back to themselves."""
+    circular = set()
+    for start in variables:
+        seen, todo = set(), list(variables[start][1])
+        while todo:
+            name = todo.pop()
+            if name == start:
+                circular.add(start)
+                break
+            if name in seen or name not in variables:
+                continue
+            seen.add(name)
+            todo += variables[name][1]
+    return circular
+
+
+def _value_problem(prop: str, tokens: list[Any], profile: Any) -> str | None:
+    """Why the value `tokens` of `prop` is no valid CSS that browsers would apply, or None."""
+    parts = [t for t in tokens if t.type not in ("whitespace", "comment")]
+    if prop in profile.COLOR_PROPERTIES:
+        for token in parts:
+            if token.type == "hash" and not _HEX_DIGITS.match(token.value):
+                return f"has '#{token.value}', which is no colour; browsers ignore the declaration: write a hex colour like #0f7b6c"
+            if token.type == "string":
+                return "has a quoted colour, which browsers ignore: write it without quotes"
+    if prop in _LENGTHS:
+        for token in parts:
+            if token.type == "number" and token.value != 0:
+                return f"has the number {token.representation} without a unit, which browsers ignore: write {token.representation}px (or em)"
+    return None
