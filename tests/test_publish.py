@@ -753,3 +753,56 @@ def test_publish_options_are_held_to_the_bounds_of_the_project_file(project: Pro
     (project.root / "wxpub.toml").write_text("[publish]\npoll_max = -1\n", encoding="utf-8")
     out = CliRunner().invoke(main, ["publish", "--dry-run", str(post)])
     assert out.exit_code == 2 and "wxpub.toml: [publish] poll_max must be a whole number from 0 to 100, not -1" in out.stderr, out.output
+
+
+def _cli_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WXPUB_API_BASE", sandbox.url)
+    monkeypatch.setenv("WXPUB_APPID", APPID)
+    monkeypatch.setenv("WXPUB_SECRET", SECRET)
+    monkeypatch.setenv("WXPUB_TOKEN_STORE", "memory")
+
+
+@pytest.mark.parametrize("submit", [False, True])
+def test_a_lost_preview_answer_says_a_rerun_sends_it_again_and_that_the_draft_is_saved(
+    sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch, submit: bool
+) -> None:
+    """message/mass/preview cannot be looked up: promising that nothing is done twice would be false."""
+    _cli_env(sandbox, monkeypatch)
+    post = project.post("a.md", "预览", "正文。", three_images(project))
+    sandbox.inject("drop-after", "message/mass/preview")
+    lost = CliRunner().invoke(main, ["publish", "--preview-to", "my_wx", *(["--submit"] if submit else []), str(post)])
+    assert lost.exit_code == 3, lost.output
+    [media_id] = sandbox.drafts(APPID)
+    assert len(sandbox.state["previews"]) == 1  # it was sent: only the answer was lost
+    assert "nothing is done twice" not in lost.stderr
+    assert "the preview to my_wx may have been sent" in lost.stderr and "a rerun sends it again" in lost.stderr
+    assert f"draft {media_id} is saved, and this failure did not change it" in lost.stderr
+    assert ("not submitted" in lost.stderr) == submit and sandbox.count("freepublish/submit") == 0
+
+
+@pytest.mark.parametrize("errcode", [40132, 45028])
+def test_a_refused_preview_says_the_draft_is_saved(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch, errcode: int) -> None:
+    _cli_env(sandbox, monkeypatch)
+    post = project.post("a.md", "预览", "正文。", three_images(project))
+    sandbox.inject("errcode", "message/mass/preview", errcode=errcode)
+    refused = CliRunner().invoke(main, ["publish", "--preview-to", "my_wx", str(post)])
+    assert refused.exit_code == 3, refused.output
+    [media_id] = sandbox.drafts(APPID)
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert f"(errcode {errcode})" in line and f"draft {media_id} is saved, and this failure did not change it" in line
+    assert "may have been sent" not in line  # refused outright: nothing was sent
+
+
+def test_the_posts_warnings_are_printed_when_a_later_step_fails(sandbox: Sandbox, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _cli_env(sandbox, monkeypatch)
+    post = project.post("c.md", "警告", "正文。", [project.image("cover.png", (10, 90, 200), (600, 300))])
+    sandbox.inject("errcode", "freepublish/submit", errcode=45009)
+    failed = CliRunner().invoke(main, ["publish", "--submit", str(post)])
+    assert failed.exit_code == 3, failed.output
+    lines = failed.stderr.splitlines()
+    warning = next(i for i, line in enumerate(lines) if line.startswith("warning: ") and "the cover is only 600 px wide" in line)
+    error = next(i for i, line in enumerate(lines) if line.startswith("error: "))
+    assert warning < error and "daily quota" in lines[error]
+    rerun = CliRunner().invoke(main, ["publish", "--submit", str(post)])
+    assert rerun.exit_code == 0, rerun.output
+    assert rerun.stderr.count("the cover is only 600 px wide") == 1  # said once, not once per place

@@ -19,6 +19,10 @@ from .errors import WxpubError
 def _fail(error: WxpubError, as_json: bool = False) -> NoReturn:
     if as_json:  # a script asked for JSON: it gets the error as JSON on stdout, and the exit code
         click.echo(json.dumps(error.to_dict(), ensure_ascii=False, indent=2))
+    for warning in error.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for note in error.notes:
+        click.echo(f"note: {note}", err=True)
     problems = getattr(error, "problems", None)  # an error that gathers several (publish refusing to start)
     for problem in problems or (error,):
         click.echo(f"error: {problem.one_line()}", err=True)

@@ -27,6 +27,9 @@ class WxpubError(Exception):
         self.path = str(path) if path is not None else None
         self.line = line
         self.hint = hint
+        # What a command had to say before it failed (a post's warnings, notes on the run), said with the error.
+        self.warnings: tuple[str, ...] = ()
+        self.notes: tuple[str, ...] = ()
         super().__init__(self.one_line())
 
     def location(self) -> str:
@@ -39,12 +42,14 @@ class WxpubError(Exception):
         return f"{text} ({self.hint})" if self.hint else text
 
     def to_dict(self) -> dict[str, object]:
+        said = {key: list(value) for key, value in (("warnings", self.warnings), ("notes", self.notes)) if value}
         return {
             "error": type(self).__name__,
             "message": self.message,
             "path": self.path,
             "line": self.line,
             "hint": self.hint,
+            **said,
         }
 
 

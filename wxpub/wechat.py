@@ -711,7 +711,19 @@ class WeChat:
         """POST message/mass/preview to a WeChat ID (towxname; 100 a day) -> msg_id.
         https://developers.weixin.qq.com/doc/service/api/notify/message/api_preview"""
         body = {"towxname": wxname, "msgtype": "mpnews", "mpnews": {"media_id": media_id}}
-        return str(self.call("post", "message/mass/preview", json_body=body, idempotent=False).get("msg_id", ""))
+        try:
+            return str(self.call("post", "message/mass/preview", json_body=body, idempotent=False).get("msg_id", ""))
+        except WeChatError as error:
+            if not error.maybe_done:
+                raise
+            lost = error
+        # Previews cannot be listed, so a lost answer cannot be settled: the rerun sends another.
+        raise WeChatError(
+            f"{lost.message}; the preview to {wxname} may have been sent, and a rerun sends it again",
+            endpoint=lost.endpoint,
+            maybe_done=True,
+            hint=f"look in WeChat as {wxname} first; run again without --preview-to if it arrived",
+        )
 
 
 def _recover(recover: Callable[[float], dict[str, Any] | None], sent_at: float, endpoint: str) -> dict[str, Any] | None:

@@ -85,7 +85,15 @@ def publish(
     # (in the ledger, read again) whatever the first one did.
     with ledger.publish_lock(on_wait=say):
         ledger.reload()
-        return _online(paths, converted, findings, client, ledger, token, options, say, calls_before)
+        prepared: list[PreparedPost] = []
+        notes: list[str] = []
+        try:
+            return _online(paths, converted, findings, client, ledger, token, options, say, calls_before, prepared, notes)
+        except WxpubError as error:
+            # A later step failed: what is known about the posts by now is still to be said, with the error.
+            error.warnings = tuple(warning for post in prepared for warning in post.warnings)
+            error.notes = tuple(notes)
+            raise
 
 
 def _online(
@@ -98,8 +106,13 @@ def _online(
     options: PublishOptions,
     say: Progress,
     calls_before: int,
+    prepared: list[PreparedPost],
+    notes: list[str],
 ) -> PublishResult:
-    """Upload, save the draft, then submit or preview: the part of `publish` that changes the account."""
+    """Upload, save the draft, then submit or preview: the part of `publish` that changes the account.
+
+    The posts, once prepared, go into `prepared`, and the notes of the run into `notes`, so that a
+    failure can still say them."""
     # Each image is uploaded as soon as it is ready, while the others are still being made.
     with Uploads(client, ledger, options.concurrency or 1, say, token=token) as uploads:
         from ..images import Downloads
@@ -108,8 +121,9 @@ def _online(
         posts = [
             _prepare(path, c, found, on_ready=uploads.offer, downloads=downloads) for path, c, found in zip(paths, converted, findings)
         ]
+        prepared.extend(posts)
         uploaded, _ = uploads.finish(posts)
-    notes = list(uploads.notes)
+    notes.extend(uploads.notes)
     made = set(uploads.made)
     keys = [ledger.key(p.path) for p in posts]
     for attempt in (1, 2):
@@ -172,7 +186,7 @@ def _online(
         result = replace(result, notes=tuple(notes))
     submitted = submitted_before(client, ledger, media_id, actions) if options.submit or options.preview_to else None
     if options.preview_to and not (submitted and submitted[1] == 0):  # a published draft has left the box
-        msg_id = wrap(lambda: client.preview(options.preview_to or "", media_id), None)
+        msg_id = _draft_kept(lambda: client.preview(options.preview_to or "", media_id), media_id, "; not submitted" if options.submit else "")
         say(f"preview sent to {options.preview_to}")
         result = replace(result, preview_msg_id=msg_id)
     elif options.preview_to:
@@ -187,8 +201,30 @@ def _online(
             published=result.published or status == 0,
         )
     elif options.submit:
-        result = submit(client, ledger, result, options, say)
+        # A submit whose answer was lost may have published the draft, which then left the box.
+        result = _draft_kept(lambda: submit(client, ledger, result, options, say), media_id, lost_too=False)
     return replace(result, calls=_calls(client) - calls_before)
+
+
+def _draft_kept(call: Callable[[], Any], media_id: str, also: str = "", *, lost_too: bool = True) -> Any:
+    """Run a step that comes after the draft was saved; its error says that the draft is there, untouched
+    (`lost_too`: also when the answer was lost), and `also` what was left undone because of it."""
+    try:
+        return call()
+    except WeChatError as error:
+        if error.maybe_done and not lost_too:
+            raise
+        failed = error
+    # Raised outside the except clause, so the new error keeps no chain.
+    raise WeChatError(
+        f"{failed.message}; draft {media_id} is saved, and this failure did not change it{also}",
+        errcode=failed.errcode,
+        endpoint=failed.endpoint,
+        errmsg=failed.errmsg,
+        maybe_done=failed.maybe_done,
+        path=failed.path,
+        hint=failed.hint,
+    )
 
 
 def _reupload_gone(
