@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import wxpub
+from wxpub.errors import ConfigError
 from contract import assert_contract, assert_golden, assert_profile
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -332,6 +333,83 @@ def test_a_theme_named_by_a_post_must_be_inside_the_project(tmp_path: Path) -> N
     assert "color:#123456" in wxpub.convert_file(post).html
     # Given on the command line (or to the API), the person chose it: allowed.
     assert "color:red" in wxpub.convert_file(post, theme=str(tmp_path / "outside.css")).html
+
+
+def test_a_theme_given_on_the_command_line_is_relative_to_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from wxpub.cli import main
+
+    (tmp_path / "wxpub.toml").write_text("", encoding="utf-8")
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "mine.css").write_text("p { color: #123456; }", encoding="utf-8")
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / "a.md").write_text("正文\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(main, ["convert", "posts/a.md", "--theme", "./themes/mine.css"])
+    assert out.exit_code == 0, out.output
+    assert "color:#123456" in out.output
+    assert "color:#123456" in wxpub.convert_file("posts/a.md", theme="themes/mine.css").html
+    # A file that is not there is said in words, named where it was looked for.
+    out = CliRunner().invoke(main, ["convert", "posts/a.md", "--theme", "./themes/nope.css"])
+    assert out.exit_code != 0
+    assert out.output.strip() == (
+        f"error: {Path('themes/nope.css')}: cannot read theme './themes/nope.css': no such file (give a path to a UTF-8 CSS file)"
+    )
+    # In the front matter, the path stays relative to the post.
+    (tmp_path / "posts" / "a.md").write_text("---\ntheme: ../themes/mine.css\n---\n正文\n", encoding="utf-8")
+    assert "color:#123456" in wxpub.convert_file("posts/a.md").html
+
+
+def test_a_nested_project_takes_no_settings_from_the_folder_above(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.wxpub.convert]\ntheme = "themes/mine.css"\n', encoding="utf-8")
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "mine.css").write_text("p { color: #123456; }", encoding="utf-8")
+    for marker in (".git", "pyproject.toml"):
+        sub = tmp_path / f"sub{marker}"
+        (sub / "posts").mkdir(parents=True)
+        (sub / marker).mkdir() if marker == ".git" else (sub / marker).write_text("[project]\nname = 'x'\n", encoding="utf-8")
+        post = sub / "posts" / "a.md"
+        post.write_text("正文\n", encoding="utf-8")
+        assert wxpub.convert_file(post).theme == "default"  # neither refused nor applied
+        (sub / "posts" / "b.md").write_text("---\ntheme: ../../themes/mine.css\n---\n正文\n", encoding="utf-8")
+        with pytest.raises(wxpub.PostError, match=r"b.md:2: theme .* is outside the project"):
+            wxpub.convert_file(sub / "posts" / "b.md")
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / "a.md").write_text("正文\n", encoding="utf-8")
+    assert "color:#123456" in wxpub.convert_file(tmp_path / "posts" / "a.md").html
+
+
+def test_a_config_theme_outside_the_project_is_reported_at_its_line_in_the_config(tmp_path: Path) -> None:
+    project = tmp_path / "blog"
+    (project / "themes").mkdir(parents=True)
+    (tmp_path / "out.css").write_text("p { color: red; }", encoding="utf-8")
+    (project / "wxpub.toml").write_text('[preview]\naccount_name = "a"\n\n[convert]\ncolor = "#c33"\ntheme = "../out.css"\n', encoding="utf-8")
+    post = project / "post.md"
+    post.write_text("正文\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        wxpub.convert_file(post)
+    assert Path(str(raised.value.path)) == project / "wxpub.toml" and raised.value.line == 6
+    assert "[convert] theme" in raised.value.message and "is outside the project" in raised.value.message
+    # A link inside the project to a file outside it is named as a link, with where it leads.
+    (project / "themes" / "link.css").symlink_to(tmp_path / "out.css")
+    (project / "wxpub.toml").write_text("", encoding="utf-8")
+    post.write_text("---\ntheme: themes/link.css\n---\n正文\n", encoding="utf-8")
+    with pytest.raises(wxpub.PostError, match=r"post.md:2: theme '.*link.css' is a link to '.*out.css', outside the project"):
+        wxpub.convert_file(post)
+
+
+def test_an_unknown_key_in_pyproject_is_named_as_pyproject_spells_its_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.wxpub.convert]\nthem = "geek"\n', encoding="utf-8")
+    post = tmp_path / "post.md"
+    post.write_text("正文\n", encoding="utf-8")
+    with pytest.raises(wxpub.WxpubError, match=r"pyproject.toml(:2)?: \[tool\.wxpub\.convert\] has unknown keys: them"):
+        wxpub.convert_file(post)
+    (tmp_path / "pyproject.toml").write_text('[tool.wxpub.convert]\ncolor = "red"\n', encoding="utf-8")
+    wxpub.config.forget_settings()  # read once per run, as a command does
+    with pytest.raises(ConfigError, match=r"pyproject.toml(:2)?: \[tool\.wxpub\.convert\] colour 'red'") as raised:
+        wxpub.convert_file(post)
+    assert raised.value.line == 2
 
 
 def test_stray_closing_tags_in_raw_html_lose_no_content() -> None:

@@ -28,8 +28,15 @@ PROJECT_MARKERS = (CONFIG_FILE, "pyproject.toml", ".git")
 
 
 def find_project_root(post_path: str | Path) -> Path:
-    """The nearest folder above the post holding wxpub.toml, pyproject.toml or .git, else the post's folder."""
-    folder = Path(post_path).resolve().parent
+    """The nearest folder above the post holding wxpub.toml, pyproject.toml or .git, else the post's folder.
+
+    This one folder is the project: only its files may be read for a post, and only its own
+    wxpub.toml (or pyproject.toml's [tool.wxpub]) gives settings (find_settings). A nested
+    repository or Python package is a project of its own, not a part of the one around it."""
+    return _project_folder(Path(post_path).resolve().parent)
+
+
+def _project_folder(folder: Path) -> Path:
     for candidate in (folder, *folder.parents):
         if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
             return candidate
@@ -58,18 +65,16 @@ class CheckOptions:
 
 
 def find_settings(start: str | Path) -> tuple[Mapping[str, Any], Path | None]:
-    """The wxpub table of the nearest wxpub.toml, or pyproject.toml holding [tool.wxpub], at or above `start`.
+    """The wxpub table of the project's wxpub.toml, or of its pyproject.toml holding [tool.wxpub].
 
-    A wxpub.toml wins over a pyproject.toml in the same folder. Nothing found: ({}, None).
+    `start` is a post or a folder; its project is the folder find_project_root names, and only
+    that folder's files count: settings of a folder above it belong to another project. A
+    wxpub.toml wins over a pyproject.toml. Nothing found: ({}, None).
     """
     folder = Path(start).resolve()
     if folder.is_file():
         folder = folder.parent
-    for candidate in (folder, *folder.parents):
-        found = _settings_in(candidate)
-        if found is not None:
-            return found
-    return {}, None
+    return _settings_in(_project_folder(folder)) or ({}, None)
 
 
 @lru_cache(maxsize=128)
@@ -95,6 +100,29 @@ def _load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
 
 
+def table_name(name: str, source: Path | None) -> str:
+    """`[name]` as the config file spells it: `[tool.wxpub.name]` in a pyproject.toml."""
+    return f"[tool.wxpub.{name}]" if source is not None and source.name == "pyproject.toml" else f"[{name}]"
+
+
+def key_line(source: Path, name: str, key: str) -> int | None:
+    """The line of `key = ...` in the `[name]` table of a config file (1-based), for messages; None
+    when it cannot be told (written inline or dotted: the message then names the file alone)."""
+    header = table_name(name, source)
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    inside = False
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if text.startswith("["):
+            inside = text.split("#", 1)[0].strip().replace(" ", "") == header
+        elif inside and text.split("=", 1)[0].strip().strip("\"'") == key and "=" in text:
+            return number
+    return None
+
+
 def settings_table(start: str | Path, name: str, known: Iterable[str]) -> tuple[dict[str, Any], Path | None]:
     """The `[name]` table of the settings that apply at `start` (empty if none), and its file.
 
@@ -103,10 +131,10 @@ def settings_table(start: str | Path, name: str, known: Iterable[str]) -> tuple[
     settings, source = find_settings(start)
     table = settings.get(name, {})
     if not isinstance(table, dict):
-        raise ConfigError(f"'{name}' must be a table", path=source, hint=f"write [{name}] (or [tool.wxpub.{name}])")
+        raise ConfigError(f"'{name}' must be a table", path=source, hint=f"write {table_name(name, source)}")
     unknown = sorted(set(table) - set(known))
     if unknown:
-        raise ConfigError(f"[{name}] has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(sorted(known))}")
+        raise ConfigError(f"{table_name(name, source)} has unknown keys: {', '.join(unknown)}", path=source, hint=f"known: {', '.join(sorted(known))}")
     return table, source
 
 

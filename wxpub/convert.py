@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import html as html_lib
+import os
 import re
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
@@ -205,7 +206,9 @@ def plan(
     from . import themes
 
     meta = post.meta
-    base = post.path.parent if post.path else None
+    # A path given here (--theme, theme=) is the caller's, relative to the current folder; one in
+    # the front matter is relative to the post (a [convert] one was made absolute by convert_defaults).
+    base = post.path.parent if post.path and not theme else None
     with _from_front_matter(post, "theme", given=theme is not None):
         chosen = themes.load_theme(theme or meta.get("theme"), base=base)
     if not theme and chosen.path is not None and post.path is not None and not themes.is_builtin(chosen):
@@ -293,6 +296,7 @@ def _str(value: Any) -> str | None:
 def _yes_no(post: Post, key: str, given: bool | None) -> tuple[bool, tuple[Notice, ...]]:
     """A yes/no option: given, else the front matter's or [convert]'s (post.yes_no: a boolean, or
     a word such as "false" in quotes, read as what it says and warned about), else no."""
+    from .config import table_name
     from .post import yes_no
 
     if given is not None:
@@ -314,7 +318,7 @@ def _yes_no(post: Post, key: str, given: bool | None) -> tuple[bool, tuple[Notic
         said = f"{key}: {value!r} is text, read as {word}; write {key}: {word}, without quotes"
         return flag, (Notice("yes-no-text", said, line, at_value.end() + 1 if at_value else 1),)
     source = _config_source(post, key)
-    where = f"[convert] in {source.name}" if source is not None else "the project's settings"
+    where = f"{table_name('convert', source)} in {source.name}" if source is not None else "the project's settings"
     return flag, (Notice("yes-no-text", f'{where}: {key} = "{value}" is text, read as {word}; write {key} = {word}, without quotes'),)
 
 
@@ -338,26 +342,41 @@ class _from_front_matter:
         return None
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: Any) -> None:
+        from .config import key_line, table_name
+
         if isinstance(error, UsageError) and not self.given and self.key in self.post.meta:
             source = _config_source(self.post, self.key)
             if source is not None:
-                raise ConfigError(f"[convert] {error.message}", path=source, hint=error.hint) from None
+                raise ConfigError(f"{table_name('convert', source)} {error.message}", path=source,
+                                  line=key_line(source, "convert", self.key), hint=error.hint) from None
             raise PostError(error.message, path=self.post.path, line=self.post.line_of(self.key), hint=error.hint) from None
 
 
 def _inside_project(path: Path, post: Post) -> None:
     """A theme named by the post (or its project's config) must be a file of the project."""
-    from .config import find_project_root
+    from .config import find_project_root, key_line, shown, table_name
 
     assert post.path is not None
     root = find_project_root(post.path)
-    if not path.resolve().is_relative_to(root):
-        raise PostError(
-            f"theme '{path}' is outside the project ({root})",
-            path=post.path,
-            line=post.line_of("theme"),
-            hint="keep theme files inside the project, or pass --theme on the command line",
-        )
+    target = path.resolve()
+    if target.is_relative_to(root):
+        return
+    # A link inside the project to a file outside it: say so, or the name shown looks inside.
+    reached = Path(os.path.abspath(path))
+    if reached.is_relative_to(root):
+        # Named as reached (shown() would follow the link): relative to the current folder when inside it.
+        here = Path.cwd()
+        named = reached.relative_to(here) if reached.is_relative_to(here) else reached
+        what = f"theme '{named}' is a link to '{target}', outside"
+    else:
+        what = f"theme '{shown(path)}' is outside"
+    message = f"{what} the project ({shown(root)})"
+    hint = "keep theme files inside the project, or pass --theme on the command line"
+    source = _config_source(post, "theme")
+    if source is not None:
+        raise ConfigError(f"{table_name('convert', source)} {message}", path=source,
+                          line=key_line(source, "convert", "theme"), hint=hint)
+    raise PostError(message, path=post.path, line=post.line_of("theme"), hint=hint)
 
 
 def _check_options(options: RenderOptions, post: Post, *, code_style_given: bool) -> None:

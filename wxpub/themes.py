@@ -82,8 +82,12 @@ def load_theme(name_or_path: str | Path | None = None, *, base: Path | None = No
             path = base / path
         try:
             return Theme(path.stem, path.read_text(encoding="utf-8"), path)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ThemeError(f"cannot read theme '{name}': {exc}", path=path, hint="give a path to a UTF-8 CSS file") from None
+        except UnicodeDecodeError:
+            raise ThemeError(f"cannot read theme '{name}': it is not UTF-8 text", path=path, hint="save it as UTF-8") from None
+        except OSError as exc:
+            # In words, without "[Errno 2]" and the path again.
+            reason = "no such file" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc)).lower()
+            raise ThemeError(f"cannot read theme '{name}': {reason}", path=path, hint="give a path to a UTF-8 CSS file") from None
     path = _styles_dir() / f"{name}.css"
     if not path.is_file():
         known = ", ".join(t.name for t in list_themes())
