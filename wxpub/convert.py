@@ -105,16 +105,21 @@ def fit_outlook(post: Post, *, plain: Converted | None = None, **options: Any) -
     converted = plain if plain is not None else _fitted(post, False, **options)[0]
     if fitting.fits(converted):
         return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, True, ())
-    fitted, taken = _fitted(post, True, converted, **options)
+    # What a post that cannot fit would give up is not asked: naming it costs renders (fit.steps_that_change)
+    # that check, on every post over the limit, would pay for a list it does not show.
+    fitted, taken = _fitted(post, True, converted, name_hopeless=False, **options)
     gives_up = tuple(fitting.STEPS[index].gives_up for index in taken)
     return fitting.Outlook(fitting.publish_length(converted), CONTENT_MAX_CHARS, fitting.fits(fitted), gives_up)
 
 
-def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: Any) -> tuple[Converted, tuple[int, ...]]:
+def _fitted(
+    post: Post, fit: bool, plain: Converted | None = None, *, name_hopeless: bool = True, **options: Any
+) -> tuple[Converted, tuple[int, ...]]:
     """The post converted, with as many fit steps as it needs when `fit`, and which of those steps
     took something away (a step for code blocks gives up nothing in a post without code, and is
     not reported, in a post that fits with them as in one that does not);
-    `plain` is the post already converted without fit steps, if it was."""
+    `plain` is the post already converted without fit steps, if it was; without `name_hopeless`, a
+    post that every step cannot bring under the limit is said to have taken none."""
     from . import fit as fitting
 
     resolved, render_options = plan(post, **options)
@@ -125,7 +130,7 @@ def _fitted(post: Post, fit: bool, plain: Converted | None = None, **options: An
     every = len(fitting.STEPS)
     everything = _convert(post, *fitting.fitted_plan(resolved, render_options, every))
     if not fitting.fits(everything):
-        return everything, fitting.steps_that_change(post, resolved, render_options)
+        return everything, fitting.steps_that_change(post, resolved, render_options) if name_hopeless else ()
     taken: list[int] = []
     for steps in range(1, every + 1):
         with_steps = everything if steps == every else _convert(post, *fitting.fitted_plan(resolved, render_options, steps))

@@ -53,7 +53,7 @@ class Outlook:
     length: int  # characters publish will send (image URLs at their uploaded length)
     limit: int
     fits_with_fit: bool  # whether --fit makes it fit (True when it fits already)
-    gives_up: tuple[str, ...]  # what --fit would give up (empty when it fits already)
+    gives_up: tuple[str, ...]  # what --fit would give up to fit (empty when it fits already, or cannot fit)
 
     @property
     def over_by(self) -> int:
