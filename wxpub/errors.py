@@ -136,5 +136,15 @@ class WeChatError(WxpubError):
         self.maybe_done = maybe_done
         super().__init__(message, path=path, line=line, hint=hint)
 
+    def restated(self, message: str | None = None, **changes: Any) -> WeChatError:
+        """The same failure said again: another sentence, or the same one at another place (`changes`:
+        path, line, hint), keeping its errcode, endpoint and whether the call may have been done. A
+        new error, with no chain to this one (whose context may hold a request URL)."""
+        kept: dict[str, Any] = dict(
+            errcode=self.errcode, endpoint=self.endpoint, errmsg=self.errmsg, maybe_done=self.maybe_done,
+            path=self.path, line=self.line, hint=self.hint,
+        )
+        return WeChatError(self.message if message is None else message, **{**kept, **changes})
+
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "errcode": self.errcode, "endpoint": self.endpoint}

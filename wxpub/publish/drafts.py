@@ -232,12 +232,4 @@ def wrap(call: Callable[[], Any], post: str | None) -> Any:
             raise
         failed = error
     # Raised outside the except clause, so the new error keeps no chain.
-    raise WeChatError(
-        failed.message,
-        errcode=failed.errcode,
-        endpoint=failed.endpoint,
-        errmsg=failed.errmsg,
-        maybe_done=failed.maybe_done,
-        path=post,
-        hint=failed.hint,
-    )
+    raise failed.restated(path=post, line=None)

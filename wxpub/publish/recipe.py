@@ -216,15 +216,7 @@ def _draft_kept(call: Callable[[], Any], media_id: str, also: str = "", *, lost_
             raise
         failed = error
     # Raised outside the except clause, so the new error keeps no chain.
-    raise WeChatError(
-        f"{failed.message}; draft {media_id} is saved, and this failure did not change it{also}",
-        errcode=failed.errcode,
-        endpoint=failed.endpoint,
-        errmsg=failed.errmsg,
-        maybe_done=failed.maybe_done,
-        path=failed.path,
-        hint=failed.hint,
-    )
+    raise failed.restated(f"{failed.message}; draft {media_id} is saved, and this failure did not change it{also}")
 
 
 def _reupload_gone(

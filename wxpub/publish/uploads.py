@@ -114,16 +114,7 @@ class Uploads:
                     for other in pending:
                         other.cancel()
                     if isinstance(error, WeChatError):
-                        raise WeChatError(
-                            f"image '{image.source}': {error.message}",
-                            errcode=error.errcode,
-                            endpoint=error.endpoint,
-                            errmsg=error.errmsg,
-                            maybe_done=error.maybe_done,
-                            path=_path_of(image, posts),
-                            line=image.line,
-                            hint=error.hint,
-                        ) from None
+                        raise error.restated(f"image '{image.source}': {error.message}", path=_path_of(image, posts), line=image.line)
                     raise error
                 self.records[key], made = future.result()
                 if made:
