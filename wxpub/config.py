@@ -285,8 +285,14 @@ class Credentials:
             raise ConfigError("WXPUB_APPID is not set", hint="export WXPUB_APPID=wx... (设置与开发 → 基本配置); or try --sandbox first")
         if not secret:
             raise ConfigError("WXPUB_SECRET is not set", hint="export WXPUB_SECRET=..., or name a file with secret_file in [publish]")
-        from_variable = bool(os.environ.get("WXPUB_SECRET", "").strip())
-        return cls(appid, secret, "WXPUB_SECRET" if from_variable else f"secret_file {settings.secret_file}")
+        return cls(appid, secret, _secret_from("WXPUB_SECRET", settings.secret_file) or "WXPUB_SECRET")
+
+
+def _secret_from(variable: str, file: Path | None) -> str | None:
+    """Where `_secret` reads the AppSecret, in words (the variable, else the file); None when neither is set."""
+    if os.environ.get(variable, "").strip():
+        return variable
+    return f"secret_file {file}" if file is not None else None
 
 
 def _secret(variable: str, file: Path | None, what_file: str) -> str:
@@ -361,11 +367,7 @@ class Account:
 
     def secret_from(self) -> str | None:
         """Where the secret would come from, in words (the secret itself is never shown); None when nowhere."""
-        if os.environ.get(self.secret_variable, "").strip():
-            return self.secret_variable
-        if self.secret_file is not None:
-            return f"secret_file {self.secret_file}"
-        return None
+        return _secret_from(self.secret_variable, self.secret_file)
 
     def secret_source(self) -> str:
         """Where the secret would come from, or what to set, in words."""
